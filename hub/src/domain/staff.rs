@@ -1,0 +1,60 @@
+//! Staff of a venue: who they are, their role, and the hashed secrets they log in with.
+//! Hashing happens in the auth adapter; the domain only keeps and compares the results.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::id::StaffId;
+
+/// What a staff member may do. Ordered from most to least privileged is not implied:
+/// permissions are listed per action in `auth::policy`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Owner,
+    Manager,
+    Cashier,
+    Waiter,
+    Kitchen,
+}
+
+impl Role {
+    pub const ALL: [Role; 5] = [
+        Role::Owner,
+        Role::Manager,
+        Role::Cashier,
+        Role::Waiter,
+        Role::Kitchen,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Owner => "owner",
+            Role::Manager => "manager",
+            Role::Cashier => "cashier",
+            Role::Waiter => "waiter",
+            Role::Kitchen => "kitchen",
+        }
+    }
+
+    /// Owners and managers may override rules that protect the kitchen and the books
+    /// (voiding cooked food, editing the menu and staff).
+    pub fn is_manager(self) -> bool {
+        matches!(self, Role::Owner | Role::Manager)
+    }
+}
+
+/// A staff member. Secrets are stored only as hashes produced by the auth adapter:
+/// `pin_lookup` is a keyed hash used to find the member by PIN, `pin_hash` and
+/// `password_hash` are argon2 PHC strings used to verify.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Staff {
+    pub id: StaffId,
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+    pub username: Option<String>,
+    pub pin_lookup: Option<String>,
+    pub pin_hash: Option<String>,
+    pub password_hash: Option<String>,
+}

@@ -1,0 +1,3 @@
+//! Almahira Hub: the real-time core of a restaurant.
+
+pub mod domain;

@@ -1,0 +1,278 @@
+//! The persistence boundary: the only module with SQL. It owns the event journal, the
+//! idempotency records, snapshots, the relational projections and the venue registry,
+//! behind one [`Store`] trait with a Postgres and an embedded SQLite implementation.
+//!
+//! The store knows nothing of domain types: events arrive already serialised (kind +
+//! JSON payload) and projections arrive as flat rows, so the domain can evolve without
+//! touching SQL, and both backends are held to the same behaviour by one test suite.
+
+mod postgres;
+mod sqlite;
+
+use std::{path::Path, sync::Arc};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+pub use postgres::PostgresStore;
+pub use sqlite::SqliteStore;
+
+/// Which database a store talks to; shown in logs, `/readyz` and benchmarks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Backend {
+    Postgres,
+    Sqlite,
+}
+
+/// One journal entry: an event with its per-venue sequence number and its audit context.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct StoredEvent {
+    pub venue_id: Uuid,
+    /// Per-venue sequence number, gap-free, starting at 1.
+    pub seq: i64,
+    pub at: DateTime<Utc>,
+    /// The client-generated id of the command that produced this event.
+    pub command_id: Uuid,
+    /// The staff member who issued the command, if any (devices and the system have none).
+    pub staff_id: Option<Uuid>,
+    /// The device or client the command came from (e.g. `kds-grill-1`, `pos-2`, `http`).
+    pub device: Option<String>,
+    /// The event's `type` tag, duplicated out of the payload so the journal can be filtered.
+    pub kind: String,
+    /// The whole event as JSON, including its `type` tag.
+    pub payload: serde_json::Value,
+}
+
+/// The range of sequence numbers one accepted command produced.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommandRecord {
+    pub command_id: Uuid,
+    pub first_seq: i64,
+    pub last_seq: i64,
+    pub at: DateTime<Utc>,
+}
+
+/// Everything one group commit writes, in one transaction: the events of many commands,
+/// their idempotency records and the projection rows those events changed.
+#[derive(Clone, Debug, Default)]
+pub struct Commit {
+    pub venue_id: Uuid,
+    pub events: Vec<StoredEvent>,
+    pub commands: Vec<CommandRecord>,
+    pub orders: Vec<OrderRow>,
+    pub lines: Vec<OrderLineRow>,
+    pub tables: Vec<TableRow>,
+    pub removed_tables: Vec<Uuid>,
+}
+
+/// Projection of an order for reports and outside readers. `document` is the full order
+/// as the API shows it, so an order that has left the engine's memory can still be read.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderRow {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub number: i64,
+    /// `dine_in`, `takeaway` or `delivery`.
+    pub kind: String,
+    /// `open`, `closed` or `cancelled`.
+    pub status: String,
+    pub table_id: Option<Uuid>,
+    pub guests: Option<i32>,
+    pub customer_name: Option<String>,
+    pub customer_phone: Option<String>,
+    pub delivery_address: Option<String>,
+    pub channel: Option<String>,
+    pub created_by: Option<Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub closed_at: Option<DateTime<Utc>>,
+    pub cancelled_at: Option<DateTime<Utc>>,
+    /// Sum of the non-voided lines, in minor units.
+    pub subtotal: i64,
+    pub document: serde_json::Value,
+}
+
+/// Projection of one order line.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OrderLineRow {
+    pub id: Uuid,
+    pub order_id: Uuid,
+    pub venue_id: Uuid,
+    /// Position of the line within its order, from 0.
+    pub position: i32,
+    pub menu_item_id: Uuid,
+    pub name: String,
+    pub quantity: i32,
+    pub unit_price: i64,
+    /// Quantity x (unit price + modifier deltas), in minor units.
+    pub line_total: i64,
+    pub seat: Option<i32>,
+    pub course: i32,
+    /// `new`, `fired`, `in_progress`, `ready`, `served` or `voided`.
+    pub status: String,
+    pub note: Option<String>,
+    pub void_reason: Option<String>,
+    pub added_at: DateTime<Utc>,
+    pub fired_at: Option<DateTime<Utc>>,
+    pub started_at: Option<DateTime<Utc>>,
+    pub ready_at: Option<DateTime<Utc>>,
+    pub served_at: Option<DateTime<Utc>>,
+    pub voided_at: Option<DateTime<Utc>>,
+}
+
+/// Projection of a table's layout and live state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TableRow {
+    pub id: Uuid,
+    pub venue_id: Uuid,
+    pub area_id: Uuid,
+    pub label: String,
+    pub seats: i32,
+    /// `available`, `seated`, `ordered`, `food_ready`, `bill_requested`, `needs_cleaning`.
+    pub status: String,
+    pub guests: Option<i32>,
+    pub seated_at: Option<DateTime<Utc>>,
+    pub server_id: Option<Uuid>,
+    pub merged_into: Option<Uuid>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TenantRecord {
+    pub id: Uuid,
+    pub name: String,
+}
+
+/// A venue known to this hub: the registry the engine reads at start-up.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VenueRecord {
+    pub id: Uuid,
+    pub tenant_id: Uuid,
+    /// Short unique name used at login (`demo`).
+    pub slug: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Filters for reading the audit journal. All filters combine with AND.
+#[derive(Clone, Debug, Default)]
+pub struct EventQuery {
+    pub venue_id: Uuid,
+    /// Only events with `seq > after_seq`.
+    pub after_seq: Option<i64>,
+    /// Only events with `seq < before_seq` (paging backwards).
+    pub before_seq: Option<i64>,
+    /// Only these event kinds (empty: all).
+    pub kinds: Vec<String>,
+    pub staff_id: Option<Uuid>,
+    pub command_id: Option<Uuid>,
+    pub from: Option<DateTime<Utc>>,
+    pub to: Option<DateTime<Utc>>,
+    /// Newest first when true (audit screens), oldest first otherwise (replay).
+    pub newest_first: bool,
+    pub limit: i64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The database cannot be reached or timed out: the caller should answer 503.
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A uniqueness rule was violated (e.g. a command id or a sequence number twice).
+    #[error("store conflict: {0}")]
+    Conflict(String),
+    /// Anything else: a bug or corrupt data.
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// The one persistence interface. Implementations must make `append` atomic: either every
+/// event, command record and projection row of the commit is durable, or none is.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    fn backend(&self) -> Backend;
+
+    /// Cheap round trip for `/readyz`.
+    async fn ping(&self) -> StoreResult<()>;
+
+    /// Registers a venue (and its tenant, if new). Fails with `Conflict` on a duplicate slug.
+    async fn create_venue(&self, tenant: &TenantRecord, venue: &VenueRecord) -> StoreResult<()>;
+
+    async fn list_venues(&self) -> StoreResult<Vec<VenueRecord>>;
+
+    /// Writes one group commit in a single transaction.
+    async fn append(&self, commit: &Commit) -> StoreResult<()>;
+
+    /// Events of a venue with `seq > after_seq`, oldest first, at most `limit`: for replay.
+    async fn load_events(
+        &self,
+        venue_id: Uuid,
+        after_seq: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<StoredEvent>>;
+
+    /// The audit journal with filters.
+    async fn query_events(&self, query: &EventQuery) -> StoreResult<Vec<StoredEvent>>;
+
+    /// The sequence of the newest journal entry of a venue (0 when empty).
+    async fn last_seq(&self, venue_id: Uuid) -> StoreResult<i64>;
+
+    /// Stores a snapshot of a venue's state as of `seq`; older snapshots may be pruned
+    /// (keep at least the newest two).
+    async fn save_snapshot(
+        &self,
+        venue_id: Uuid,
+        seq: i64,
+        state: &serde_json::Value,
+    ) -> StoreResult<()>;
+
+    /// The newest snapshot of a venue, as `(seq, state)`.
+    async fn load_snapshot(&self, venue_id: Uuid) -> StoreResult<Option<(i64, serde_json::Value)>>;
+
+    /// The projected document of an order (for orders no longer held in memory).
+    async fn order_document(
+        &self,
+        venue_id: Uuid,
+        order_id: Uuid,
+    ) -> StoreResult<Option<serde_json::Value>>;
+
+    /// Returns the stored value of a hub setting, storing `value` first if the key is absent
+    /// (used for secrets that must survive restarts, like the token signing key).
+    async fn setting_or_insert(&self, key: &str, value: &str) -> StoreResult<String>;
+}
+
+/// Opens the store named by `database_url` (`postgres://...` or `sqlite://...`), or the
+/// embedded SQLite file `<data_dir>/hub.db` when none is given, and applies migrations.
+pub async fn connect(database_url: Option<&str>, data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
+    use anyhow::Context as _;
+    match database_url {
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            let store = PostgresStore::connect(url)
+                .await
+                .context("connecting to Postgres (DATABASE_URL)")?;
+            Ok(Arc::new(store))
+        }
+        Some(url) if url.starts_with("sqlite:") => {
+            let store = SqliteStore::connect(url)
+                .await
+                .context("opening SQLite (DATABASE_URL)")?;
+            Ok(Arc::new(store))
+        }
+        Some(other) => anyhow::bail!(
+            "DATABASE_URL must start with postgres://, postgresql:// or sqlite: (got {:?})",
+            other.split(':').next().unwrap_or_default()
+        ),
+        None => {
+            std::fs::create_dir_all(data_dir)
+                .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+            let url = format!("sqlite://{}?mode=rwc", data_dir.join("hub.db").display());
+            let store = SqliteStore::connect(&url)
+                .await
+                .with_context(|| format!("opening embedded SQLite at {}", data_dir.display()))?;
+            Ok(Arc::new(store))
+        }
+    }
+}
