@@ -1,9 +1,66 @@
 //! The pure core: venue state, the commands that may change it, the events that record
 //! each change, and the rules between them. No I/O, no clock, no logging: time comes in
 //! as an argument, so replaying the journal always rebuilds the same state.
+//!
+//! # Layout
+//! - [`command`]: what clients ask for; [`event`]: what happened (the journal's contents).
+//! - [`venue`]: the aggregate with `decide` and `apply`.
+//! - [`floor`], [`menu`], [`order`], [`staff`]: the state's parts.
+//! - [`rejection`]: refusals with stable codes.
 
+pub mod command;
+pub mod event;
+pub mod floor;
 pub mod id;
+pub mod menu;
+pub mod order;
+pub mod rejection;
 pub mod staff;
+pub mod venue;
 
+#[cfg(test)]
+mod tests;
+
+pub use command::{Command, LineInput};
+pub use event::Event;
+pub use floor::{Area, Party, Table, TableLayout, TableShape, TableStatus};
 pub use id::*;
+pub use menu::{Category, MenuItem, ModifierGroup, ModifierOption, Station, TaxCategory};
+pub use order::{
+    Customer, Line, LineModifier, LineStatus, LineVoid, Order, OrderKind, OrderStatus,
+};
+pub use rejection::{Rejection, RejectionKind};
 pub use staff::{Role, Staff};
+pub use venue::{Venue, VenueInfo};
+
+/// Every moment in the domain is a UTC instant supplied by the caller.
+pub type Timestamp = chrono::DateTime<chrono::Utc>;
+
+/// Who issues a command: recorded in the journal and used by the few rules that depend on
+/// the role (voiding cooked food). The system (seeding, rules) has no staff id and no role.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Actor {
+    pub staff_id: Option<StaffId>,
+    pub role: Option<Role>,
+    /// The device or client the command came from, e.g. `kds-grill-1`.
+    pub device: Option<String>,
+}
+
+impl Actor {
+    pub fn system() -> Self {
+        Self::default()
+    }
+
+    pub fn staff(staff_id: StaffId, role: Role, device: Option<String>) -> Self {
+        Self {
+            staff_id: Some(staff_id),
+            role: Some(role),
+            device,
+        }
+    }
+
+    /// Managers, owners and the system may override kitchen-protecting rules.
+    pub fn is_manager(&self) -> bool {
+        self.role.is_none_or(Role::is_manager)
+    }
+}

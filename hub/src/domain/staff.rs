@@ -8,7 +8,9 @@ use super::id::StaffId;
 
 /// What a staff member may do. Ordered from most to least privileged is not implied:
 /// permissions are listed per action in `auth::policy`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
+#[derive(
+    Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Role {
     Owner,

@@ -1,0 +1,214 @@
+//! Commands: what someone asks the venue to do, in the imperative. A command is decided
+//! against the venue's state into events or a rejection; it is never stored itself.
+//! Ids of things a command creates are chosen by the caller, so a retry names the same ids.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    Role,
+    floor::{Area, TableLayout},
+    id::{LineId, MenuItemId, ModifierId, OrderId, StaffId, StationId, TableId, TenantId, VenueId},
+    menu::{Category, MenuItem, ModifierGroup, Station},
+    order::{Customer, OrderKind},
+};
+
+/// A line as a client enters it; price, name and routing come from the menu.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct LineInput {
+    pub line_id: LineId,
+    pub menu_item_id: MenuItemId,
+    pub quantity: u16,
+    #[serde(default)]
+    pub modifiers: Vec<ModifierId>,
+    #[serde(default)]
+    pub seat: Option<u8>,
+    /// Course to join; the item's default course when absent.
+    #[serde(default)]
+    pub course: Option<u8>,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Command {
+    CreateVenue {
+        venue_id: VenueId,
+        tenant_id: TenantId,
+        slug: String,
+        name: String,
+        timezone: String,
+        currency: String,
+    },
+    AddStaff {
+        staff_id: StaffId,
+        name: String,
+        role: Role,
+        username: Option<String>,
+        pin_lookup: Option<String>,
+        pin_hash: Option<String>,
+        password_hash: Option<String>,
+    },
+    UpdateStaff {
+        staff_id: StaffId,
+        name: Option<String>,
+        role: Option<Role>,
+        active: Option<bool>,
+    },
+    SetStaffPin {
+        staff_id: StaffId,
+        pin_lookup: String,
+        pin_hash: String,
+    },
+    SetStaffPassword {
+        staff_id: StaffId,
+        password_hash: String,
+    },
+    SaveStation {
+        station: Station,
+    },
+    SaveArea {
+        area: Area,
+    },
+    SaveTable {
+        table: TableLayout,
+    },
+    RemoveTable {
+        table_id: TableId,
+    },
+    AssignServer {
+        table_id: TableId,
+        server_id: Option<StaffId>,
+    },
+    SaveCategory {
+        category: Category,
+    },
+    SaveModifierGroup {
+        group: ModifierGroup,
+    },
+    SaveMenuItem {
+        item: MenuItem,
+    },
+    /// Marks an item sold out (86) or back in stock.
+    SetItemAvailability {
+        item_id: MenuItemId,
+        available: bool,
+    },
+    SeatParty {
+        table_id: TableId,
+        guests: u16,
+        server_id: Option<StaffId>,
+    },
+    /// Moves the party and its open orders to a free table.
+    MoveParty {
+        table_id: TableId,
+        to_table_id: TableId,
+    },
+    /// Joins `table_ids` to `table_id`, which then holds every party and order.
+    MergeTables {
+        table_id: TableId,
+        table_ids: Vec<TableId>,
+    },
+    /// Releases the tables merged into `table_id`; orders stay with `table_id`.
+    SplitTables {
+        table_id: TableId,
+    },
+    RequestBill {
+        table_id: TableId,
+    },
+    /// The party left without open orders: the table needs cleaning.
+    ClearTable {
+        table_id: TableId,
+    },
+    MarkTableClean {
+        table_id: TableId,
+    },
+    OpenOrder {
+        order_id: OrderId,
+        kind: OrderKind,
+        table_id: Option<TableId>,
+        guests: Option<u16>,
+        customer: Option<Customer>,
+        channel: Option<String>,
+        note: Option<String>,
+        lines: Vec<LineInput>,
+        /// Hold every course instead of firing the first one at once.
+        #[serde(default)]
+        hold: bool,
+    },
+    AddLines {
+        order_id: OrderId,
+        lines: Vec<LineInput>,
+        #[serde(default)]
+        hold: bool,
+    },
+    FireCourse {
+        order_id: OrderId,
+        course: u8,
+    },
+    StartLines {
+        order_id: OrderId,
+        line_ids: Vec<LineId>,
+    },
+    /// Marks lines ready; with `station_id`, only that station's part of each line.
+    MarkLinesReady {
+        order_id: OrderId,
+        line_ids: Vec<LineId>,
+        station_id: Option<StationId>,
+    },
+    ServeLines {
+        order_id: OrderId,
+        line_ids: Vec<LineId>,
+    },
+    VoidLine {
+        order_id: OrderId,
+        line_id: LineId,
+        reason: String,
+    },
+    CloseOrder {
+        order_id: OrderId,
+    },
+    CancelOrder {
+        order_id: OrderId,
+        reason: String,
+    },
+}
+
+impl Command {
+    /// The command's `type` tag, for metrics and logs.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::CreateVenue { .. } => "create_venue",
+            Command::AddStaff { .. } => "add_staff",
+            Command::UpdateStaff { .. } => "update_staff",
+            Command::SetStaffPin { .. } => "set_staff_pin",
+            Command::SetStaffPassword { .. } => "set_staff_password",
+            Command::SaveStation { .. } => "save_station",
+            Command::SaveArea { .. } => "save_area",
+            Command::SaveTable { .. } => "save_table",
+            Command::RemoveTable { .. } => "remove_table",
+            Command::AssignServer { .. } => "assign_server",
+            Command::SaveCategory { .. } => "save_category",
+            Command::SaveModifierGroup { .. } => "save_modifier_group",
+            Command::SaveMenuItem { .. } => "save_menu_item",
+            Command::SetItemAvailability { .. } => "set_item_availability",
+            Command::SeatParty { .. } => "seat_party",
+            Command::MoveParty { .. } => "move_party",
+            Command::MergeTables { .. } => "merge_tables",
+            Command::SplitTables { .. } => "split_tables",
+            Command::RequestBill { .. } => "request_bill",
+            Command::ClearTable { .. } => "clear_table",
+            Command::MarkTableClean { .. } => "mark_table_clean",
+            Command::OpenOrder { .. } => "open_order",
+            Command::AddLines { .. } => "add_lines",
+            Command::FireCourse { .. } => "fire_course",
+            Command::StartLines { .. } => "start_lines",
+            Command::MarkLinesReady { .. } => "mark_lines_ready",
+            Command::ServeLines { .. } => "serve_lines",
+            Command::VoidLine { .. } => "void_line",
+            Command::CloseOrder { .. } => "close_order",
+            Command::CancelOrder { .. } => "cancel_order",
+        }
+    }
+}

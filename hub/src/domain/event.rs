@@ -1,0 +1,244 @@
+//! Events: what happened, in the past tense. Events are the journal (the audit trail) and
+//! the only way state changes. They are stored: renaming one or a field needs a migration.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::{
+    Role, Staff,
+    floor::{Area, TableLayout},
+    id::{LineId, MenuItemId, OrderId, StaffId, StationId, TableId, TenantId, VenueId},
+    menu::{Category, MenuItem, ModifierGroup, Station},
+    order::{Customer, Line, OrderKind},
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    VenueCreated {
+        venue_id: VenueId,
+        tenant_id: TenantId,
+        slug: String,
+        name: String,
+        timezone: String,
+        currency: String,
+    },
+    StaffAdded {
+        #[schema(value_type = Object)]
+        staff: Staff,
+    },
+    StaffUpdated {
+        staff_id: StaffId,
+        name: String,
+        role: Role,
+        active: bool,
+    },
+    StaffPinChanged {
+        staff_id: StaffId,
+        pin_lookup: String,
+        pin_hash: String,
+    },
+    StaffPasswordChanged {
+        staff_id: StaffId,
+        password_hash: String,
+    },
+    StationSaved {
+        station: Station,
+    },
+    AreaSaved {
+        area: Area,
+    },
+    TableSaved {
+        table: TableLayout,
+    },
+    TableRemoved {
+        table_id: TableId,
+    },
+    ServerAssigned {
+        table_id: TableId,
+        server_id: Option<StaffId>,
+    },
+    CategorySaved {
+        category: Category,
+    },
+    ModifierGroupSaved {
+        group: ModifierGroup,
+    },
+    MenuItemSaved {
+        item: MenuItem,
+    },
+    ItemAvailabilityChanged {
+        item_id: MenuItemId,
+        available: bool,
+    },
+    PartySeated {
+        table_id: TableId,
+        guests: u16,
+        server_id: Option<StaffId>,
+        at: DateTime<Utc>,
+    },
+    PartyMoved {
+        table_id: TableId,
+        to_table_id: TableId,
+    },
+    TablesMerged {
+        table_id: TableId,
+        table_ids: Vec<TableId>,
+    },
+    TablesSplit {
+        table_id: TableId,
+        table_ids: Vec<TableId>,
+    },
+    BillRequested {
+        table_id: TableId,
+        at: DateTime<Utc>,
+    },
+    TableCleared {
+        table_id: TableId,
+        at: DateTime<Utc>,
+    },
+    TableCleaned {
+        table_id: TableId,
+    },
+    OrderOpened {
+        order_id: OrderId,
+        number: u32,
+        kind: OrderKind,
+        table_id: Option<TableId>,
+        guests: Option<u16>,
+        customer: Option<Customer>,
+        channel: Option<String>,
+        note: Option<String>,
+        created_by: Option<StaffId>,
+        at: DateTime<Utc>,
+    },
+    LinesAdded {
+        order_id: OrderId,
+        lines: Vec<Line>,
+    },
+    LinesFired {
+        order_id: OrderId,
+        /// Courses this firing sends (recorded so later lines of them fire at once).
+        courses: Vec<u8>,
+        line_ids: Vec<LineId>,
+        at: DateTime<Utc>,
+    },
+    LinesStarted {
+        order_id: OrderId,
+        line_ids: Vec<LineId>,
+        at: DateTime<Utc>,
+    },
+    LinesReady {
+        order_id: OrderId,
+        line_ids: Vec<LineId>,
+        /// Only this station's part is ready; the line is ready when all its stations are.
+        station_id: Option<StationId>,
+        at: DateTime<Utc>,
+    },
+    LinesServed {
+        order_id: OrderId,
+        line_ids: Vec<LineId>,
+        at: DateTime<Utc>,
+    },
+    LineVoided {
+        order_id: OrderId,
+        line_id: LineId,
+        reason: String,
+        by: Option<StaffId>,
+        after_cooking: bool,
+        at: DateTime<Utc>,
+    },
+    OrderClosed {
+        order_id: OrderId,
+        at: DateTime<Utc>,
+    },
+    OrderCancelled {
+        order_id: OrderId,
+        reason: String,
+        by: Option<StaffId>,
+        at: DateTime<Utc>,
+    },
+}
+
+impl Event {
+    /// The event's `type` tag, as stored in the journal's `kind` column.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Event::VenueCreated { .. } => "venue_created",
+            Event::StaffAdded { .. } => "staff_added",
+            Event::StaffUpdated { .. } => "staff_updated",
+            Event::StaffPinChanged { .. } => "staff_pin_changed",
+            Event::StaffPasswordChanged { .. } => "staff_password_changed",
+            Event::StationSaved { .. } => "station_saved",
+            Event::AreaSaved { .. } => "area_saved",
+            Event::TableSaved { .. } => "table_saved",
+            Event::TableRemoved { .. } => "table_removed",
+            Event::ServerAssigned { .. } => "server_assigned",
+            Event::CategorySaved { .. } => "category_saved",
+            Event::ModifierGroupSaved { .. } => "modifier_group_saved",
+            Event::MenuItemSaved { .. } => "menu_item_saved",
+            Event::ItemAvailabilityChanged { .. } => "item_availability_changed",
+            Event::PartySeated { .. } => "party_seated",
+            Event::PartyMoved { .. } => "party_moved",
+            Event::TablesMerged { .. } => "tables_merged",
+            Event::TablesSplit { .. } => "tables_split",
+            Event::BillRequested { .. } => "bill_requested",
+            Event::TableCleared { .. } => "table_cleared",
+            Event::TableCleaned { .. } => "table_cleaned",
+            Event::OrderOpened { .. } => "order_opened",
+            Event::LinesAdded { .. } => "lines_added",
+            Event::LinesFired { .. } => "lines_fired",
+            Event::LinesStarted { .. } => "lines_started",
+            Event::LinesReady { .. } => "lines_ready",
+            Event::LinesServed { .. } => "lines_served",
+            Event::LineVoided { .. } => "line_voided",
+            Event::OrderClosed { .. } => "order_closed",
+            Event::OrderCancelled { .. } => "order_cancelled",
+        }
+    }
+
+    /// The order this event changes, if any (projections and channels route by it).
+    pub fn order_id(&self) -> Option<OrderId> {
+        match self {
+            Event::OrderOpened { order_id, .. }
+            | Event::LinesAdded { order_id, .. }
+            | Event::LinesFired { order_id, .. }
+            | Event::LinesStarted { order_id, .. }
+            | Event::LinesReady { order_id, .. }
+            | Event::LinesServed { order_id, .. }
+            | Event::LineVoided { order_id, .. }
+            | Event::OrderClosed { order_id, .. }
+            | Event::OrderCancelled { order_id, .. } => Some(*order_id),
+            _ => None,
+        }
+    }
+
+    /// Tables whose live state this event may change directly.
+    pub fn table_ids(&self) -> Vec<TableId> {
+        match self {
+            Event::TableSaved { table } => vec![table.id],
+            Event::TableRemoved { table_id }
+            | Event::ServerAssigned { table_id, .. }
+            | Event::PartySeated { table_id, .. }
+            | Event::BillRequested { table_id, .. }
+            | Event::TableCleared { table_id, .. }
+            | Event::TableCleaned { table_id } => vec![*table_id],
+            Event::PartyMoved {
+                table_id,
+                to_table_id,
+            } => vec![*table_id, *to_table_id],
+            Event::TablesMerged {
+                table_id,
+                table_ids,
+            }
+            | Event::TablesSplit {
+                table_id,
+                table_ids,
+            } => std::iter::once(*table_id)
+                .chain(table_ids.iter().copied())
+                .collect(),
+            _ => Vec::new(),
+        }
+    }
+}

@@ -1,0 +1,125 @@
+//! The dining room: areas, tables with their drawing geometry, and the party seated at
+//! each. A table's status is derived from its party and its orders, never stored.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::id::{AreaId, StaffId, TableId};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Area {
+    pub id: AreaId,
+    pub name: String,
+    #[serde(default)]
+    pub sort: i32,
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TableShape {
+    Round,
+    #[default]
+    Square,
+    Rectangle,
+    Booth,
+}
+
+/// What a floor-plan editor sets: where a table is and how it is drawn.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TableLayout {
+    pub id: TableId,
+    pub area_id: AreaId,
+    pub label: String,
+    pub seats: u16,
+    #[serde(default)]
+    pub shape: TableShape,
+    /// Position and size in floor-plan units (the area's drawing is 1000 x 1000).
+    #[serde(default)]
+    pub x: f64,
+    #[serde(default)]
+    pub y: f64,
+    #[serde(default = "default_table_size")]
+    pub width: f64,
+    #[serde(default = "default_table_size")]
+    pub height: f64,
+    /// Clockwise rotation in degrees.
+    #[serde(default)]
+    pub rotation: f64,
+    /// Service section (a group of tables one server covers).
+    #[serde(default)]
+    pub section: Option<String>,
+}
+
+fn default_table_size() -> f64 {
+    60.0
+}
+
+/// Guests occupying a table.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Party {
+    pub guests: u16,
+    pub seated_at: DateTime<Utc>,
+    pub server_id: Option<StaffId>,
+}
+
+/// A table: its layout plus what is happening at it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Table {
+    #[serde(flatten)]
+    pub layout: TableLayout,
+    /// Server assigned to the table for the shift.
+    pub server_id: Option<StaffId>,
+    pub party: Option<Party>,
+    /// Set while this table is merged into another (the primary holds party and orders).
+    pub merged_into: Option<TableId>,
+    pub bill_requested_at: Option<DateTime<Utc>>,
+    pub needs_cleaning_since: Option<DateTime<Utc>>,
+}
+
+/// The live state a floor plan shows for a table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TableStatus {
+    Available,
+    Seated,
+    Ordered,
+    FoodReady,
+    BillRequested,
+    NeedsCleaning,
+}
+
+impl TableStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TableStatus::Available => "available",
+            TableStatus::Seated => "seated",
+            TableStatus::Ordered => "ordered",
+            TableStatus::FoodReady => "food_ready",
+            TableStatus::BillRequested => "bill_requested",
+            TableStatus::NeedsCleaning => "needs_cleaning",
+        }
+    }
+}
+
+impl Table {
+    pub fn new(layout: TableLayout) -> Self {
+        Self {
+            layout,
+            server_id: None,
+            party: None,
+            merged_into: None,
+            bill_requested_at: None,
+            needs_cleaning_since: None,
+        }
+    }
+
+    pub fn id(&self) -> TableId {
+        self.layout.id
+    }
+
+    /// Free to seat a new party here.
+    pub fn is_free(&self) -> bool {
+        self.party.is_none() && self.merged_into.is_none() && self.needs_cleaning_since.is_none()
+    }
+}
