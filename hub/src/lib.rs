@@ -1,4 +1,6 @@
 //! Almahira Hub: the real-time core of a restaurant.
 
 pub mod auth;
+pub mod config;
 pub mod domain;
+pub mod telemetry;
