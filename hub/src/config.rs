@@ -217,7 +217,8 @@ impl Settings {
     }
 
     /// Settings for a hub inside a test: a free port on localhost, the given database
-    /// and directory, and a fixed token key so tests can mint their own tokens.
+    /// and directory, a fixed token key so tests can mint their own tokens, and a
+    /// one-second shutdown grace so tests end quickly.
     pub fn for_tests(database_url: Option<String>, data_dir: impl Into<PathBuf>) -> Settings {
         Settings {
             http: SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0),

@@ -2,10 +2,14 @@
 //! by the value (no global registry), rendered in the text exposition format for
 //! `GET /metrics`. It only records what adapters and the engine tell it.
 
-use std::{fmt, sync::Arc, time::Duration};
+use std::{
+    fmt::{self, Write},
+    sync::Arc,
+    time::Duration,
+};
 
 use prometheus_client::{
-    encoding::{EncodeLabelSet, EncodeLabelValue},
+    encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder},
     metrics::{
         counter::Counter,
         family::Family,
@@ -25,13 +29,23 @@ const HTTP_SECONDS_BUCKETS: [f64; 12] = [
 ];
 
 /// What happened to a command sent to a venue engine.
-#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq, EncodeLabelValue)]
-#[allow(non_camel_case_types)] // label values are written as the variant names
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
 enum Outcome {
-    accepted,
-    rejected,
-    duplicate,
-    unavailable,
+    Accepted,
+    Rejected,
+    Duplicate,
+    Unavailable,
+}
+
+impl EncodeLabelValue for Outcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), fmt::Error> {
+        encoder.write_str(match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Rejected => "rejected",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Unavailable => "unavailable",
+        })
+    }
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -174,12 +188,12 @@ impl Metrics {
     }
 
     pub fn command_accepted(&self, venue: &str) {
-        self.command(venue, Outcome::accepted);
+        self.command(venue, Outcome::Accepted);
     }
 
     /// A domain rejection; also counted under its stable code.
     pub fn command_rejected(&self, venue: &str, code: &str) {
-        self.command(venue, Outcome::rejected);
+        self.command(venue, Outcome::Rejected);
         self.inner
             .rejections
             .get_or_create(&CodeLabels {
@@ -190,19 +204,17 @@ impl Metrics {
 
     /// A retry answered from the idempotency record.
     pub fn command_duplicate(&self, venue: &str) {
-        self.command(venue, Outcome::duplicate);
+        self.command(venue, Outcome::Duplicate);
     }
 
     /// The engine or its store could not take the command (stopped, overloaded, DB down).
     pub fn command_unavailable(&self, venue: &str) {
-        self.command(venue, Outcome::unavailable);
+        self.command(venue, Outcome::Unavailable);
     }
 
     /// One group commit: how long the transaction took and how many commands it held.
     pub fn observe_commit(&self, duration: Duration, batch_size: usize) {
         self.inner.commit_seconds.observe(duration.as_secs_f64());
-        // Precision loss above 2^53 commands per batch is not a concern.
-        #[allow(clippy::cast_precision_loss)]
         self.inner.commit_batch_size.observe(batch_size as f64);
     }
 

@@ -53,7 +53,7 @@ impl Attempts {
 }
 
 /// Failed-login counters per key, e.g. `"venue:<uuid>"` or `"ip:<addr>"`. Shared by all
-/// requests of one hub (clone it out of `AppState` by reference, it is internally locked).
+/// requests of one hub: keep one in `AppState` (behind its `Arc`); it locks internally.
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
     config: ThrottleConfig,
