@@ -1,3 +1,7 @@
 //! Almahira Hub: the real-time core of a restaurant.
 
+pub mod auth;
+pub mod config;
 pub mod domain;
+pub mod metrics;
+pub mod telemetry;

@@ -1,0 +1,356 @@
+//! [`Metrics`]: the hub's Prometheus counters, histograms and gauges, in a registry owned
+//! by the value (no global registry), rendered in the text exposition format for
+//! `GET /metrics`. It only records what adapters and the engine tell it.
+
+use std::{
+    fmt::{self, Write},
+    sync::Arc,
+    time::Duration,
+};
+
+use prometheus_client::{
+    encoding::{EncodeLabelSet, EncodeLabelValue, LabelValueEncoder},
+    metrics::{
+        counter::Counter,
+        family::Family,
+        gauge::Gauge,
+        histogram::{Histogram, exponential_buckets},
+    },
+    registry::Registry,
+};
+
+/// Commit latencies from half a millisecond (SQLite, one small batch) to two seconds
+/// (a struggling Postgres).
+const COMMIT_SECONDS_BUCKETS: [f64; 12] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.0,
+];
+const HTTP_SECONDS_BUCKETS: [f64; 12] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+];
+
+/// What happened to a command sent to a venue engine.
+#[derive(Clone, Copy, Debug, Hash, PartialEq, Eq)]
+enum Outcome {
+    Accepted,
+    Rejected,
+    Duplicate,
+    Unavailable,
+}
+
+impl EncodeLabelValue for Outcome {
+    fn encode(&self, encoder: &mut LabelValueEncoder) -> Result<(), fmt::Error> {
+        encoder.write_str(match self {
+            Outcome::Accepted => "accepted",
+            Outcome::Rejected => "rejected",
+            Outcome::Duplicate => "duplicate",
+            Outcome::Unavailable => "unavailable",
+        })
+    }
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CommandLabels {
+    venue: String,
+    outcome: Outcome,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CodeLabels {
+    code: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RequestLabels {
+    method: String,
+    route: String,
+    status: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RouteLabels {
+    route: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VenueLabels {
+    venue: String,
+}
+
+type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
+
+struct Inner {
+    registry: Registry,
+    commands: Family<CommandLabels, Counter>,
+    rejections: Family<CodeLabels, Counter>,
+    http_requests: Family<RequestLabels, Counter>,
+    http_seconds: HistogramFamily<RouteLabels>,
+    commit_seconds: Histogram,
+    commit_batch_size: Histogram,
+    venues: Gauge,
+    open_orders: Family<VenueLabels, Gauge>,
+}
+
+/// The hub's metrics. Cloning shares the same counters; one per hub, in `AppState`.
+///
+/// Label values must come from bounded sets: venue slugs, rejection codes, and axum's
+/// *matched route template* (`/api/v1/orders/{id}`), never a raw path.
+#[derive(Clone)]
+pub struct Metrics {
+    inner: Arc<Inner>,
+}
+
+impl fmt::Debug for Metrics {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Metrics").finish_non_exhaustive()
+    }
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut registry = Registry::default();
+
+        let commands = Family::<CommandLabels, Counter>::default();
+        // prometheus-client appends `_total` to counter names.
+        registry.register(
+            "hub_commands",
+            "Commands handled by venue engines, by outcome",
+            commands.clone(),
+        );
+        let rejections = Family::<CodeLabels, Counter>::default();
+        registry.register(
+            "hub_rejections",
+            "Commands rejected by the domain, by rejection code",
+            rejections.clone(),
+        );
+        let http_requests = Family::<RequestLabels, Counter>::default();
+        registry.register(
+            "hub_http_requests",
+            "HTTP requests answered, by method, route template and status",
+            http_requests.clone(),
+        );
+        let http_seconds: HistogramFamily<RouteLabels> =
+            Family::new_with_constructor(|| Histogram::new(HTTP_SECONDS_BUCKETS));
+        registry.register(
+            "hub_http_request_seconds",
+            "HTTP request latency by route template",
+            http_seconds.clone(),
+        );
+        let commit_seconds = Histogram::new(COMMIT_SECONDS_BUCKETS);
+        registry.register(
+            "hub_commit_seconds",
+            "Time to persist one batch of events",
+            commit_seconds.clone(),
+        );
+        let commit_batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 10));
+        registry.register(
+            "hub_commit_batch_size",
+            "Commands persisted per transaction (group commit)",
+            commit_batch_size.clone(),
+        );
+        let venues = Gauge::default();
+        registry.register("hub_venues", "Venues served by this hub", venues.clone());
+        let open_orders = Family::<VenueLabels, Gauge>::default();
+        registry.register(
+            "hub_open_orders",
+            "Orders currently open, by venue",
+            open_orders.clone(),
+        );
+
+        Self {
+            inner: Arc::new(Inner {
+                registry,
+                commands,
+                rejections,
+                http_requests,
+                http_seconds,
+                commit_seconds,
+                commit_batch_size,
+                venues,
+                open_orders,
+            }),
+        }
+    }
+
+    fn command(&self, venue: &str, outcome: Outcome) {
+        self.inner
+            .commands
+            .get_or_create(&CommandLabels {
+                venue: venue.to_owned(),
+                outcome,
+            })
+            .inc();
+    }
+
+    pub fn command_accepted(&self, venue: &str) {
+        self.command(venue, Outcome::Accepted);
+    }
+
+    /// A domain rejection; also counted under its stable code.
+    pub fn command_rejected(&self, venue: &str, code: &str) {
+        self.command(venue, Outcome::Rejected);
+        self.inner
+            .rejections
+            .get_or_create(&CodeLabels {
+                code: code.to_owned(),
+            })
+            .inc();
+    }
+
+    /// A retry answered from the idempotency record.
+    pub fn command_duplicate(&self, venue: &str) {
+        self.command(venue, Outcome::Duplicate);
+    }
+
+    /// The engine or its store could not take the command (stopped, overloaded, DB down).
+    pub fn command_unavailable(&self, venue: &str) {
+        self.command(venue, Outcome::Unavailable);
+    }
+
+    /// One group commit: how long the transaction took and how many commands it held.
+    pub fn observe_commit(&self, duration: Duration, batch_size: usize) {
+        self.inner.commit_seconds.observe(duration.as_secs_f64());
+        self.inner.commit_batch_size.observe(batch_size as f64);
+    }
+
+    /// One answered HTTP request; `route` is the matched route template.
+    pub fn observe_http(&self, method: &str, route: &str, status: u16, duration: Duration) {
+        self.inner
+            .http_requests
+            .get_or_create(&RequestLabels {
+                method: method.to_owned(),
+                route: route.to_owned(),
+                status,
+            })
+            .inc();
+        self.inner
+            .http_seconds
+            .get_or_create(&RouteLabels {
+                route: route.to_owned(),
+            })
+            .observe(duration.as_secs_f64());
+    }
+
+    pub fn set_venues(&self, count: usize) {
+        self.inner
+            .venues
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    pub fn set_open_orders(&self, venue: &str, count: usize) {
+        self.inner
+            .open_orders
+            .get_or_create(&VenueLabels {
+                venue: venue.to_owned(),
+            })
+            .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// Everything in the Prometheus text exposition format (OpenMetrics flavour).
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Writing into a String cannot fail; an encoding error would mean a bug in a
+        // label encoder, and a partial page is better than none for a scrape.
+        if let Err(e) = prometheus_client::encoding::text::encode(&mut out, &self.inner.registry) {
+            tracing::error!(error = %e, "encoding metrics");
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_are_counted_per_venue_and_outcome() {
+        let metrics = Metrics::new();
+        metrics.command_accepted("demo");
+        metrics.command_accepted("demo");
+        metrics.command_rejected("demo", "table_occupied");
+        metrics.command_duplicate("demo");
+        metrics.command_unavailable("kemang");
+        let text = metrics.encode();
+        assert!(text.contains("# TYPE hub_commands counter"), "{text}");
+        assert!(
+            text.contains(r#"hub_commands_total{venue="demo",outcome="accepted"} 2"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"hub_commands_total{venue="demo",outcome="rejected"} 1"#));
+        assert!(text.contains(r#"hub_commands_total{venue="demo",outcome="duplicate"} 1"#));
+        assert!(text.contains(r#"hub_commands_total{venue="kemang",outcome="unavailable"} 1"#));
+        assert!(text.contains(r#"hub_rejections_total{code="table_occupied"} 1"#));
+    }
+
+    #[test]
+    fn commits_fill_the_latency_and_batch_histograms() {
+        let metrics = Metrics::new();
+        metrics.observe_commit(Duration::from_millis(3), 5);
+        metrics.observe_commit(Duration::from_millis(30), 1);
+        let text = metrics.encode();
+        assert!(text.contains("hub_commit_seconds_count 2"), "{text}");
+        assert!(
+            text.contains(r#"hub_commit_seconds_bucket{le="0.005"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"hub_commit_seconds_bucket{le="2.0"} 2"#),
+            "{text}"
+        );
+        assert!(text.contains("hub_commit_batch_size_sum 6.0"), "{text}");
+        assert!(
+            text.contains(r#"hub_commit_batch_size_bucket{le="1.0"} 1"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"hub_commit_batch_size_bucket{le="512.0"} 2"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn http_requests_are_counted_and_timed_by_route() {
+        let metrics = Metrics::new();
+        metrics.observe_http("POST", "/api/v1/orders", 201, Duration::from_millis(4));
+        metrics.observe_http("POST", "/api/v1/orders", 201, Duration::from_millis(6));
+        let text = metrics.encode();
+        assert!(
+            text.contains(
+                r#"hub_http_requests_total{method="POST",route="/api/v1/orders",status="201"} 2"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"hub_http_request_seconds_count{route="/api/v1/orders"} 2"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn gauges_show_the_latest_value() {
+        let metrics = Metrics::new();
+        metrics.set_venues(3);
+        metrics.set_open_orders("demo", 7);
+        metrics.set_open_orders("demo", 4);
+        let text = metrics.encode();
+        assert!(text.contains("hub_venues 3"), "{text}");
+        assert!(
+            text.contains(r#"hub_open_orders{venue="demo"} 4"#),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn clones_share_counters_but_separate_hubs_do_not() {
+        let a = Metrics::new();
+        let b = Metrics::new();
+        a.clone().command_accepted("demo");
+        assert!(a.encode().contains(r#"outcome="accepted"} 1"#));
+        assert!(!b.encode().contains("accepted"));
+    }
+}
