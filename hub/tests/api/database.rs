@@ -6,6 +6,14 @@
 //! (default `postgres://postgres@127.0.0.1:5432/postgres`), dropped again when the
 //! `TestDatabase` is dropped. SQLite: a file in a temporary directory, deleted with it.
 
+// Scenario bodies and helpers are plain fns called by `#[tokio::test]`s, so clippy does not
+// see them as tests; a failed expectation here should panic and fail the test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: panicking is how a test fails"
+)]
+
 use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
 use tempfile::TempDir;
 use uuid::Uuid;

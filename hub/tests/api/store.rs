@@ -2,6 +2,14 @@
 //! run unchanged against Postgres and SQLite so the two backends cannot drift apart.
 //! It must not test domain rules; rows here are opaque to the store and so are they here.
 
+// Scenario bodies and helpers are plain fns called by `#[tokio::test]`s, so clippy does not
+// see them as tests; a failed expectation here should panic and fail the test.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: panicking is how a test fails"
+)]
+
 use std::{path::Path, sync::Arc};
 
 use chrono::{DateTime, Duration, TimeZone as _, Utc};
