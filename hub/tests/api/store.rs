@@ -60,6 +60,8 @@ on_both_backends!(
     last_seq_is_zero_for_an_empty_journal_and_follows_appends,
     the_journal_refuses_to_change_or_remove_events,
     an_empty_commit_is_accepted_and_writes_nothing,
+    a_large_group_commit_is_written_whole,
+    concurrent_first_writers_of_a_setting_all_get_one_value,
 );
 
 // ---------------------------------------------------------------------------------------
@@ -604,6 +606,92 @@ async fn an_empty_commit_is_accepted_and_writes_nothing(db: TestDatabase) {
         .unwrap();
 
     assert_eq!(store.last_seq(venue).await.unwrap(), 0);
+}
+
+async fn a_large_group_commit_is_written_whole(db: TestDatabase) {
+    let store = open(&db).await;
+    let venue = create_venue(store.as_ref(), "rush-hour").await.id;
+    // Larger than one SQLite statement may bind, so the batch must be split yet stay atomic.
+    let events: Vec<StoredEvent> = (1..=5000)
+        .map(|seq| event(venue, seq, Uuid::new_v4(), "line_added", at(seq)))
+        .collect();
+    let commands = events
+        .iter()
+        .map(|event| command_record(event.command_id, event.seq, event.seq, event.at))
+        .collect();
+    let orders: Vec<OrderRow> = (0..500)
+        .map(|n| order_row(venue, Uuid::new_v4(), "open", json!({ "n": n })))
+        .collect();
+    let lines = orders
+        .iter()
+        .flat_map(|order| (0..4).map(|_| line_row(venue, order.id, "new")))
+        .collect();
+
+    store
+        .append(&Commit {
+            venue_id: venue,
+            events: events.clone(),
+            commands,
+            orders,
+            lines,
+            ..Commit::default()
+        })
+        .await
+        .unwrap();
+
+    assert_eq!(store.last_seq(venue).await.unwrap(), 5000);
+    assert_eq!(store.load_events(venue, 0, i64::MAX).await.unwrap(), events);
+    assert_eq!(count_rows(&db, "commands").await, 5000);
+    assert_eq!(count_rows(&db, "orders").await, 500);
+    assert_eq!(count_rows(&db, "order_lines").await, 2000);
+}
+
+async fn concurrent_first_writers_of_a_setting_all_get_one_value(db: TestDatabase) {
+    let store = open(&db).await;
+
+    let writers = (0..16).map(|n| {
+        let store = Arc::clone(&store);
+        tokio::spawn(async move {
+            store
+                .setting_or_insert("signing_key", &format!("key-{n}"))
+                .await
+        })
+    });
+    let mut values = Vec::new();
+    for writer in writers {
+        values.push(writer.await.unwrap().unwrap());
+    }
+
+    values.dedup();
+    assert_eq!(values.len(), 1, "writers saw different values: {values:?}");
+}
+
+#[tokio::test]
+async fn the_embedded_database_is_created_in_write_ahead_log_mode() {
+    let db = TestDatabase::sqlite().await;
+    let store = open(&db).await;
+    store.ping().await.unwrap();
+
+    // WAL is a property of the file, so a fresh outside connection sees it.
+    let mut conn = SqliteConnection::connect(db.url()).await.unwrap();
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn an_unreachable_postgres_fails_within_seconds_instead_of_hanging() {
+    let started = std::time::Instant::now();
+    // Port 1 on loopback: nothing listens there.
+    let result = store::connect(
+        Some("postgres://postgres@127.0.0.1:1/hub"),
+        Path::new("unused"),
+    )
+    .await;
+    assert!(result.is_err());
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
 }
 
 // ---------------------------------------------------------------------------------------
