@@ -4,4 +4,5 @@ pub mod auth;
 pub mod config;
 pub mod domain;
 pub mod metrics;
+pub mod store;
 pub mod telemetry;

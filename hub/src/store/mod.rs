@@ -6,6 +6,9 @@
 //! JSON payload) and projections arrive as flat rows, so the domain can evolve without
 //! touching SQL, and both backends are held to the same behaviour by one test suite.
 
+mod contract;
+mod error;
+mod migration;
 mod postgres;
 mod sqlite;
 
@@ -167,10 +170,14 @@ pub struct EventQuery {
     pub kinds: Vec<String>,
     pub staff_id: Option<Uuid>,
     pub command_id: Option<Uuid>,
+    /// Only events at or after this instant.
     pub from: Option<DateTime<Utc>>,
+    /// Only events strictly before this instant: a half-open range, so consecutive windows
+    /// (one shift, the next shift) never count an event twice.
     pub to: Option<DateTime<Utc>>,
     /// Newest first when true (audit screens), oldest first otherwise (replay).
     pub newest_first: bool,
+    /// At most this many events; clamped to 1..=1000.
     pub limit: i64,
 }
 
@@ -246,7 +253,10 @@ pub trait Store: Send + Sync + 'static {
 
 /// Opens the store named by `database_url` (`postgres://...` or `sqlite://...`), or the
 /// embedded SQLite file `<data_dir>/hub.db` when none is given, and applies migrations.
-pub async fn connect(database_url: Option<&str>, data_dir: &Path) -> anyhow::Result<Arc<dyn Store>> {
+pub async fn connect(
+    database_url: Option<&str>,
+    data_dir: &Path,
+) -> anyhow::Result<Arc<dyn Store>> {
     use anyhow::Context as _;
     match database_url {
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
