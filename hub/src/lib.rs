@@ -3,6 +3,7 @@
 pub mod auth;
 pub mod config;
 pub mod domain;
+pub mod engine;
 pub mod metrics;
 pub mod store;
 pub mod telemetry;

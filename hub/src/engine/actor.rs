@@ -1,0 +1,317 @@
+//! The venue actor's loop. It drains its queue into a batch, decides each command against
+//! the state (later commands see the effects of earlier ones), appends every event of the
+//! batch in one transaction, then publishes and answers. While a transaction is in flight
+//! new requests wait in the queue and form the next batch: that is the group commit.
+//!
+//! If the append fails, every request of the batch is answered `Unavailable` and the state
+//! is rebuilt from the store, so memory is never ahead of what is durable.
+
+use std::{sync::Arc, time::Instant};
+
+use chrono::Utc;
+use tokio::sync::{broadcast, mpsc};
+
+use super::{
+    EngineConfig, EngineError, Outcome, Published,
+    handle::{Request, Responder},
+    idempotency::RecentCommands,
+    projection::Touched,
+    recovery::{self, Recovered, SNAPSHOT_FORMAT, Snapshot},
+};
+use crate::{
+    domain::{Venue, VenueId},
+    metrics::Metrics,
+    store::{CommandRecord, Commit, Store, StoredEvent},
+};
+
+pub(super) struct VenueActor {
+    pub id: VenueId,
+    pub slug: Arc<str>,
+    pub state: Venue,
+    pub seq: u64,
+    pub snapshot_seq: u64,
+    pub recent: RecentCommands,
+    pub store: Arc<dyn Store>,
+    pub metrics: Metrics,
+    pub config: EngineConfig,
+    pub feed: broadcast::Sender<Arc<Published>>,
+    /// False after a failed append until the state has been rebuilt from the store.
+    pub in_sync: bool,
+}
+
+/// A request of the current batch waiting for the commit before it is answered.
+enum Pending {
+    Execute(Responder, Result<Outcome, EngineError>),
+    Read(super::handle::Reader),
+}
+
+impl VenueActor {
+    pub fn new(
+        id: VenueId,
+        slug: Arc<str>,
+        recovered: Recovered,
+        store: Arc<dyn Store>,
+        metrics: Metrics,
+        config: EngineConfig,
+        feed: broadcast::Sender<Arc<Published>>,
+    ) -> Self {
+        Self {
+            id,
+            slug,
+            state: recovered.venue,
+            seq: recovered.seq,
+            snapshot_seq: recovered.snapshot_seq,
+            recent: recovered.recent,
+            store,
+            metrics,
+            config,
+            feed,
+            in_sync: true,
+        }
+    }
+
+    pub async fn run(mut self, mut rx: mpsc::Receiver<Request>) {
+        let max_batch = self.config.max_batch.max(1);
+        let mut batch = Vec::with_capacity(max_batch);
+        while let Some(first) = rx.recv().await {
+            batch.push(first);
+            let mut commands = usize::from(matches!(batch[0], Request::Execute(..)));
+            while commands < max_batch {
+                match rx.try_recv() {
+                    Ok(request) => {
+                        commands += usize::from(matches!(request, Request::Execute(..)));
+                        batch.push(request);
+                    }
+                    Err(_) => break,
+                }
+            }
+            if let Some(done) = self.process(&mut batch).await {
+                self.write_snapshot(true).await;
+                let _ = done.send(());
+                return;
+            }
+        }
+        self.write_snapshot(true).await;
+    }
+
+    /// Handles one batch; returns the shutdown reply if the batch asked to stop.
+    async fn process(
+        &mut self,
+        batch: &mut Vec<Request>,
+    ) -> Option<tokio::sync::oneshot::Sender<()>> {
+        if !self.in_sync && !self.resync().await {
+            return answer_unavailable(batch.drain(..), &self.state, self.seq, "store unavailable");
+        }
+        let now = Utc::now();
+        let mut commit = Commit {
+            venue_id: self.id.0,
+            ..Commit::default()
+        };
+        let mut touched = Touched::default();
+        let mut pending = Vec::with_capacity(batch.len());
+        let mut shutdown = None;
+        let first_new_seq = self.seq + 1;
+
+        for request in batch.drain(..) {
+            match request {
+                Request::Read(reader) => pending.push(Pending::Read(reader)),
+                Request::Shutdown(done) => shutdown = Some(done),
+                Request::Execute(envelope, responder) => {
+                    if let Some((first_seq, last_seq)) = self.recent.get(&envelope.command_id) {
+                        self.metrics.command_duplicate(&self.slug);
+                        let outcome = Outcome {
+                            first_seq,
+                            last_seq,
+                            replayed: true,
+                        };
+                        pending.push(Pending::Execute(responder, Ok(outcome)));
+                        continue;
+                    }
+                    match self.state.decide(&envelope.command, &envelope.actor, now) {
+                        Err(rejection) => {
+                            self.metrics.command_rejected(&self.slug, rejection.code);
+                            pending.push(Pending::Execute(responder, Err(rejection.into())));
+                        }
+                        Ok(events) => {
+                            let first_seq = self.seq + 1;
+                            for event in events {
+                                self.seq += 1;
+                                self.state.apply(&event);
+                                touched.note(&event, &self.state);
+                                commit.events.push(StoredEvent {
+                                    venue_id: self.id.0,
+                                    seq: seq_to_i64(self.seq),
+                                    at: now,
+                                    command_id: envelope.command_id,
+                                    staff_id: envelope.actor.staff_id.map(|s| s.0),
+                                    device: envelope.actor.device.clone(),
+                                    kind: event.kind().to_owned(),
+                                    payload: serde_json::to_value(&event)
+                                        .unwrap_or(serde_json::Value::Null),
+                                });
+                            }
+                            self.recent.record(envelope.command_id, first_seq, self.seq);
+                            commit.commands.push(CommandRecord {
+                                command_id: envelope.command_id,
+                                first_seq: seq_to_i64(first_seq),
+                                last_seq: seq_to_i64(self.seq),
+                                at: now,
+                            });
+                            self.metrics.command_accepted(&self.slug);
+                            let outcome = Outcome {
+                                first_seq,
+                                last_seq: self.seq,
+                                replayed: false,
+                            };
+                            pending.push(Pending::Execute(responder, Ok(outcome)));
+                        }
+                    }
+                }
+            }
+        }
+
+        if !commit.events.is_empty() {
+            touched.write_rows(&self.state, &mut commit);
+            let started = Instant::now();
+            let result = self.store.append(&commit).await;
+            self.metrics
+                .observe_commit(started.elapsed(), commit.commands.len());
+            if let Err(error) = result {
+                tracing::error!(venue = %self.slug, %error, events = commit.events.len(), "group commit failed; rebuilding the venue from the store");
+                self.in_sync = false;
+                self.resync().await;
+                let message = error.to_string();
+                for request in pending {
+                    match request {
+                        Pending::Execute(responder, _) => {
+                            self.metrics.command_unavailable(&self.slug);
+                            responder(&self.state, Err(EngineError::Unavailable(message.clone())));
+                        }
+                        Pending::Read(reader) => reader(&self.state, self.seq),
+                    }
+                }
+                return shutdown;
+            }
+            self.publish(commit, first_new_seq);
+            self.metrics
+                .set_open_orders(&self.slug, self.state.open_orders().count());
+        }
+
+        for request in pending {
+            match request {
+                Pending::Execute(responder, outcome) => responder(&self.state, outcome),
+                Pending::Read(reader) => reader(&self.state, self.seq),
+            }
+        }
+        if self.seq - self.snapshot_seq >= self.config.snapshot_every {
+            self.write_snapshot(false).await;
+        }
+        shutdown
+    }
+
+    fn publish(&self, commit: Commit, first_seq: u64) {
+        if self.feed.receiver_count() == 0 {
+            return;
+        }
+        let actors: std::collections::HashMap<_, _> = commit
+            .events
+            .iter()
+            .map(|e| (e.command_id, (e.staff_id, e.device.clone())))
+            .collect();
+        for (offset, stored) in commit.events.into_iter().enumerate() {
+            let Ok(event) = serde_json::from_value(stored.payload) else {
+                continue;
+            };
+            let (staff_id, device) = actors.get(&stored.command_id).cloned().unwrap_or_default();
+            let actor = crate::domain::Actor {
+                staff_id: staff_id.map(Into::into),
+                role: None,
+                device,
+            };
+            let _ = self.feed.send(Arc::new(Published {
+                seq: first_seq + offset as u64,
+                at: stored.at,
+                command_id: stored.command_id,
+                actor,
+                event,
+            }));
+        }
+    }
+
+    /// Rebuilds the state from the store after a failed append. Returns whether it worked.
+    async fn resync(&mut self) -> bool {
+        match recovery::recover(self.store.as_ref(), self.id.0).await {
+            Ok(recovered) => {
+                self.state = recovered.venue;
+                self.seq = recovered.seq;
+                self.snapshot_seq = recovered.snapshot_seq;
+                self.recent = recovered.recent;
+                self.in_sync = true;
+                tracing::info!(venue = %self.slug, seq = self.seq, "venue rebuilt from the store");
+                true
+            }
+            Err(error) => {
+                tracing::warn!(venue = %self.slug, %error, "store still unavailable");
+                false
+            }
+        }
+    }
+
+    /// Writes a snapshot. In the normal path it happens between batches; at shutdown it is
+    /// awaited so the next start replays almost nothing.
+    async fn write_snapshot(&mut self, final_snapshot: bool) {
+        if !self.in_sync || self.seq == self.snapshot_seq || self.seq == 0 {
+            return;
+        }
+        let snapshot = Snapshot {
+            format: SNAPSHOT_FORMAT,
+            seq: self.seq,
+            venue: self.state.clone(),
+            recent: self.recent.clone(),
+        };
+        let state = match serde_json::to_value(&snapshot) {
+            Ok(state) => state,
+            Err(error) => {
+                tracing::error!(venue = %self.slug, %error, "snapshot could not be serialised");
+                return;
+            }
+        };
+        let seq = self.seq;
+        match self
+            .store
+            .save_snapshot(self.id.0, seq_to_i64(seq), &state)
+            .await
+        {
+            Ok(()) => {
+                self.snapshot_seq = seq;
+                tracing::debug!(venue = %self.slug, seq, final_snapshot, "snapshot written");
+            }
+            Err(error) => {
+                tracing::warn!(venue = %self.slug, %error, "snapshot not written; will retry")
+            }
+        }
+    }
+}
+
+fn seq_to_i64(seq: u64) -> i64 {
+    i64::try_from(seq).unwrap_or(i64::MAX)
+}
+
+fn answer_unavailable(
+    requests: impl Iterator<Item = Request>,
+    state: &Venue,
+    seq: u64,
+    message: &str,
+) -> Option<tokio::sync::oneshot::Sender<()>> {
+    let mut shutdown = None;
+    for request in requests {
+        match request {
+            Request::Execute(_, responder) => {
+                responder(state, Err(EngineError::Unavailable(message.to_owned())));
+            }
+            Request::Read(reader) => reader(state, seq),
+            Request::Shutdown(done) => shutdown = Some(done),
+        }
+    }
+    shutdown
+}
