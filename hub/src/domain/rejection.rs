@@ -35,7 +35,7 @@ impl Rejection {
         Self {
             kind: RejectionKind::NotFound,
             code,
-            message: format!("{what} does not exist in this venue"),
+            message: format!("{what} was not found"),
             field: None,
         }
     }

@@ -1,0 +1,154 @@
+//! Wiring: builds a running hub from `Settings` (store, secrets, engine, demo data, HTTP
+//! listener) and serves until a shutdown signal. The listener is bound before `run`, so
+//! tests bind port 0 and read the real port from `Application::address`.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+
+use crate::{
+    auth::{LoginThrottle, TokenKeys, random_key},
+    config::Settings,
+    demo::{self, DemoVenue},
+    engine::{Engine, EngineConfig},
+    http,
+    metrics::Metrics,
+    store::{self, Store},
+};
+
+/// Everything a request handler may need; cheap to clone, no globals.
+#[derive(Clone)]
+pub struct AppState {
+    pub engine: Engine,
+    pub store: Arc<dyn Store>,
+    pub tokens: Arc<TokenKeys>,
+    /// Key of the keyed hash that finds a staff member by PIN; stable for the hub's life.
+    pub pin_key: Arc<[u8]>,
+    pub throttle: Arc<LoginThrottle>,
+    pub metrics: Metrics,
+}
+
+pub struct Application {
+    listener: TcpListener,
+    address: SocketAddr,
+    state: AppState,
+    settings: Settings,
+    demo: Option<DemoVenue>,
+}
+
+impl Application {
+    pub async fn build(settings: Settings) -> anyhow::Result<Self> {
+        let store = store::connect(settings.database_url.as_deref(), &settings.data_dir).await?;
+        let token_secret = match &settings.jwt_secret {
+            Some(secret) => secret.clone(),
+            None => store
+                .setting_or_insert("token_signing_key", &hex(&random_key()))
+                .await
+                .context("reading the token signing key")?,
+        };
+        let pin_key = store
+            .setting_or_insert("pin_lookup_key", &hex(&random_key()))
+            .await
+            .context("reading the PIN lookup key")?;
+        let metrics = Metrics::new();
+        let engine = Engine::start(
+            store.clone(),
+            metrics.clone(),
+            EngineConfig {
+                max_batch: settings.max_batch,
+                snapshot_every: settings.snapshot_every,
+                ..EngineConfig::default()
+            },
+        )
+        .await
+        .context("starting the venues")?;
+        let pin_key: Arc<[u8]> = Arc::from(pin_key.into_bytes());
+        let demo = if settings.demo {
+            demo::seed_if_empty(&engine, &pin_key)
+                .await
+                .context("seeding the demo venue")?
+        } else {
+            None
+        };
+        let listener = TcpListener::bind(settings.http).await.map_err(|error| {
+            if error.kind() == std::io::ErrorKind::AddrInUse {
+                anyhow::anyhow!(
+                    "{} is already in use: choose another address with --http ADDR (or HUB_HTTP)",
+                    settings.http
+                )
+            } else {
+                anyhow::Error::new(error).context(format!("listening on {}", settings.http))
+            }
+        })?;
+        let address = listener.local_addr().context("reading the bound address")?;
+        let state = AppState {
+            engine,
+            store,
+            tokens: Arc::new(
+                TokenKeys::new(token_secret.as_bytes()).with_lifetimes(settings.token_lifetimes()),
+            ),
+            pin_key,
+            throttle: Arc::new(LoginThrottle::default()),
+            metrics,
+        };
+        Ok(Self {
+            listener,
+            address,
+            state,
+            settings,
+            demo,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The demo venue seeded by this start, if `--demo` found an empty database.
+    pub fn demo(&self) -> Option<&DemoVenue> {
+        self.demo.as_ref()
+    }
+
+    /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish
+    /// (up to the grace period), flushes every venue's queued commands and writes snapshots.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let router = http::router(self.state.clone());
+        let grace = self.settings.shutdown_grace();
+        let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let server = axum::serve(
+            self.listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections");
+            let _ = stopping_tx.send(());
+        });
+        let serving = tokio::spawn(async move { server.await });
+        let mut serving = std::pin::pin!(serving);
+        tokio::select! {
+            result = &mut serving => { result.context("server task")?.context("serving HTTP")?; }
+            _ = stopping_rx => {
+                match tokio::time::timeout(grace, &mut serving).await {
+                    Ok(result) => { result.context("server task")?.context("serving HTTP")?; }
+                    Err(_) => tracing::warn!(?grace, "requests still running after the grace period"),
+                }
+            }
+        }
+        self.state.engine.shutdown().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,99 @@
+//! Running a domain command from a handler: check the permission, send it to the venue's
+//! actor with its idempotency id, and read the resulting view in the same actor turn.
+//! A retry of an accepted `command_id` answers with the current view and the
+//! `Idempotent-Replayed: true` header, never a second change.
+
+use axum::{
+    Json,
+    http::StatusCode,
+    response::{IntoResponse, Response},
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use uuid::Uuid;
+
+use super::{error::ApiError, extract::Caller};
+use crate::{
+    auth::Permission,
+    domain::{Command, Venue},
+    engine::{EngineError, Envelope, Outcome},
+};
+
+/// A command's answer: the view it produced, with the status and replay marker.
+pub struct Executed<T> {
+    pub status: StatusCode,
+    pub view: T,
+    pub outcome: Outcome,
+}
+
+impl<T: Serialize> IntoResponse for Executed<T> {
+    fn into_response(self) -> Response {
+        let status = if self.outcome.replayed && self.status == StatusCode::CREATED {
+            StatusCode::OK
+        } else {
+            self.status
+        };
+        let mut response = (status, Json(self.view)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            "idempotent-replayed",
+            if self.outcome.replayed {
+                axum::http::HeaderValue::from_static("true")
+            } else {
+                axum::http::HeaderValue::from_static("false")
+            },
+        );
+        if let Ok(seq) = self.outcome.last_seq.to_string().parse() {
+            headers.insert("x-venue-seq", seq);
+        }
+        response
+    }
+}
+
+/// Executes `command` for the caller and reads `view` from the state it left.
+/// A `view` that finds nothing (the entity is gone) answers 404.
+pub async fn run<T, F>(
+    caller: &Caller,
+    permission: Permission,
+    command_id: Uuid,
+    command: Command,
+    status: StatusCode,
+    view: F,
+) -> Result<Executed<T>, ApiError>
+where
+    T: Serialize + Send + 'static,
+    F: FnOnce(&Venue) -> Option<T> + Send + 'static,
+{
+    caller.require(permission)?;
+    let envelope = Envelope {
+        command_id,
+        actor: caller.actor(),
+        command,
+    };
+    let (view, outcome) = caller
+        .venue
+        .execute_and_read(envelope, move |venue, outcome| {
+            let outcome = outcome?;
+            Ok::<_, EngineError>((view(venue), outcome))
+        })
+        .await?;
+    let view = view.ok_or(ApiError::NotFound("the changed entity"))?;
+    Ok(Executed {
+        status,
+        view,
+        outcome,
+    })
+}
+
+/// An id derived from a command id, so that a retried command names the same new entity
+/// even when the client let the hub choose the id.
+pub fn derived_id(command_id: Uuid, label: &str, index: usize) -> Uuid {
+    let mut hasher = Sha256::new();
+    hasher.update(command_id.as_bytes());
+    hasher.update(label.as_bytes());
+    hasher.update((index as u64).to_be_bytes());
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 16];
+    bytes.copy_from_slice(&digest[..16]);
+    Uuid::new_v8(bytes)
+}

@@ -1,0 +1,186 @@
+//! Request extractors that turn every kind of bad input into a clear `ApiError`: JSON bodies
+//! (wrong content type, syntax, a field of the wrong type, oversize), path and query
+//! parameters, and the bearer token that identifies the caller.
+
+use axum::{
+    body::Bytes,
+    extract::{FromRequest, FromRequestParts, Path, Query, Request},
+    http::{StatusCode, header, request::Parts},
+};
+use serde::de::DeserializeOwned;
+
+use super::error::ApiError;
+use crate::{
+    app::AppState,
+    auth::{Claims, Permission, TokenKind},
+    domain::Actor,
+    engine::VenueHandle,
+};
+
+/// A JSON body parsed with the path of the offending field on error.
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = request
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|ct| {
+                let ct = ct.to_ascii_lowercase();
+                ct.starts_with("application/json") || ct.contains("+json")
+            });
+        if !is_json {
+            return Err(ApiError::BadRequest {
+                status: StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code: "unsupported_media_type",
+                message: "send the body as JSON with Content-Type: application/json".into(),
+                field: None,
+            });
+        }
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::BadRequest {
+                        status: StatusCode::PAYLOAD_TOO_LARGE,
+                        code: "payload_too_large",
+                        message: "the request body is larger than the hub accepts".into(),
+                        field: None,
+                    }
+                } else {
+                    ApiError::bad_request("unreadable_body", rejection.body_text())
+                }
+            })?;
+        parse_json(&bytes).map(ApiJson)
+    }
+}
+
+/// Parses JSON, naming the field at fault (`lines[0].quantity`) when the shape is wrong.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            ApiError::bad_request(
+                "invalid_json",
+                format!("the body is not valid JSON: {inner}"),
+            )
+        } else {
+            let field = (path != ".").then_some(path);
+            ApiError::BadRequest {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "invalid_field",
+                message: inner.to_string(),
+                field,
+            }
+        }
+    })?;
+    deserializer.end().map_err(|e| {
+        ApiError::bad_request(
+            "invalid_json",
+            format!("trailing characters after the JSON body: {e}"),
+        )
+    })?;
+    Ok(value)
+}
+
+/// Path parameters; a malformed id is a 400, not a routing miss.
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|rejection| ApiError::bad_request("invalid_path", rejection.body_text()))
+    }
+}
+
+/// Query parameters.
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Query::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Query(value)| ApiQuery(value))
+            .map_err(|rejection| ApiError::bad_request("invalid_query", rejection.body_text()))
+    }
+}
+
+/// The authenticated caller: a valid access token for a venue this hub serves.
+pub struct Caller {
+    pub claims: Claims,
+    pub venue: VenueHandle,
+    /// The device the request came from (`X-Device` header), recorded in the journal.
+    pub device: Option<String>,
+}
+
+impl Caller {
+    pub fn require(&self, permission: Permission) -> Result<(), ApiError> {
+        crate::auth::require(self.claims.role, permission).map_err(ApiError::from)
+    }
+
+    pub fn actor(&self) -> Actor {
+        Actor::staff(self.claims.sub, self.claims.role, self.device.clone())
+    }
+}
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| {
+                v.strip_prefix("Bearer ")
+                    .or_else(|| v.strip_prefix("bearer "))
+            })
+            .map(str::trim)
+            .ok_or(ApiError::Unauthorized(crate::auth::AuthError::InvalidToken))?;
+        let claims = state
+            .tokens
+            .verify(token, TokenKind::Access, chrono::Utc::now())?;
+        let venue = state
+            .engine
+            .venue(claims.venue)
+            .ok_or(ApiError::Unauthorized(crate::auth::AuthError::InvalidToken))?;
+        let device = parts
+            .headers
+            .get("x-device")
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(64).collect::<String>())
+            .filter(|v| !v.trim().is_empty())
+            .or_else(|| Some("http".to_owned()));
+        Ok(Caller {
+            claims,
+            venue,
+            device,
+        })
+    }
+}

@@ -1,0 +1,332 @@
+//! Floor endpoints: the live floor plan, the layout editor (areas, tables) and what hosts
+//! and waiters do with tables (seat, move, merge, split, bill, clear, clean, assign).
+
+use axum::{Json, http::StatusCode};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    body::{CommandOnly, entity_body},
+    command::{Executed, run},
+    error::{ApiError, ErrorBody},
+    extract::{ApiJson, ApiPath, ApiQuery, Caller},
+    view::{FloorView, TableView},
+};
+use crate::{
+    auth::Permission,
+    domain::{Area, Command, StaffId, TableId, TableLayout},
+};
+
+#[utoipa::path(
+    get, path = "/api/v1/floor", tag = "floor", security(("bearer" = [])),
+    responses((status = 200, description = "Areas with their tables and live status", body = FloorView))
+)]
+pub async fn floor(caller: Caller) -> Result<Json<FloorView>, ApiError> {
+    caller.require(Permission::ViewFloor)?;
+    Ok(Json(caller.venue.read_at(FloorView::of).await?))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/areas", tag = "floor", security(("bearer" = [])),
+    request_body(content = Area, description = "`command_id` plus the area; `id` optional"),
+    responses((status = 201, body = Area), (status = 422, body = ErrorBody))
+)]
+pub async fn create_area(
+    caller: Caller,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Executed<Area>, ApiError> {
+    save_area(caller, body, None, StatusCode::CREATED).await
+}
+
+#[utoipa::path(
+    put, path = "/api/v1/areas/{id}", tag = "floor", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = Area,
+    responses((status = 200, body = Area), (status = 422, body = ErrorBody))
+)]
+pub async fn update_area(
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Executed<Area>, ApiError> {
+    save_area(caller, body, Some(id), StatusCode::OK).await
+}
+
+async fn save_area(
+    caller: Caller,
+    body: serde_json::Value,
+    id: Option<Uuid>,
+    status: StatusCode,
+) -> Result<Executed<Area>, ApiError> {
+    let (command_id, area): (Uuid, Area) = entity_body(body, "id", id, "area")?;
+    let area_id = area.id;
+    run(
+        &caller,
+        Permission::EditFloor,
+        command_id,
+        Command::SaveArea { area },
+        status,
+        move |v| v.areas.get(&area_id).cloned(),
+    )
+    .await
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/tables", tag = "floor", security(("bearer" = [])),
+    request_body(content = TableLayout, description = "`command_id` plus the layout; `id` optional"),
+    responses((status = 201, body = TableView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+pub async fn create_table(
+    caller: Caller,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Executed<TableView>, ApiError> {
+    save_table(caller, body, None, StatusCode::CREATED).await
+}
+
+#[utoipa::path(
+    put, path = "/api/v1/tables/{id}", tag = "floor", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = TableLayout,
+    responses((status = 200, body = TableView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+pub async fn update_table(
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<serde_json::Value>,
+) -> Result<Executed<TableView>, ApiError> {
+    save_table(caller, body, Some(id), StatusCode::OK).await
+}
+
+async fn save_table(
+    caller: Caller,
+    body: serde_json::Value,
+    id: Option<Uuid>,
+    status: StatusCode,
+) -> Result<Executed<TableView>, ApiError> {
+    let (command_id, table): (Uuid, TableLayout) = entity_body(body, "id", id, "table")?;
+    let table_id = table.id;
+    run(
+        &caller,
+        Permission::EditFloor,
+        command_id,
+        Command::SaveTable { table },
+        status,
+        move |v| TableView::find(v, table_id),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+pub struct RemoveQuery {
+    /// Idempotency id of this removal.
+    pub command_id: Uuid,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Removed {
+    pub removed: Uuid,
+}
+
+#[utoipa::path(
+    delete, path = "/api/v1/tables/{id}", tag = "floor", security(("bearer" = [])),
+    params(("id" = Uuid, Path), RemoveQuery),
+    responses((status = 200, body = Removed), (status = 409, description = "`table_in_use`", body = ErrorBody))
+)]
+pub async fn remove_table(
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(query): ApiQuery<RemoveQuery>,
+) -> Result<Executed<Removed>, ApiError> {
+    let command = Command::RemoveTable {
+        table_id: TableId(id),
+    };
+    run(
+        &caller,
+        Permission::EditFloor,
+        query.command_id,
+        command,
+        StatusCode::OK,
+        move |_| Some(Removed { removed: id }),
+    )
+    .await
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SeatRequest {
+    pub command_id: Uuid,
+    pub guests: i32,
+    /// Server for this party; the table's assigned server when absent.
+    #[serde(default)]
+    pub server_id: Option<StaffId>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MoveRequest {
+    pub command_id: Uuid,
+    pub to_table_id: TableId,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeRequest {
+    pub command_id: Uuid,
+    /// Tables to join to the one in the path.
+    pub table_ids: Vec<TableId>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AssignServerRequest {
+    pub command_id: Uuid,
+    pub server_id: Option<StaffId>,
+}
+
+/// Table actions answer with the table's new view (for `move`: the destination).
+async fn table_action(
+    caller: Caller,
+    permission: Permission,
+    command_id: Uuid,
+    command: Command,
+    show: TableId,
+) -> Result<Executed<TableView>, ApiError> {
+    run(
+        &caller,
+        permission,
+        command_id,
+        command,
+        StatusCode::OK,
+        move |v| TableView::find(v, show),
+    )
+    .await
+}
+
+fn guests(value: i32) -> u16 {
+    // Out-of-range numbers become 0 so the domain answers with its own `invalid_guests`.
+    u16::try_from(value).unwrap_or(0)
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/tables/{id}/seat", tag = "floor", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = SeatRequest,
+    responses((status = 200, body = TableView), (status = 409, description = "`table_occupied`, `table_needs_cleaning`, `table_merged`", body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+pub async fn seat(
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<SeatRequest>,
+) -> Result<Executed<TableView>, ApiError> {
+    let command = Command::SeatParty {
+        table_id: TableId(id),
+        guests: guests(body.guests),
+        server_id: body.server_id,
+    };
+    table_action(
+        caller,
+        Permission::TakeOrders,
+        body.command_id,
+        command,
+        TableId(id),
+    )
+    .await
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/tables/{id}/move", tag = "floor", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = MoveRequest,
+    responses((status = 200, description = "The destination table", body = TableView), (status = 409, body = ErrorBody))
+)]
+pub async fn move_party(
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<MoveRequest>,
+) -> Result<Executed<TableView>, ApiError> {
+    let command = Command::MoveParty {
+        table_id: TableId(id),
+        to_table_id: body.to_table_id,
+    };
+    table_action(
+        caller,
+        Permission::TakeOrders,
+        body.command_id,
+        command,
+        body.to_table_id,
+    )
+    .await
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/tables/{id}/merge", tag = "floor", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = MergeRequest,
+    responses((status = 200, description = "The primary table", body = TableView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+pub async fn merge(
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<MergeRequest>,
+) -> Result<Executed<TableView>, ApiError> {
+    let command = Command::MergeTables {
+        table_id: TableId(id),
+        table_ids: body.table_ids,
+    };
+    table_action(
+        caller,
+        Permission::TakeOrders,
+        body.command_id,
+        command,
+        TableId(id),
+    )
+    .await
+}
+
+macro_rules! simple_table_action {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $permission:expr, $command:ident, $conflicts:literal) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            post, path = $path, tag = "floor", security(("bearer" = [])),
+            params(("id" = Uuid, Path)), request_body = CommandOnly,
+            responses((status = 200, body = TableView), (status = 409, description = $conflicts, body = ErrorBody))
+        )]
+        pub async fn $name(caller: Caller, ApiPath(id): ApiPath<Uuid>, ApiJson(body): ApiJson<CommandOnly>) -> Result<Executed<TableView>, ApiError> {
+            let command = Command::$command { table_id: TableId(id) };
+            table_action(caller, $permission, body.command_id, command, TableId(id)).await
+        }
+    };
+}
+
+simple_table_action!(
+    /// Releases the tables merged into this one.
+    split, "/api/v1/tables/{id}/split", Permission::TakeOrders, SplitTables, "`table_not_merged`");
+simple_table_action!(
+    /// The party asks for the bill.
+    request_bill, "/api/v1/tables/{id}/bill", Permission::TakeOrders, RequestBill, "`table_not_occupied`, `bill_already_requested`");
+simple_table_action!(
+    /// The party left with no open orders: the table needs cleaning.
+    clear, "/api/v1/tables/{id}/clear", Permission::TakeOrders, ClearTable, "`table_has_open_orders`, `table_not_occupied`");
+simple_table_action!(
+    /// The table was cleaned and is available again.
+    clean, "/api/v1/tables/{id}/clean", Permission::CleanTables, MarkTableClean, "`table_not_dirty`");
+
+#[utoipa::path(
+    post, path = "/api/v1/tables/{id}/server", tag = "floor", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = AssignServerRequest,
+    responses((status = 200, body = TableView), (status = 404, body = ErrorBody))
+)]
+pub async fn assign_server(
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<AssignServerRequest>,
+) -> Result<Executed<TableView>, ApiError> {
+    let command = Command::AssignServer {
+        table_id: TableId(id),
+        server_id: body.server_id,
+    };
+    table_action(
+        caller,
+        Permission::EditFloor,
+        body.command_id,
+        command,
+        TableId(id),
+    )
+    .await
+}

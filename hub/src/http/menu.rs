@@ -1,0 +1,153 @@
+//! Menu and station endpoints: reading the menu, editing categories, items, modifier groups
+//! and stations, and marking an item sold out (86) or back.
+
+use axum::{Json, http::StatusCode};
+use serde::Deserialize;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    body::entity_body,
+    command::{Executed, run},
+    error::{ApiError, ErrorBody},
+    extract::{ApiJson, ApiPath, Caller},
+    view::MenuView,
+};
+use crate::{
+    auth::Permission,
+    domain::{Category, Command, MenuItem, MenuItemId, ModifierGroup, Station},
+};
+
+#[utoipa::path(
+    get, path = "/api/v1/menu", tag = "menu", security(("bearer" = [])),
+    responses((status = 200, description = "Categories, active items (with availability) and modifier groups", body = MenuView))
+)]
+pub async fn menu(caller: Caller) -> Result<Json<MenuView>, ApiError> {
+    caller.require(Permission::ViewMenu)?;
+    Ok(Json(caller.venue.read(MenuView::of).await?))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/stations", tag = "menu", security(("bearer" = [])),
+    responses((status = 200, body = Vec<Station>))
+)]
+pub async fn stations(caller: Caller) -> Result<Json<Vec<Station>>, ApiError> {
+    caller.require(Permission::ViewMenu)?;
+    Ok(Json(
+        caller
+            .venue
+            .read(|v| {
+                let mut stations: Vec<Station> = v.stations.values().cloned().collect();
+                stations.sort_by(|a, b| a.key.cmp(&b.key));
+                stations
+            })
+            .await?,
+    ))
+}
+
+/// Generates the create (POST) and update (PUT) handlers of one menu entity.
+macro_rules! menu_entity {
+    ($create:ident, $update:ident, $collection:literal, $member:literal, $ty:ty, $label:literal,
+     |$entity:ident| $command:expr, |$venue:ident, $id:ident| $view:expr) => {
+        #[utoipa::path(
+            post, path = $collection, tag = "menu", security(("bearer" = [])),
+            request_body(content = $ty, description = "`command_id` plus the entity; `id` optional"),
+            responses((status = 201, body = $ty), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody))
+        )]
+        pub async fn $create(caller: Caller, ApiJson(body): ApiJson<serde_json::Value>) -> Result<Executed<$ty>, ApiError> {
+            let (command_id, $entity): (Uuid, $ty) = entity_body(body, "id", None, $label)?;
+            let $id = $entity.id;
+            run(&caller, Permission::EditMenu, command_id, $command, StatusCode::CREATED, move |$venue| $view).await
+        }
+
+        #[utoipa::path(
+            put, path = $member, tag = "menu", security(("bearer" = [])),
+            params(("id" = Uuid, Path)), request_body = $ty,
+            responses((status = 200, body = $ty), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody))
+        )]
+        pub async fn $update(
+            caller: Caller,
+            ApiPath(path_id): ApiPath<Uuid>,
+            ApiJson(body): ApiJson<serde_json::Value>,
+        ) -> Result<Executed<$ty>, ApiError> {
+            let (command_id, $entity): (Uuid, $ty) = entity_body(body, "id", Some(path_id), $label)?;
+            let $id = $entity.id;
+            run(&caller, Permission::EditMenu, command_id, $command, StatusCode::OK, move |$venue| $view).await
+        }
+    };
+}
+
+menu_entity!(
+    create_category,
+    update_category,
+    "/api/v1/menu/categories",
+    "/api/v1/menu/categories/{id}",
+    Category,
+    "category",
+    |category| Command::SaveCategory { category },
+    |venue, id| venue.categories.get(&id).cloned()
+);
+menu_entity!(
+    create_modifier_group,
+    update_modifier_group,
+    "/api/v1/menu/modifier-groups",
+    "/api/v1/menu/modifier-groups/{id}",
+    ModifierGroup,
+    "modifier_group",
+    |group| Command::SaveModifierGroup { group },
+    |venue, id| venue.modifier_groups.get(&id).cloned()
+);
+menu_entity!(
+    create_item,
+    update_item,
+    "/api/v1/menu/items",
+    "/api/v1/menu/items/{id}",
+    MenuItem,
+    "menu_item",
+    |item| Command::SaveMenuItem { item },
+    |venue, id| venue.items.get(&id).cloned()
+);
+menu_entity!(
+    create_station,
+    update_station,
+    "/api/v1/stations",
+    "/api/v1/stations/{id}",
+    Station,
+    "station",
+    |station| Command::SaveStation { station },
+    |venue, id| venue.stations.get(&id).cloned()
+);
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AvailabilityRequest {
+    pub command_id: Uuid,
+    /// False marks the item sold out (86): new lines of it are refused.
+    pub available: bool,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/menu/items/{id}/availability", tag = "menu", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = AvailabilityRequest,
+    responses((status = 200, body = MenuItem), (status = 404, body = ErrorBody))
+)]
+pub async fn set_availability(
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<AvailabilityRequest>,
+) -> Result<Executed<MenuItem>, ApiError> {
+    let item_id = MenuItemId(id);
+    let command = Command::SetItemAvailability {
+        item_id,
+        available: body.available,
+    };
+    run(
+        &caller,
+        Permission::MarkItemAvailability,
+        body.command_id,
+        command,
+        StatusCode::OK,
+        move |v| v.items.get(&item_id).cloned(),
+    )
+    .await
+}

@@ -1,0 +1,60 @@
+//! The OpenAPI document of the REST API, served at `/api/v1/openapi.json`.
+
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+
+use super::{audit, auth, floor, menu, orders, staff, system};
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Almahira Hub API",
+        description = "Live orders, tables, menu and kitchen state of Almahira venues. Every change is a command with a client-generated `command_id` (UUID): retrying it returns the original result (`Idempotent-Replayed: true`) and never repeats the change. Errors are `{\"error\": code, \"message\": ..., \"field\": ...}` with stable codes. Money is in minor units of the venue currency (IDR).",
+    ),
+    modifiers(&BearerAuth),
+    paths(
+        auth::login, auth::refresh, auth::me, auth::venue,
+        floor::floor, floor::create_area, floor::update_area, floor::create_table, floor::update_table,
+        floor::remove_table, floor::seat, floor::move_party, floor::merge, floor::split,
+        floor::request_bill, floor::clear, floor::clean, floor::assign_server,
+        menu::menu, menu::stations, menu::create_category, menu::update_category,
+        menu::create_modifier_group, menu::update_modifier_group, menu::create_item, menu::update_item,
+        menu::create_station, menu::update_station, menu::set_availability,
+        orders::open_order, orders::list_orders, orders::get_order, orders::add_lines, orders::fire_course,
+        orders::start_lines, orders::ready_lines, orders::serve_lines, orders::void_line,
+        orders::close_order, orders::cancel_order,
+        staff::list_staff, staff::add_staff, staff::update_staff, staff::set_pin, staff::set_password,
+        audit::events,
+        system::healthz, system::readyz, system::metrics, system::info,
+    ),
+    tags(
+        (name = "auth", description = "Staff login by PIN or password; tokens"),
+        (name = "floor", description = "Areas, tables and parties"),
+        (name = "menu", description = "Menu, modifiers, stations and 86"),
+        (name = "orders", description = "Orders and their lines"),
+        (name = "kitchen", description = "Kitchen progress of lines"),
+        (name = "staff", description = "Staff management"),
+        (name = "audit", description = "The immutable event journal"),
+        (name = "system", description = "Health, readiness, metrics"),
+    )
+)]
+pub struct ApiDoc;

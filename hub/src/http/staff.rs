@@ -1,0 +1,262 @@
+//! Staff endpoints for managers: list staff, add someone with a PIN and/or a username and
+//! password, change name, role or active flag, and reset a PIN or password. Secrets are
+//! hashed here (off the async threads) and never returned.
+
+use axum::{Json, extract::State, http::StatusCode};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    command::{Executed, derived_id, run},
+    error::{ApiError, ErrorBody},
+    extract::{ApiJson, ApiPath, Caller},
+};
+use crate::{
+    app::AppState,
+    auth::{Permission, hash_secret, pin_lookup, validate_password, validate_pin},
+    domain::{Command, Role, Staff, StaffId, Venue},
+};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StaffView {
+    pub id: StaffId,
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+    pub username: Option<String>,
+    pub has_pin: bool,
+}
+
+impl StaffView {
+    fn of(staff: &Staff) -> Self {
+        Self {
+            id: staff.id,
+            name: staff.name.clone(),
+            role: staff.role,
+            active: staff.active,
+            username: staff.username.clone(),
+            has_pin: staff.pin_hash.is_some(),
+        }
+    }
+
+    fn find(venue: &Venue, id: StaffId) -> Option<Self> {
+        venue.staff.get(&id).map(Self::of)
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddStaffRequest {
+    pub command_id: Uuid,
+    #[serde(default)]
+    pub staff_id: Option<StaffId>,
+    pub name: String,
+    pub role: Role,
+    /// 4-8 digits, unique in the venue.
+    #[serde(default)]
+    pub pin: Option<String>,
+    #[serde(default)]
+    pub username: Option<String>,
+    /// At least 8 characters; needs `username`.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateStaffRequest {
+    pub command_id: Uuid,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub role: Option<Role>,
+    #[serde(default)]
+    pub active: Option<bool>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PinRequest {
+    pub command_id: Uuid,
+    pub pin: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordRequest {
+    pub command_id: Uuid,
+    pub password: String,
+}
+
+async fn hash(secret: String) -> Result<String, ApiError> {
+    tokio::task::spawn_blocking(move || hash_secret(&secret))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))?
+        .map_err(ApiError::from)
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/staff", tag = "staff", security(("bearer" = [])),
+    responses((status = 200, body = Vec<StaffView>), (status = 403, body = ErrorBody))
+)]
+pub async fn list_staff(caller: Caller) -> Result<Json<Vec<StaffView>>, ApiError> {
+    caller.require(Permission::ManageStaff)?;
+    let mut staff = caller
+        .venue
+        .read(|v| v.staff.values().map(StaffView::of).collect::<Vec<_>>())
+        .await?;
+    staff.sort_by(|a, b| a.name.cmp(&b.name));
+    Ok(Json(staff))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/staff", tag = "staff", security(("bearer" = [])),
+    request_body = AddStaffRequest,
+    responses(
+        (status = 201, body = StaffView),
+        (status = 403, description = "`forbidden`, `owner_only`", body = ErrorBody),
+        (status = 409, description = "`pin_taken`, `username_taken`", body = ErrorBody),
+        (status = 422, description = "`invalid_pin`, `weak_password`, `missing_credentials`", body = ErrorBody),
+    )
+)]
+pub async fn add_staff(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(body): ApiJson<AddStaffRequest>,
+) -> Result<Executed<StaffView>, ApiError> {
+    caller.require(Permission::ManageStaff)?;
+    if let Some(pin) = &body.pin {
+        validate_pin(pin)?;
+    }
+    if let Some(password) = &body.password {
+        validate_password(password)?;
+        if body.username.is_none() {
+            return Err(ApiError::invalid_field(
+                "missing_username",
+                "username",
+                "a password needs a username",
+            ));
+        }
+    }
+    let venue_id = caller.venue.id();
+    let pin_lookup = body
+        .pin
+        .as_deref()
+        .map(|pin| pin_lookup(&state.pin_key, venue_id, pin));
+    let pin_hash = match body.pin {
+        Some(pin) => Some(hash(pin).await?),
+        None => None,
+    };
+    let password_hash = match body.password {
+        Some(password) => Some(hash(password).await?),
+        None => None,
+    };
+    let staff_id = body
+        .staff_id
+        .unwrap_or_else(|| StaffId(derived_id(body.command_id, "staff", 0)));
+    let command = Command::AddStaff {
+        staff_id,
+        name: body.name,
+        role: body.role,
+        username: body.username,
+        pin_lookup,
+        pin_hash,
+        password_hash,
+    };
+    run(
+        &caller,
+        Permission::ManageStaff,
+        body.command_id,
+        command,
+        StatusCode::CREATED,
+        move |v| StaffView::find(v, staff_id),
+    )
+    .await
+}
+
+#[utoipa::path(
+    patch, path = "/api/v1/staff/{id}", tag = "staff", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = UpdateStaffRequest,
+    responses((status = 200, body = StaffView), (status = 404, body = ErrorBody))
+)]
+pub async fn update_staff(
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<UpdateStaffRequest>,
+) -> Result<Executed<StaffView>, ApiError> {
+    let staff_id = StaffId(id);
+    let command = Command::UpdateStaff {
+        staff_id,
+        name: body.name,
+        role: body.role,
+        active: body.active,
+    };
+    run(
+        &caller,
+        Permission::ManageStaff,
+        body.command_id,
+        command,
+        StatusCode::OK,
+        move |v| StaffView::find(v, staff_id),
+    )
+    .await
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/staff/{id}/pin", tag = "staff", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = PinRequest,
+    responses((status = 200, body = StaffView), (status = 409, description = "`pin_taken`", body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+pub async fn set_pin(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<PinRequest>,
+) -> Result<Executed<StaffView>, ApiError> {
+    caller.require(Permission::ManageStaff)?;
+    validate_pin(&body.pin)?;
+    let staff_id = StaffId(id);
+    let command = Command::SetStaffPin {
+        staff_id,
+        pin_lookup: pin_lookup(&state.pin_key, caller.venue.id(), &body.pin),
+        pin_hash: hash(body.pin).await?,
+    };
+    run(
+        &caller,
+        Permission::ManageStaff,
+        body.command_id,
+        command,
+        StatusCode::OK,
+        move |v| StaffView::find(v, staff_id),
+    )
+    .await
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/staff/{id}/password", tag = "staff", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = PasswordRequest,
+    responses((status = 200, body = StaffView), (status = 409, description = "`no_username`", body = ErrorBody), (status = 422, body = ErrorBody))
+)]
+pub async fn set_password(
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<PasswordRequest>,
+) -> Result<Executed<StaffView>, ApiError> {
+    caller.require(Permission::ManageStaff)?;
+    validate_password(&body.password)?;
+    let staff_id = StaffId(id);
+    let command = Command::SetStaffPassword {
+        staff_id,
+        password_hash: hash(body.password).await?,
+    };
+    run(
+        &caller,
+        Permission::ManageStaff,
+        body.command_id,
+        command,
+        StatusCode::OK,
+        move |v| StaffView::find(v, staff_id),
+    )
+    .await
+}
