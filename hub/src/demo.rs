@@ -635,3 +635,148 @@ fn lookup<T: Copy>(
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use tempfile::TempDir;
+
+    use super::*;
+    use crate::{
+        auth::secret::verify_secret, domain::Venue, engine::EngineConfig, metrics::Metrics, store,
+    };
+
+    const KEY: &[u8] = b"demo-test-pin-key";
+
+    async fn open(dir: &TempDir) -> Engine {
+        let store = store::connect(None, dir.path()).await.unwrap();
+        Engine::start(store, Metrics::new(), EngineConfig::default())
+            .await
+            .unwrap()
+    }
+
+    fn demo(engine: &Engine) -> VenueHandle {
+        engine.venue_by_slug(SLUG).expect("the demo venue exists")
+    }
+
+    #[tokio::test]
+    async fn an_empty_hub_gets_a_full_demo_venue_once() {
+        let dir = TempDir::new().unwrap();
+        let engine = open(&dir).await;
+
+        let seeded = seed_if_empty(&engine, KEY).await.unwrap().unwrap();
+        assert_eq!(seeded.slug, "demo");
+        assert_eq!(seeded.name, "Almahira Kemang");
+        assert_eq!(seeded.logins.len(), 7);
+
+        let handle = demo(&engine);
+        let venue = handle.read(|v| v.clone()).await.unwrap();
+        let info = venue.info.clone().unwrap();
+        assert_eq!(
+            (
+                info.name.as_str(),
+                info.timezone.as_str(),
+                info.currency.as_str()
+            ),
+            ("Almahira Kemang", "Asia/Jakarta", "IDR")
+        );
+        assert_eq!(venue.areas.len(), 3);
+        assert_eq!(venue.tables.len(), 24);
+        let areas_used: BTreeSet<_> = venue.tables.values().map(|t| t.layout.area_id).collect();
+        assert_eq!(areas_used.len(), 3);
+        assert!(venue.tables.values().all(|t| t.server_id.is_none()));
+        assert_eq!(venue.stations.len(), 5);
+        assert!(
+            (30..=40).contains(&venue.items.len()),
+            "{}",
+            venue.items.len()
+        );
+        assert_eq!(venue.modifier_groups.len(), 6);
+
+        let sop_buntut = venue
+            .items
+            .values()
+            .find(|i| i.name == "Sop Buntut")
+            .unwrap();
+        assert!(!sop_buntut.available);
+        let water = venue
+            .items
+            .values()
+            .find(|i| i.name == "Air Mineral")
+            .unwrap();
+        assert_eq!(water.tax_category, TaxCategory::Ppn);
+        let steak = venue
+            .items
+            .values()
+            .find(|i| i.name == "Sirloin Steak 200g")
+            .unwrap();
+        assert_eq!(steak.stations.len(), 2);
+
+        // The manager logs in with 1111 the way the login handler does it.
+        let lookup = pin_lookup(KEY, handle.id(), "1111");
+        let manager = handle
+            .read(move |v| v.staff_by_pin_lookup(&lookup).cloned())
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(manager.name, "Budi Santoso");
+        assert_eq!(manager.role, Role::Manager);
+        assert!(verify_secret("1111", manager.pin_hash.as_deref().unwrap()));
+        assert!(!verify_secret("1112", manager.pin_hash.as_deref().unwrap()));
+
+        let owner = venue.staff_by_username("owner").unwrap();
+        assert_eq!(owner.role, Role::Owner);
+        assert!(owner.pin_lookup.is_none());
+        assert!(verify_secret(
+            "almahira-demo",
+            owner.password_hash.as_deref().unwrap()
+        ));
+
+        // A second start with data already there seeds nothing.
+        let seq_before = handle.read_at(|_, seq| seq).await.unwrap();
+        assert!(seed_if_empty(&engine, KEY).await.unwrap().is_none());
+        assert_eq!(engine.venues().len(), 1);
+        assert_eq!(handle.read_at(|_, seq| seq).await.unwrap(), seq_before);
+        assert_eq!(handle.read(|v| v.clone()).await.unwrap(), venue);
+
+        engine.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_restarted_hub_rebuilds_the_same_demo_venue() {
+        let dir = TempDir::new().unwrap();
+        let engine = open(&dir).await;
+        seed_if_empty(&engine, KEY).await.unwrap().unwrap();
+        let before: Venue = demo(&engine).read(|v| v.clone()).await.unwrap();
+        engine.shutdown().await;
+        drop(engine);
+
+        let engine = open(&dir).await;
+        let after: Venue = demo(&engine).read(|v| v.clone()).await.unwrap();
+        assert_eq!(after, before);
+        assert!(seed_if_empty(&engine, KEY).await.unwrap().is_none());
+        engine.shutdown().await;
+    }
+
+    #[test]
+    fn tables_in_an_area_do_not_overlap_and_stay_on_the_plan() {
+        for (_, tables) in FLOOR {
+            let rects: Vec<_> = tables
+                .iter()
+                .enumerate()
+                .map(|(index, (_, seats, shape, _))| placement(index, *seats, *shape))
+                .collect();
+            for (i, a) in rects.iter().enumerate() {
+                assert!(a.0 >= 0.0 && a.1 >= 0.0 && a.0 + a.2 <= 1000.0 && a.1 + a.3 <= 1000.0);
+                for b in &rects[i + 1..] {
+                    let apart = a.0 + a.2 <= b.0
+                        || b.0 + b.2 <= a.0
+                        || a.1 + a.3 <= b.1
+                        || b.1 + b.3 <= a.1;
+                    assert!(apart, "{a:?} overlaps {b:?}");
+                }
+            }
+        }
+    }
+}
