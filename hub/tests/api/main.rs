@@ -24,5 +24,7 @@ macro_rules! on_both_backends {
 
 mod auth;
 mod database;
+mod errors;
 mod helpers;
+mod orders;
 mod store;
