@@ -281,7 +281,6 @@ pub struct Demo {
     pub tables: Vec<(String, String)>,
     /// Available items that need no modifier choice: `(id, name, stations)`.
     pub simple_items: Vec<(String, String, Vec<String>)>,
-    pub stations: Vec<(String, String)>,
 }
 
 impl Demo {
@@ -332,24 +331,9 @@ impl Demo {
                 )
             })
             .collect();
-        let stations = api
-            .get("/api/v1/stations")
-            .await
-            .expect(StatusCode::OK)
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|s| {
-                (
-                    s["key"].as_str().unwrap().to_owned(),
-                    s["id"].as_str().unwrap().to_owned(),
-                )
-            })
-            .collect();
         Self {
             tables,
             simple_items,
-            stations,
         }
     }
 

@@ -27,4 +27,5 @@ mod database;
 mod errors;
 mod helpers;
 mod orders;
+mod recovery;
 mod store;
