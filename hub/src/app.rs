@@ -27,6 +27,8 @@ pub struct AppState {
     pub pin_key: Arc<[u8]>,
     pub throttle: Arc<LoginThrottle>,
     pub metrics: Metrics,
+    /// Serialises first-run setup so two requests cannot both create a first venue.
+    pub setup_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 pub struct Application {
@@ -91,6 +93,7 @@ impl Application {
             pin_key,
             throttle: Arc::new(LoginThrottle::default()),
             metrics,
+            setup_lock: Arc::new(tokio::sync::Mutex::new(())),
         };
         Ok(Self {
             listener,
@@ -107,6 +110,10 @@ impl Application {
 
     pub fn state(&self) -> &AppState {
         &self.state
+    }
+
+    pub fn has_venues(&self) -> bool {
+        !self.state.engine.venues().is_empty()
     }
 
     /// The demo venue seeded by this start, if `--demo` found an empty database.

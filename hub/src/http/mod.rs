@@ -17,6 +17,7 @@ pub mod floor;
 pub mod menu;
 pub mod openapi;
 pub mod orders;
+pub mod setup;
 pub mod staff;
 pub mod system;
 pub mod view;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
+        .route("/setup", post(setup::setup))
         .route("/me", get(auth::me))
         .route("/venue", get(auth::venue))
         .route("/info", get(system::info))

@@ -5,7 +5,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{audit, auth, floor, menu, orders, staff, system};
+use super::{audit, auth, floor, menu, orders, setup, staff, system};
 
 struct BearerAuth;
 
@@ -32,7 +32,7 @@ impl Modify for BearerAuth {
     ),
     modifiers(&BearerAuth),
     paths(
-        auth::login, auth::refresh, auth::me, auth::venue,
+        setup::setup, auth::login, auth::refresh, auth::me, auth::venue,
         floor::floor, floor::create_area, floor::update_area, floor::create_table, floor::update_table,
         floor::remove_table, floor::seat, floor::move_party, floor::merge, floor::split,
         floor::request_bill, floor::clear, floor::clean, floor::assign_server,

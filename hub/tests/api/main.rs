@@ -29,3 +29,4 @@ mod helpers;
 mod orders;
 mod recovery;
 mod store;
+mod system;
