@@ -164,7 +164,13 @@ impl VenueActor {
                                     payload: serde_json::to_value(&event)
                                         .unwrap_or(serde_json::Value::Null),
                                 });
-                                applied.push(event);
+                                applied.push(Published {
+                                    seq: self.seq,
+                                    at: now,
+                                    command_id: envelope.command_id,
+                                    actor: envelope.actor.clone(),
+                                    event,
+                                });
                             }
                             self.recent.record(envelope.command_id, first_seq, self.seq);
                             commit.commands.push(CommandRecord {
@@ -215,10 +221,10 @@ impl VenueActor {
                 }
                 return shutdown;
             }
-            for event in &applied {
-                self.committed.apply(event);
+            for published in &applied {
+                self.committed.apply(&published.event);
             }
-            self.publish(commit, first_new_seq);
+            self.publish(applied);
             self.metrics
                 .set_open_orders(&self.slug, self.committed.open_orders().count());
         }
@@ -235,32 +241,13 @@ impl VenueActor {
         shutdown
     }
 
-    fn publish(&self, commit: Commit, first_seq: u64) {
+    /// Hands committed events to the live feed (screens subscribe to it).
+    fn publish(&self, applied: Vec<Published>) {
         if self.feed.receiver_count() == 0 {
             return;
         }
-        let actors: std::collections::HashMap<_, _> = commit
-            .events
-            .iter()
-            .map(|e| (e.command_id, (e.staff_id, e.device.clone())))
-            .collect();
-        for (offset, stored) in commit.events.into_iter().enumerate() {
-            let Ok(event) = serde_json::from_value(stored.payload) else {
-                continue;
-            };
-            let (staff_id, device) = actors.get(&stored.command_id).cloned().unwrap_or_default();
-            let actor = crate::domain::Actor {
-                staff_id: staff_id.map(Into::into),
-                role: None,
-                device,
-            };
-            let _ = self.feed.send(Arc::new(Published {
-                seq: first_seq + offset as u64,
-                at: stored.at,
-                command_id: stored.command_id,
-                actor,
-                event,
-            }));
+        for published in applied {
+            let _ = self.feed.send(Arc::new(published));
         }
     }
 
