@@ -27,6 +27,7 @@ pub struct AppState {
     pub pin_key: Arc<[u8]>,
     pub throttle: Arc<LoginThrottle>,
     pub metrics: Metrics,
+    pub gateway: crate::ws::Gateway,
     /// Serialises first-run setup so two requests cannot both create a first venue.
     pub setup_lock: Arc<tokio::sync::Mutex<()>>,
 }
@@ -84,7 +85,11 @@ impl Application {
             }
         })?;
         let address = listener.local_addr().context("reading the bound address")?;
+        let gateway = crate::ws::Gateway::start(engine.clone(), settings.gateway())
+            .await
+            .context("starting the screen gateway")?;
         let state = AppState {
+            gateway,
             engine,
             store,
             tokens: Arc::new(
@@ -130,6 +135,7 @@ impl Application {
         let router = http::router(self.state.clone());
         let grace = self.settings.shutdown_grace();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let stopping_gateway = self.state.gateway.clone();
         let server = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -137,6 +143,7 @@ impl Application {
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections");
+            stopping_gateway.stop();
             let _ = stopping_tx.send(());
         });
         let serving = tokio::spawn(async move { server.await });

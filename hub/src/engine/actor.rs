@@ -149,6 +149,7 @@ impl VenueActor {
                         }
                         Ok(events) => {
                             let first_seq = self.seq + 1;
+                            let command_last_seq = self.seq + events.len() as u64;
                             for event in events {
                                 self.seq += 1;
                                 self.working.apply(&event);
@@ -166,6 +167,7 @@ impl VenueActor {
                                 });
                                 applied.push(Published {
                                     seq: self.seq,
+                                    command_last_seq,
                                     at: now,
                                     command_id: envelope.command_id,
                                     actor: envelope.actor.clone(),

@@ -98,10 +98,12 @@ pub fn router(state: AppState) -> Router {
         .route("/staff/{id}/pin", post(staff::set_pin))
         .route("/staff/{id}/password", post(staff::set_password))
         .route("/events", get(audit::events))
+        .route("/screens", get(audit::screens))
         .method_not_allowed_fallback(system::method_not_allowed);
 
     Router::new()
         .nest("/api/v1", api)
+        .route("/ws", get(crate::ws::connection::upgrade))
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))

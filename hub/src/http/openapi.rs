@@ -43,7 +43,7 @@ impl Modify for BearerAuth {
         orders::start_lines, orders::ready_lines, orders::serve_lines, orders::void_line,
         orders::close_order, orders::cancel_order,
         staff::list_staff, staff::add_staff, staff::update_staff, staff::set_pin, staff::set_password,
-        audit::events,
+        audit::events, audit::screens,
         system::healthz, system::readyz, system::metrics, system::info,
     ),
     tags(

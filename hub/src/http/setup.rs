@@ -127,6 +127,8 @@ pub async fn setup(
             },
         })
         .await?;
+    // Start projecting at once: delivery alerts must not wait for the first screen.
+    state.gateway.projector(venue.id()).await?;
     let summary = venue
         .read(super::auth::venue_summary)
         .await?
