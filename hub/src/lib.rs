@@ -6,6 +6,7 @@
 //! - [`store`]: the event journal, snapshots and projections on Postgres or embedded SQLite.
 //! - [`auth`]: staff login (PIN / password), tokens, roles and what each role may do.
 //! - [`ws`]: the WebSocket gateway for live screens: channels, snapshots, resume, delivery.
+//! - [`view`]: read models shared by the REST API and the screens.
 //! - [`http`]: the REST adapter (`/api/v1`), health, metrics and the embedded web pages.
 //! - [`config`], [`telemetry`], [`metrics`]: settings, logs and Prometheus figures.
 //! - [`demo`]: the demo venue `hub --demo` seeds into an empty database.
@@ -21,4 +22,5 @@ pub mod http;
 pub mod metrics;
 pub mod store;
 pub mod telemetry;
+pub mod view;
 pub mod ws;

@@ -18,6 +18,9 @@ pub enum AuthError {
     /// Unknown user, wrong PIN or wrong password: deliberately indistinguishable.
     #[error("invalid credentials")]
     InvalidCredentials,
+    /// The token is valid but its staff member was deactivated (or removed) since.
+    #[error("this staff member is no longer active")]
+    StaffInactive,
     /// Too many failed logins for this venue or address; try again later.
     #[error("too many failed attempts, retry in {} s", retry_after.as_secs().max(1))]
     Throttled { retry_after: Duration },
@@ -48,6 +51,7 @@ impl AuthError {
             AuthError::InvalidPin => "invalid_pin",
             AuthError::WeakPassword { .. } => "weak_password",
             AuthError::InvalidCredentials => "invalid_credentials",
+            AuthError::StaffInactive => "staff_inactive",
             AuthError::Throttled { .. } => "too_many_attempts",
             AuthError::TokenExpired => "token_expired",
             AuthError::InvalidToken => "invalid_token",

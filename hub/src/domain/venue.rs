@@ -105,6 +105,14 @@ impl Venue {
             .find(|staff| staff.active && staff.pin_lookup.as_deref() == Some(lookup))
     }
 
+    /// Whether any staff member, active or not, holds this PIN: a deactivated member may be
+    /// reactivated, and two people must never share a PIN.
+    fn pin_in_use(&self, lookup: &str, except: Option<StaffId>) -> bool {
+        self.staff
+            .values()
+            .any(|staff| Some(staff.id) != except && staff.pin_lookup.as_deref() == Some(lookup))
+    }
+
     pub fn staff_by_username(&self, username: &str) -> Option<&Staff> {
         self.staff.values().find(|staff| {
             staff
@@ -253,7 +261,7 @@ impl Venue {
                     }
                 }
                 if let Some(lookup) = pin_lookup
-                    && self.staff_by_pin_lookup(lookup).is_some()
+                    && self.pin_in_use(lookup, None)
                 {
                     return Err(Rejection::conflict(
                         "pin_taken",
@@ -307,10 +315,7 @@ impl Venue {
                     Rejection::not_found("staff_not_found", format!("staff member {staff_id}"))
                 })?;
                 guard_owner_role(actor, staff.role)?;
-                if self
-                    .staff_by_pin_lookup(pin_lookup)
-                    .is_some_and(|other| other.id != *staff_id)
-                {
+                if self.pin_in_use(pin_lookup, Some(*staff_id)) {
                     return Err(Rejection::conflict(
                         "pin_taken",
                         "another staff member of this venue uses that PIN",
@@ -740,6 +745,9 @@ impl Venue {
                 station_id,
             } => {
                 let order = self.open_order(*order_id)?;
+                if let Some(station) = station_id {
+                    self.station(*station)?;
+                }
                 check_lines(order, line_ids, "mark ready", |l| {
                     l.status.is_live_in_kitchen()
                         && station_id.is_none_or(|s| {

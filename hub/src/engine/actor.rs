@@ -19,7 +19,7 @@ use tokio::sync::{broadcast, mpsc};
 use super::{
     EngineConfig, EngineError, Outcome, Published,
     handle::{Request, Responder},
-    idempotency::RecentCommands,
+    idempotency::{self, RecentCommands},
     projection::Touched,
     recovery::{self, Recovered, SNAPSHOT_FORMAT, Snapshot},
 };
@@ -123,6 +123,7 @@ impl VenueActor {
         };
         let mut touched = Touched::default();
         let mut applied = Vec::new();
+        let mut accepted = 0;
         let mut pending = Vec::with_capacity(batch.len());
         let mut shutdown = None;
         let first_new_seq = self.seq + 1;
@@ -132,11 +133,23 @@ impl VenueActor {
                 Request::Read(reader) => pending.push(Pending::Read(reader)),
                 Request::Shutdown(done) => shutdown = Some(done),
                 Request::Execute(envelope, responder) => {
-                    if let Some((first_seq, last_seq)) = self.recent.get(&envelope.command_id) {
+                    let fingerprint = idempotency::fingerprint(&envelope.command);
+                    if let Some(recorded) = self.recent.get(&envelope.command_id) {
+                        if let (Some(then), Some(now)) = (recorded.fingerprint, fingerprint)
+                            && then != now
+                        {
+                            let rejection = crate::domain::Rejection::conflict(
+                                "command_id_reused",
+                                "this command_id was already used for a different command; use a new id",
+                            );
+                            self.metrics.command_rejected(&self.slug, rejection.code);
+                            pending.push(Pending::Execute(responder, Err(rejection.into())));
+                            continue;
+                        }
                         self.metrics.command_duplicate(&self.slug);
                         let outcome = Outcome {
-                            first_seq,
-                            last_seq,
+                            first_seq: recorded.first_seq,
+                            last_seq: recorded.last_seq,
                             replayed: true,
                         };
                         pending.push(Pending::Execute(responder, Ok(outcome)));
@@ -174,14 +187,19 @@ impl VenueActor {
                                     event,
                                 });
                             }
-                            self.recent.record(envelope.command_id, first_seq, self.seq);
+                            self.recent.record(
+                                envelope.command_id,
+                                first_seq,
+                                self.seq,
+                                fingerprint,
+                            );
                             commit.commands.push(CommandRecord {
                                 command_id: envelope.command_id,
                                 first_seq: seq_to_i64(first_seq),
                                 last_seq: seq_to_i64(self.seq),
                                 at: now,
                             });
-                            self.metrics.command_accepted(&self.slug);
+                            accepted += 1;
                             let outcome = Outcome {
                                 first_seq,
                                 last_seq: self.seq,
@@ -225,6 +243,9 @@ impl VenueActor {
             }
             for published in &applied {
                 self.committed.apply(&published.event);
+            }
+            for _ in 0..accepted {
+                self.metrics.command_accepted(&self.slug);
             }
             self.publish(applied);
             self.metrics

@@ -10,14 +10,42 @@ use uuid::Uuid;
 /// How many command ids a venue remembers: days of service at a busy venue.
 pub const REMEMBERED_COMMANDS: usize = 200_000;
 
+/// What is remembered of an accepted command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recorded {
+    pub first_seq: u64,
+    pub last_seq: u64,
+    /// Hash of the command, to refuse an id reused for a different command. Unknown for
+    /// commands rebuilt from the journal (it stores events, not commands) and for commands
+    /// that carry freshly salted secrets.
+    pub fingerprint: Option<u64>,
+}
+
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct RecentCommands {
     order: VecDeque<Uuid>,
-    ranges: HashMap<Uuid, (u64, u64)>,
+    ranges: HashMap<Uuid, Recorded>,
+}
+
+/// A stable hash of a command, or `None` when retries legitimately differ (new salts).
+pub fn fingerprint(command: &crate::domain::Command) -> Option<u64> {
+    use crate::domain::Command;
+    use sha2::{Digest, Sha256};
+    if matches!(
+        command,
+        Command::AddStaff { .. } | Command::SetStaffPin { .. } | Command::SetStaffPassword { .. }
+    ) {
+        return None;
+    }
+    let bytes = serde_json::to_vec(command).ok()?;
+    let digest = Sha256::digest(&bytes);
+    let mut first = [0u8; 8];
+    first.copy_from_slice(&digest[..8]);
+    Some(u64::from_be_bytes(first))
 }
 
 impl RecentCommands {
-    pub fn get(&self, command_id: &Uuid) -> Option<(u64, u64)> {
+    pub fn get(&self, command_id: &Uuid) -> Option<Recorded> {
         self.ranges.get(command_id).copied()
     }
 
@@ -30,11 +58,24 @@ impl RecentCommands {
 
     /// Records a command's range; extends it when the same id is seen again in replay
     /// (one command's events are contiguous, so first stays and last grows).
-    pub fn record(&mut self, command_id: Uuid, first_seq: u64, last_seq: u64) {
+    pub fn record(
+        &mut self,
+        command_id: Uuid,
+        first_seq: u64,
+        last_seq: u64,
+        fingerprint: Option<u64>,
+    ) {
         match self.ranges.get_mut(&command_id) {
-            Some(range) => range.1 = range.1.max(last_seq),
+            Some(range) => range.last_seq = range.last_seq.max(last_seq),
             None => {
-                self.ranges.insert(command_id, (first_seq, last_seq));
+                self.ranges.insert(
+                    command_id,
+                    Recorded {
+                        first_seq,
+                        last_seq,
+                        fingerprint,
+                    },
+                );
                 self.order.push_back(command_id);
                 while self.order.len() > REMEMBERED_COMMANDS {
                     if let Some(oldest) = self.order.pop_front() {

@@ -13,7 +13,7 @@ use crate::{
 
 /// Bumped whenever `Venue`'s serialised shape changes incompatibly; an older snapshot is
 /// then ignored and the journal replayed from the start.
-pub const SNAPSHOT_FORMAT: u32 = 1;
+pub const SNAPSHOT_FORMAT: u32 = 2;
 
 const REPLAY_PAGE: i64 = 5000;
 
@@ -84,7 +84,7 @@ pub async fn recover(store: &dyn Store, venue_id: Uuid) -> Result<Recovered, Sto
             recovered.venue.apply(&event);
             recovered
                 .recent
-                .record(stored.command_id, expected, expected);
+                .record(stored.command_id, expected, expected, None);
             recovered.seq = expected;
             recovered.replayed_events += 1;
         }

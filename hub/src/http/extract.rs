@@ -128,6 +128,19 @@ where
     }
 }
 
+/// The caller's role as the venue stands now: a deactivated staff member is refused at
+/// once, and a role change applies without waiting for a new token.
+pub fn current_role(
+    state: &AppState,
+    claims: &Claims,
+) -> Result<crate::domain::Role, crate::auth::AuthError> {
+    match state.gateway.staff_standing(claims.venue, claims.sub) {
+        Some(Some((true, role))) => Ok(role),
+        Some(_) => Err(crate::auth::AuthError::StaffInactive),
+        None => Ok(claims.role),
+    }
+}
+
 /// The authenticated caller: a valid access token for a venue this hub serves.
 pub struct Caller {
     pub claims: Claims,
@@ -163,9 +176,10 @@ impl FromRequestParts<AppState> for Caller {
             })
             .map(str::trim)
             .ok_or(ApiError::Unauthorized(crate::auth::AuthError::InvalidToken))?;
-        let claims = state
+        let mut claims = state
             .tokens
             .verify(token, TokenKind::Access, chrono::Utc::now())?;
+        claims.role = current_role(state, &claims)?;
         let venue = state
             .engine
             .venue(claims.venue)

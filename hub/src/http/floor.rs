@@ -11,11 +11,11 @@ use super::{
     command::{Executed, run},
     error::{ApiError, ErrorBody},
     extract::{ApiJson, ApiPath, ApiQuery, Caller},
-    view::{FloorView, TableView},
 };
 use crate::{
     auth::Permission,
     domain::{Area, Command, StaffId, TableId, TableLayout},
+    view::{FloorView, TableView},
 };
 
 #[utoipa::path(

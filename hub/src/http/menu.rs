@@ -11,11 +11,11 @@ use super::{
     command::{Executed, run},
     error::{ApiError, ErrorBody},
     extract::{ApiJson, ApiPath, Caller},
-    view::MenuView,
 };
 use crate::{
     auth::Permission,
     domain::{Category, Command, MenuItem, MenuItemId, ModifierGroup, Station},
+    view::MenuView,
 };
 
 #[utoipa::path(

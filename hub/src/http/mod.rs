@@ -5,7 +5,8 @@
 //! - [`auth`], [`floor`], [`menu`], [`orders`], [`staff`], [`audit`], [`system`]: handlers.
 //! - [`extract`]: JSON/path/query extractors with clear errors; the bearer-token `Caller`.
 //! - [`command`]: running a command idempotently and answering with the resulting view.
-//! - [`error`]: `ApiError` and the error body; [`view`]: read models; [`openapi`]: the document.
+//! - [`error`]: `ApiError` and the error body; [`openapi`]: the document.
+//! - Read models live in [`crate::view`], shared with the WebSocket gateway.
 
 pub mod audit;
 pub mod auth;
@@ -20,7 +21,6 @@ pub mod orders;
 pub mod setup;
 pub mod staff;
 pub mod system;
-pub mod view;
 
 use std::time::Instant;
 
@@ -91,6 +91,19 @@ pub fn router(state: AppState) -> Router {
         .route("/orders/{id}/lines/ready", post(orders::ready_lines))
         .route("/orders/{id}/lines/serve", post(orders::serve_lines))
         .route("/orders/{id}/lines/{line_id}/void", post(orders::void_line))
+        .route(
+            "/orders/{id}/stations/{station}/start",
+            post(orders::start_ticket),
+        )
+        .route(
+            "/orders/{id}/stations/{station}/bump",
+            post(orders::bump_ticket),
+        )
+        .route(
+            "/orders/{id}/stations/{station}/recall",
+            post(orders::recall_ticket),
+        )
+        .route("/orders/{id}/serve-ready", post(orders::serve_ready))
         .route("/orders/{id}/close", post(orders::close_order))
         .route("/orders/{id}/cancel", post(orders::cancel_order))
         .route("/staff", get(staff::list_staff).post(staff::add_staff))

@@ -41,6 +41,7 @@ impl Modify for BearerAuth {
         menu::create_station, menu::update_station, menu::set_availability,
         orders::open_order, orders::list_orders, orders::get_order, orders::add_lines, orders::fire_course,
         orders::start_lines, orders::ready_lines, orders::serve_lines, orders::void_line,
+        orders::start_ticket, orders::bump_ticket, orders::recall_ticket, orders::serve_ready,
         orders::close_order, orders::cancel_order,
         staff::list_staff, staff::add_staff, staff::update_staff, staff::set_pin, staff::set_password,
         audit::events, audit::screens,

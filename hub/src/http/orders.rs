@@ -11,7 +11,6 @@ use super::{
     command::{Executed, derived_id, run},
     error::{ApiError, ErrorBody},
     extract::{ApiJson, ApiPath, ApiQuery, Caller},
-    view::OrderView,
 };
 use crate::{
     app::AppState,
@@ -20,6 +19,7 @@ use crate::{
         Command, Customer, LineId, LineInput, MenuItemId, ModifierId, Order, OrderId, OrderKind,
         OrderStatus, StationId, TableId,
     },
+    view::OrderView,
 };
 
 /// A line as entered on a handheld.
@@ -474,6 +474,136 @@ pub async fn cancel_order(
         Permission::CancelOrders,
         body.command_id,
         command,
+        order_id,
+    )
+    .await
+}
+
+/// Runs a kitchen-screen command for the station named by its key in the path.
+async fn station_command(
+    caller: Caller,
+    order_id: Uuid,
+    station_key: String,
+    command_id: Uuid,
+    permission: Permission,
+    make: impl FnOnce(OrderId, StationId) -> Command,
+) -> Result<Executed<OrderView>, ApiError> {
+    let key = station_key.clone();
+    let station = caller
+        .venue
+        .read(move |v| crate::view::kitchen::station_by_key(v, &key).map(|s| s.id))
+        .await?
+        .ok_or_else(|| {
+            ApiError::Rejected(
+                crate::domain::Rejection::not_found(
+                    "station_not_found",
+                    format!("station {station_key:?}"),
+                )
+                .within("station"),
+            )
+        })?;
+    let order_id = OrderId(order_id);
+    order_command(
+        caller,
+        permission,
+        command_id,
+        make(order_id, station),
+        order_id,
+    )
+    .await
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/orders/{id}/stations/{station}/start", tag = "kitchen", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("station" = String, Path, description = "Station key, e.g. `grill`")),
+    request_body = CommandOnly,
+    responses((status = 200, body = OrderView), (status = 404, description = "`station_not_found`", body = ErrorBody), (status = 409, description = "`nothing_to_start`", body = ErrorBody))
+)]
+pub async fn start_ticket(
+    caller: Caller,
+    ApiPath((id, station)): ApiPath<(Uuid, String)>,
+    ApiJson(body): ApiJson<CommandOnly>,
+) -> Result<Executed<OrderView>, ApiError> {
+    station_command(
+        caller,
+        id,
+        station,
+        body.command_id,
+        Permission::KitchenWork,
+        |order_id, station_id| Command::StartTicket {
+            order_id,
+            station_id,
+        },
+    )
+    .await
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/orders/{id}/stations/{station}/bump", tag = "kitchen", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("station" = String, Path, description = "Station key")),
+    request_body = CommandOnly,
+    responses((status = 200, body = OrderView), (status = 409, description = "`nothing_to_bump`", body = ErrorBody))
+)]
+pub async fn bump_ticket(
+    caller: Caller,
+    ApiPath((id, station)): ApiPath<(Uuid, String)>,
+    ApiJson(body): ApiJson<CommandOnly>,
+) -> Result<Executed<OrderView>, ApiError> {
+    station_command(
+        caller,
+        id,
+        station,
+        body.command_id,
+        Permission::KitchenWork,
+        |order_id, station_id| Command::BumpTicket {
+            order_id,
+            station_id,
+        },
+    )
+    .await
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/orders/{id}/stations/{station}/recall", tag = "kitchen", security(("bearer" = [])),
+    params(("id" = Uuid, Path), ("station" = String, Path, description = "Station key")),
+    request_body = CommandOnly,
+    responses((status = 200, body = OrderView), (status = 409, description = "`ticket_on_screen`, `not_at_station`", body = ErrorBody))
+)]
+pub async fn recall_ticket(
+    caller: Caller,
+    ApiPath((id, station)): ApiPath<(Uuid, String)>,
+    ApiJson(body): ApiJson<CommandOnly>,
+) -> Result<Executed<OrderView>, ApiError> {
+    station_command(
+        caller,
+        id,
+        station,
+        body.command_id,
+        Permission::KitchenWork,
+        |order_id, station_id| Command::RecallTicket {
+            order_id,
+            station_id,
+        },
+    )
+    .await
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/orders/{id}/serve-ready", tag = "kitchen", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = CommandOnly,
+    responses((status = 200, body = OrderView), (status = 409, description = "`nothing_to_serve`", body = ErrorBody))
+)]
+pub async fn serve_ready(
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<CommandOnly>,
+) -> Result<Executed<OrderView>, ApiError> {
+    let order_id = OrderId(id);
+    order_command(
+        caller,
+        Permission::ServeLines,
+        body.command_id,
+        Command::ServeReady { order_id },
         order_id,
     )
     .await

@@ -79,6 +79,27 @@ pub async fn setup(
         ))
     };
     validate_password(&request.owner.password)?;
+    // Everything about the owner is checked before anything is created.
+    for (field, value, max) in [
+        ("owner.name", &request.owner.name, 120),
+        ("owner.username", &request.owner.username, 64),
+    ] {
+        let value = value.trim();
+        if value.is_empty() || value.chars().count() > max {
+            return Err(ApiError::invalid_field(
+                "invalid_text",
+                field,
+                format!("{field} must be 1 to {max} characters"),
+            ));
+        }
+    }
+    if request.owner.username.chars().any(char::is_whitespace) {
+        return Err(ApiError::invalid_field(
+            "invalid_text",
+            "owner.username",
+            "a username has no spaces",
+        ));
+    }
     // One setup at a time; the second of two concurrent requests finds a venue and stops.
     let _setup = state.setup_lock.lock().await;
     if !state.engine.venues().is_empty() {

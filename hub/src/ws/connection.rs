@@ -27,13 +27,13 @@ use super::{
     presence::ScreenPresence,
     projector::Projector,
     protocol::{Channel, ClientFrame, ScreenCommand, close},
-    view,
 };
 use crate::{
     app::AppState,
     auth::{Claims, TokenKind},
     domain::{Actor, Command, StationId},
     engine::{EngineError, Envelope, VenueHandle},
+    view::kitchen as view,
 };
 
 /// The subprotocol a screen asks for; `bearer.<token>` may accompany it.
@@ -159,6 +159,7 @@ async fn serve(socket: WebSocket, state: AppState, header_token: Option<String>)
             let reason = match error.code() {
                 "token_expired" => "token expired",
                 "wrong_token_kind" => "not an access token",
+                "staff_inactive" => "staff member no longer active",
                 _ => "invalid token",
             };
             close_with(&mut sink, close::UNAUTHORIZED, reason).await;

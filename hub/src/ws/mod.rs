@@ -6,14 +6,13 @@
 //! - [`protocol`]: client and server frames, channel names and who may open them.
 //! - [`projector`]: per venue: replica, event -> frames, resume ring, fan-out, delivery.
 //! - [`connection`]: one socket: auth, subscriptions, heartbeats, rate limits, slow consumers.
-//! - [`view`]: KDS cards, expo tickets, all-day counts.
+//! - KDS cards, expo tickets and all-day counts are read models in [`crate::view::kitchen`].
 //! - [`presence`]: which screens are connected, what they have seen.
 
 pub mod connection;
 pub mod presence;
 pub mod projector;
 pub mod protocol;
-pub mod view;
 
 use std::{sync::Arc, time::Duration};
 
@@ -113,6 +112,18 @@ impl Gateway {
             .entry(venue)
             .or_insert(projector)
             .clone())
+    }
+
+    /// A staff member's current standing (active, role) in a venue, so a deactivation or a
+    /// role change takes effect on the next request rather than at the next token refresh.
+    /// `None` when the venue is not projected (yet).
+    pub fn staff_standing(
+        &self,
+        venue: VenueId,
+        staff: crate::domain::StaffId,
+    ) -> Option<Option<(bool, crate::domain::Role)>> {
+        let projector = self.inner.projectors.get(&venue).map(|p| p.clone())?;
+        Some(projector.staff_standing(staff))
     }
 
     pub fn config(&self) -> &GatewayConfig {

@@ -22,15 +22,14 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::{self, error::RecvError};
 use uuid::Uuid;
 
-use super::{
-    GatewayConfig,
-    protocol::Channel,
-    view::{self, is_on_expo},
-};
+use super::{GatewayConfig, protocol::Channel};
 use crate::{
     domain::{Actor, Command, Event, OrderId, StationId, TableId, Venue},
     engine::{EngineError, Envelope, Feed, Published, VenueHandle},
-    http::view::{FloorView, OrderView, TableView},
+    view::{
+        FloorView, OrderView, TableView,
+        kitchen::{self as view, is_on_expo},
+    },
 };
 
 /// The frames one event produced, in order, all carrying its `seq`.
@@ -130,6 +129,18 @@ impl Projector {
     /// The current sequence number of the replica.
     pub fn seq(&self) -> u64 {
         self.state().seq
+    }
+
+    /// Whether a staff member is active, and their role, as the venue stands now.
+    pub fn staff_standing(
+        &self,
+        staff: crate::domain::StaffId,
+    ) -> Option<(bool, crate::domain::Role)> {
+        self.state()
+            .replica
+            .staff
+            .get(&staff)
+            .map(|s| (s.active, s.role))
     }
 
     /// A receiver of every batch published from now on.

@@ -27,7 +27,64 @@ on_both_backends!(
     wrong_pins_are_refused_and_guessing_is_throttled,
     each_role_may_only_do_its_own_work,
     a_token_for_one_venue_sees_nothing_of_another,
+    a_deactivated_member_is_refused_at_once_and_keeps_their_pin_reserved,
 );
+
+async fn a_deactivated_member_is_refused_at_once_and_keeps_their_pin_reserved(db: TestDatabase) {
+    let hub = TestHub::start(&db).await;
+    let waiter = hub.login(WAITER_PIN).await;
+    let manager = hub.login(MANAGER_PIN).await;
+    let me = waiter.get("/api/v1/me").await.expect(StatusCode::OK);
+    let staff_id = me["staff"]["id"].as_str().unwrap();
+    manager
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/staff/{staff_id}"),
+            Some(json!({"command_id": command_id(), "active": false})),
+        )
+        .await
+        .expect(StatusCode::OK);
+    // The token is still within its lifetime, but it no longer works.
+    waiter
+        .get("/api/v1/floor")
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "staff_inactive");
+    hub.client()
+        .post(
+            "/api/v1/auth/login",
+            json!({"venue": "demo", "pin": WAITER_PIN}),
+        )
+        .await
+        .expect_error(StatusCode::UNAUTHORIZED, "invalid_credentials");
+    let newcomer =
+        json!({"command_id": command_id(), "name": "Ayu", "role": "waiter", "pin": WAITER_PIN});
+    manager
+        .post("/api/v1/staff", newcomer)
+        .await
+        .expect_error(StatusCode::CONFLICT, "pin_taken");
+
+    // A promotion applies on the next request, without a new token.
+    let cashier_login = hub.login(crate::helpers::CASHIER_PIN).await;
+    let cashier_id =
+        cashier_login.get("/api/v1/me").await.expect(StatusCode::OK)["staff"]["id"].clone();
+    cashier_login
+        .get("/api/v1/staff")
+        .await
+        .expect_error(StatusCode::FORBIDDEN, "forbidden");
+    manager
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/staff/{}", cashier_id.as_str().unwrap()),
+            Some(json!({"command_id": command_id(), "role": "manager"})),
+        )
+        .await
+        .expect(StatusCode::OK);
+    cashier_login
+        .get("/api/v1/staff")
+        .await
+        .expect(StatusCode::OK);
+    hub.stop().await;
+}
 
 async fn a_waiter_logs_in_with_a_pin_and_sees_the_floor_and_menu(db: TestDatabase) {
     let hub = TestHub::start(&db).await;

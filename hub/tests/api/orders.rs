@@ -24,7 +24,98 @@ on_both_backends!(
     held_courses_wait_until_they_are_fired,
     parties_move_merge_and_split_with_their_orders,
     the_audit_journal_records_who_did_what_and_hides_secrets,
+    a_command_id_reused_for_a_different_command_is_refused,
+    the_kitchen_works_tickets_through_the_rest_api_too,
 );
+
+async fn a_command_id_reused_for_a_different_command_is_refused(db: TestDatabase) {
+    let hub = TestHub::start(&db).await;
+    let waiter = hub.login(WAITER_PIN).await;
+    let demo = Demo::read(&waiter).await;
+    let first = takeaway(&[demo.item(0)]);
+    waiter
+        .post("/api/v1/orders", first.clone())
+        .await
+        .expect(StatusCode::CREATED);
+    let mut different = takeaway(&[demo.item(1)]);
+    different["command_id"] = first["command_id"].clone();
+    waiter
+        .post("/api/v1/orders", different)
+        .await
+        .expect_error(StatusCode::CONFLICT, "command_id_reused");
+    assert_eq!(
+        waiter
+            .get("/api/v1/orders")
+            .await
+            .expect(StatusCode::OK)
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    hub.stop().await;
+}
+
+async fn the_kitchen_works_tickets_through_the_rest_api_too(db: TestDatabase) {
+    let hub = TestHub::start(&db).await;
+    let waiter = hub.login(WAITER_PIN).await;
+    let kitchen = hub.login(KITCHEN_PIN).await;
+    let demo = Demo::read(&waiter).await;
+    let order = waiter
+        .post("/api/v1/orders", takeaway(&[demo.item(0)]))
+        .await
+        .expect(StatusCode::CREATED);
+    let id = order["id"].as_str().unwrap();
+    let menu = waiter.get("/api/v1/menu").await.expect(StatusCode::OK);
+    let stations = waiter.get("/api/v1/stations").await.expect(StatusCode::OK);
+    let station_id = &order["lines"][0]["stations"][0];
+    let key = stations
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| &s["id"] == station_id)
+        .unwrap()["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(menu["items"].is_array());
+    let path = |action: &str| format!("/api/v1/orders/{id}/stations/{key}/{action}");
+    let started = kitchen
+        .post(&path("start"), json!({"command_id": command_id()}))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(started["lines"][0]["status"], "in_progress");
+    let bumped = kitchen
+        .post(&path("bump"), json!({"command_id": command_id()}))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(bumped["lines"][0]["status"], "ready");
+    let recalled = kitchen
+        .post(&path("recall"), json!({"command_id": command_id()}))
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(recalled["recalled"], json!([station_id]));
+    kitchen
+        .post(
+            &format!("/api/v1/orders/{id}/stations/sushi/bump"),
+            json!({"command_id": command_id()}),
+        )
+        .await
+        .expect_error(StatusCode::NOT_FOUND, "station_not_found");
+    waiter
+        .post(&path("bump"), json!({"command_id": command_id()}))
+        .await
+        .expect_error(StatusCode::FORBIDDEN, "forbidden");
+    let served = kitchen
+        .post(
+            &format!("/api/v1/orders/{id}/serve-ready"),
+            json!({"command_id": command_id()}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(served["lines"][0]["status"], "served");
+    hub.stop().await;
+}
 
 async fn table_status(api: &Api, table_id: &str) -> String {
     let floor = api.get("/api/v1/floor").await.expect(StatusCode::OK);

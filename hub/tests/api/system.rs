@@ -43,6 +43,12 @@ async fn a_fresh_hub_is_set_up_once_through_the_api(db: TestDatabase) {
         .post("/api/v1/setup", bad)
         .await
         .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_slug");
+    let mut nameless = setup.clone();
+    nameless["owner"]["name"] = json!("  ");
+    client
+        .post("/api/v1/setup", nameless)
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_text");
     let mut weak = setup.clone();
     weak["owner"]["password"] = json!("short");
     client

@@ -1,5 +1,8 @@
-//! Read models the API returns: orders with totals, tables with their derived status, the
-//! floor plan and the menu. Built from the venue state inside the actor turn.
+//! Read models: what the REST API and the screens show, built from the venue state. Orders
+//! with totals, tables with their derived status, the floor plan and the menu here; kitchen
+//! cards, expo tickets and all-day counts in [`kitchen`]. They never change state.
+
+pub mod kitchen;
 
 use serde::Serialize;
 use utoipa::ToSchema;
