@@ -27,6 +27,9 @@ pub struct AppState {
     pub pin_key: Arc<[u8]>,
     pub throttle: Arc<LoginThrottle>,
     pub metrics: Metrics,
+    pub gateway: crate::ws::Gateway,
+    /// Serialises first-run setup so two requests cannot both create a first venue.
+    pub setup_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 pub struct Application {
@@ -82,7 +85,11 @@ impl Application {
             }
         })?;
         let address = listener.local_addr().context("reading the bound address")?;
+        let gateway = crate::ws::Gateway::start(engine.clone(), settings.gateway())
+            .await
+            .context("starting the screen gateway")?;
         let state = AppState {
+            gateway,
             engine,
             store,
             tokens: Arc::new(
@@ -91,6 +98,7 @@ impl Application {
             pin_key,
             throttle: Arc::new(LoginThrottle::default()),
             metrics,
+            setup_lock: Arc::new(tokio::sync::Mutex::new(())),
         };
         Ok(Self {
             listener,
@@ -109,6 +117,10 @@ impl Application {
         &self.state
     }
 
+    pub fn has_venues(&self) -> bool {
+        !self.state.engine.venues().is_empty()
+    }
+
     /// The demo venue seeded by this start, if `--demo` found an empty database.
     pub fn demo(&self) -> Option<&DemoVenue> {
         self.demo.as_ref()
@@ -123,6 +135,7 @@ impl Application {
         let router = http::router(self.state.clone());
         let grace = self.settings.shutdown_grace();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
+        let stopping_gateway = self.state.gateway.clone();
         let server = axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -130,6 +143,7 @@ impl Application {
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections");
+            stopping_gateway.stop();
             let _ = stopping_tx.send(());
         });
         let serving = tokio::spawn(async move { server.await });

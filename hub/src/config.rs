@@ -23,6 +23,8 @@ const DEFAULT_SNAPSHOT_EVERY: u64 = 1000;
 const DEFAULT_ACCESS_TOKEN_MINUTES: u32 = 15;
 const DEFAULT_REFRESH_TOKEN_HOURS: u32 = 12;
 const DEFAULT_SHUTDOWN_GRACE_SECONDS: u64 = 10;
+const DEFAULT_DELIVERY_ALERT_SECONDS: f64 = 10.0;
+const DEFAULT_HEARTBEAT_SECONDS: f64 = 15.0;
 /// HS256 is only as strong as its key; a short one can be brute-forced offline from any
 /// token a handheld leaks.
 const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -41,7 +43,7 @@ pub enum LogFormat {
 }
 
 /// The resolved configuration of one hub.
-#[derive(Clone, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 pub struct Settings {
     /// Where HTTP and WebSocket clients connect.
     pub http: SocketAddr,
@@ -62,6 +64,11 @@ pub struct Settings {
     pub log_format: LogFormat,
     /// How long in-flight requests and connections get to finish on shutdown.
     pub shutdown_grace_seconds: u64,
+    /// Seconds a fired ticket may go unconfirmed by its station's screens before an alert;
+    /// 0 turns delivery alerts off (a venue without kitchen screens).
+    pub delivery_alert_seconds: f64,
+    /// Seconds between heartbeats to screens; a screen silent for three is dropped.
+    pub heartbeat_seconds: f64,
     /// The TOML file the settings were read from, if any (for the startup log).
     pub config_file: Option<PathBuf>,
 }
@@ -87,6 +94,8 @@ impl fmt::Debug for Settings {
             .field("refresh_token_hours", &self.refresh_token_hours)
             .field("log_format", &self.log_format)
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
+            .field("delivery_alert_seconds", &self.delivery_alert_seconds)
+            .field("heartbeat_seconds", &self.heartbeat_seconds)
             .field("config_file", &self.config_file)
             .finish()
     }
@@ -170,6 +179,14 @@ struct Cli {
     /// Seconds in-flight requests get to finish after Ctrl-C or SIGTERM [default: 10]
     #[arg(long, env = "HUB_SHUTDOWN_GRACE_SECONDS", value_name = "SECONDS")]
     shutdown_grace_seconds: Option<u64>,
+
+    /// Seconds a fired ticket may go unseen by its station's screens before an alert; 0 = off [default: 10]
+    #[arg(long, env = "HUB_DELIVERY_ALERT_SECONDS", value_name = "SECONDS")]
+    delivery_alert_seconds: Option<f64>,
+
+    /// Seconds between heartbeats to screens; three missed answers drop the screen [default: 15]
+    #[arg(long, env = "HUB_HEARTBEAT_SECONDS", value_name = "SECONDS")]
+    heartbeat_seconds: Option<f64>,
 }
 
 /// The TOML file. Unknown keys are an error naming the key, so a typo is never ignored.
@@ -187,6 +204,8 @@ struct FileSettings {
     refresh_token_hours: Option<u32>,
     log_format: Option<LogFormat>,
     shutdown_grace_seconds: Option<u64>,
+    delivery_alert_seconds: Option<f64>,
+    heartbeat_seconds: Option<f64>,
 }
 
 impl FileSettings {
@@ -232,6 +251,8 @@ impl Settings {
             refresh_token_hours: DEFAULT_REFRESH_TOKEN_HOURS,
             log_format: LogFormat::Text,
             shutdown_grace_seconds: 1,
+            delivery_alert_seconds: DEFAULT_DELIVERY_ALERT_SECONDS,
+            heartbeat_seconds: DEFAULT_HEARTBEAT_SECONDS,
             config_file: None,
         }
     }
@@ -285,13 +306,38 @@ impl Settings {
                 .shutdown_grace_seconds
                 .or(file.shutdown_grace_seconds)
                 .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECONDS),
+            delivery_alert_seconds: cli
+                .delivery_alert_seconds
+                .or(file.delivery_alert_seconds)
+                .unwrap_or(DEFAULT_DELIVERY_ALERT_SECONDS),
+            heartbeat_seconds: cli
+                .heartbeat_seconds
+                .or(file.heartbeat_seconds)
+                .unwrap_or(DEFAULT_HEARTBEAT_SECONDS),
             config_file: cli.config,
         };
         settings.validate()?;
         Ok(settings)
     }
 
+    /// Timings of the WebSocket gateway.
+    pub fn gateway(&self) -> crate::ws::GatewayConfig {
+        let heartbeat = Duration::from_secs_f64(self.heartbeat_seconds);
+        crate::ws::GatewayConfig {
+            heartbeat_interval: heartbeat,
+            heartbeat_timeout: heartbeat * 3,
+            delivery_timeout: Duration::from_secs_f64(self.delivery_alert_seconds),
+            ..crate::ws::GatewayConfig::default()
+        }
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
+        if !(self.delivery_alert_seconds >= 0.0 && self.delivery_alert_seconds <= 3600.0) {
+            bail!("delivery_alert_seconds must be between 0 (off) and 3600");
+        }
+        if !(self.heartbeat_seconds >= 0.05 && self.heartbeat_seconds <= 300.0) {
+            bail!("heartbeat_seconds must be between 0.05 and 300");
+        }
         if self.max_batch == 0 {
             bail!("max_batch must be at least 1 (1 disables group commit)");
         }

@@ -5,6 +5,7 @@
 //! - [`engine`]: one single-writer actor per venue: decide, persist (group commit), apply, publish.
 //! - [`store`]: the event journal, snapshots and projections on Postgres or embedded SQLite.
 //! - [`auth`]: staff login (PIN / password), tokens, roles and what each role may do.
+//! - [`ws`]: the WebSocket gateway for live screens: channels, snapshots, resume, delivery.
 //! - [`http`]: the REST adapter (`/api/v1`), health, metrics and the embedded web pages.
 //! - [`config`], [`telemetry`], [`metrics`]: settings, logs and Prometheus figures.
 //! - [`demo`]: the demo venue `hub --demo` seeds into an empty database.
@@ -20,3 +21,4 @@ pub mod http;
 pub mod metrics;
 pub mod store;
 pub mod telemetry;
+pub mod ws;

@@ -17,7 +17,7 @@ async fn main() -> ExitCode {
     match run(settings).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!("{error:#}");
+            // One line on stderr, not also a log record: this is what an operator reads.
             eprintln!("hub: {error:#}");
             ExitCode::FAILURE
         }
@@ -41,6 +41,11 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     println!("  landing page   http://{host}/");
     println!("  API document   http://{host}/api/v1/openapi.json");
     println!("  metrics        http://{host}/metrics");
+    if !app.has_venues() {
+        println!(
+            "No venue yet: create the first one with POST /api/v1/setup (see docs/api.md), or start with --demo."
+        );
+    }
     if let Some(demo) = app.demo() {
         println!(
             "Demo venue {:?} (slug {}) seeded. Logins:",

@@ -166,6 +166,36 @@ pub enum Command {
         line_id: LineId,
         reason: String,
     },
+    /// Kitchen screen: start every fired line of `station_id` on the order.
+    StartTicket {
+        order_id: OrderId,
+        station_id: StationId,
+    },
+    /// Kitchen screen: the station's part of the ticket is done (its live lines are ready);
+    /// a recalled ticket with nothing live just leaves the screen again.
+    BumpTicket {
+        order_id: OrderId,
+        station_id: StationId,
+    },
+    /// Kitchen screen: bring a bumped ticket back onto the station's screen.
+    RecallTicket {
+        order_id: OrderId,
+        station_id: StationId,
+    },
+    /// Expo: every ready line of the order went to the table.
+    ServeReady {
+        order_id: OrderId,
+    },
+    /// No screen of the station confirmed the ticket in time (raised by the hub).
+    RaiseDeliveryAlert {
+        order_id: OrderId,
+        station_id: StationId,
+    },
+    /// A screen of the station has now shown the ticket.
+    ClearDeliveryAlert {
+        order_id: OrderId,
+        station_id: StationId,
+    },
     CloseOrder {
         order_id: OrderId,
     },
@@ -207,6 +237,12 @@ impl Command {
             Command::MarkLinesReady { .. } => "mark_lines_ready",
             Command::ServeLines { .. } => "serve_lines",
             Command::VoidLine { .. } => "void_line",
+            Command::StartTicket { .. } => "start_ticket",
+            Command::BumpTicket { .. } => "bump_ticket",
+            Command::RecallTicket { .. } => "recall_ticket",
+            Command::ServeReady { .. } => "serve_ready",
+            Command::RaiseDeliveryAlert { .. } => "raise_delivery_alert",
+            Command::ClearDeliveryAlert { .. } => "clear_delivery_alert",
             Command::CloseOrder { .. } => "close_order",
             Command::CancelOrder { .. } => "cancel_order",
         }

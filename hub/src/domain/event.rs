@@ -149,6 +149,29 @@ pub enum Event {
         after_cooking: bool,
         at: DateTime<Utc>,
     },
+    /// A bumped ticket is back on the station's screen.
+    TicketRecalled {
+        order_id: OrderId,
+        station_id: StationId,
+        at: DateTime<Utc>,
+    },
+    /// A recalled ticket with nothing left to cook left the screen again.
+    TicketBumped {
+        order_id: OrderId,
+        station_id: StationId,
+        at: DateTime<Utc>,
+    },
+    /// No screen of the station confirmed showing the ticket in time.
+    DeliveryAlertRaised {
+        order_id: OrderId,
+        station_id: StationId,
+        at: DateTime<Utc>,
+    },
+    DeliveryAlertCleared {
+        order_id: OrderId,
+        station_id: StationId,
+        at: DateTime<Utc>,
+    },
     OrderClosed {
         order_id: OrderId,
         at: DateTime<Utc>,
@@ -193,6 +216,10 @@ impl Event {
             Event::LinesReady { .. } => "lines_ready",
             Event::LinesServed { .. } => "lines_served",
             Event::LineVoided { .. } => "line_voided",
+            Event::TicketRecalled { .. } => "ticket_recalled",
+            Event::TicketBumped { .. } => "ticket_bumped",
+            Event::DeliveryAlertRaised { .. } => "delivery_alert_raised",
+            Event::DeliveryAlertCleared { .. } => "delivery_alert_cleared",
             Event::OrderClosed { .. } => "order_closed",
             Event::OrderCancelled { .. } => "order_cancelled",
         }
@@ -208,6 +235,10 @@ impl Event {
             | Event::LinesReady { order_id, .. }
             | Event::LinesServed { order_id, .. }
             | Event::LineVoided { order_id, .. }
+            | Event::TicketRecalled { order_id, .. }
+            | Event::TicketBumped { order_id, .. }
+            | Event::DeliveryAlertRaised { order_id, .. }
+            | Event::DeliveryAlertCleared { order_id, .. }
             | Event::OrderClosed { order_id, .. }
             | Event::OrderCancelled { order_id, .. } => Some(*order_id),
             _ => None,

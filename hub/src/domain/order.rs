@@ -173,6 +173,12 @@ pub struct Order {
     pub closed_at: Option<DateTime<Utc>>,
     pub cancelled_at: Option<DateTime<Utc>>,
     pub cancel_reason: Option<String>,
+    /// Stations whose screen shows this ticket again after it was bumped.
+    #[serde(default)]
+    pub recalled: Vec<StationId>,
+    /// Stations where no screen confirmed showing the ticket in time.
+    #[serde(default)]
+    pub unseen_at: Vec<StationId>,
 }
 
 impl Order {
@@ -191,6 +197,31 @@ impl Order {
     /// Sum of the non-voided lines, in minor units (before service charge and taxes).
     pub fn subtotal(&self) -> i64 {
         self.lines.iter().map(Line::total).sum()
+    }
+
+    /// Lines of the order routed to `station`.
+    pub fn lines_at(&self, station: StationId) -> impl Iterator<Item = &Line> {
+        self.lines
+            .iter()
+            .filter(move |line| line.stations.contains(&station))
+    }
+
+    /// Lines the station still has to cook: fired or in progress, its part not yet done.
+    pub fn live_lines_at(&self, station: StationId) -> impl Iterator<Item = &Line> {
+        self.lines_at(station).filter(move |line| {
+            line.status.is_live_in_kitchen() && !line.stations_ready.contains(&station)
+        })
+    }
+
+    /// The ticket is on the station's screen: something held or live there, or recalled.
+    pub fn is_on_station(&self, station: StationId) -> bool {
+        self.is_open()
+            && (self.recalled.contains(&station)
+                || self.lines_at(station).any(|line| {
+                    line.status == LineStatus::New
+                        || (line.status.is_live_in_kitchen()
+                            && !line.stations_ready.contains(&station))
+                }))
     }
 
     /// Some line is ready at the pass and not yet served.

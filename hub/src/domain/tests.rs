@@ -641,6 +641,155 @@ fn an_order_with_food_in_the_kitchen_cannot_be_cancelled() {
     assert_eq!(f.rejection(&cancel, &waiter), "order_not_open");
 }
 
+// ----- kitchen screens -------------------------------------------------------------------
+
+#[test]
+fn bumping_a_ticket_readies_only_that_stations_live_lines() {
+    let mut f = Fixture::new();
+    let order_id = f.open_dine_in(
+        1000,
+        T1,
+        vec![line(1, TEH, 1, vec![]), line(2, SATAY, 1, vec![])],
+    );
+    let kitchen = f.kitchen.clone();
+    assert!(f.venue.orders[&order_id].is_on_station(GRILL));
+    f.run(
+        &Command::StartTicket {
+            order_id,
+            station_id: GRILL,
+        },
+        &kitchen,
+    );
+    assert_eq!(f.order(order_id).lines[1].status, LineStatus::InProgress);
+    assert_eq!(
+        f.order(order_id).lines[0].status,
+        LineStatus::Fired,
+        "the bar line is untouched"
+    );
+    f.run(
+        &Command::BumpTicket {
+            order_id,
+            station_id: GRILL,
+        },
+        &kitchen,
+    );
+    assert_eq!(f.order(order_id).lines[1].status, LineStatus::Ready);
+    assert!(!f.venue.orders[&order_id].is_on_station(GRILL));
+    assert!(f.venue.orders[&order_id].is_on_station(BAR));
+    assert_eq!(
+        f.rejection(
+            &Command::BumpTicket {
+                order_id,
+                station_id: GRILL
+            },
+            &kitchen
+        ),
+        "nothing_to_bump"
+    );
+}
+
+#[test]
+fn a_recalled_ticket_returns_to_the_screen_and_a_second_bump_removes_it() {
+    let mut f = Fixture::new();
+    let order_id = f.open_dine_in(1000, T1, vec![line(2, SATAY, 1, vec![])]);
+    let kitchen = f.kitchen.clone();
+    let recall = Command::RecallTicket {
+        order_id,
+        station_id: GRILL,
+    };
+    assert_eq!(f.rejection(&recall, &kitchen), "ticket_on_screen");
+    f.run(
+        &Command::BumpTicket {
+            order_id,
+            station_id: GRILL,
+        },
+        &kitchen,
+    );
+    f.run(&recall, &kitchen);
+    assert!(f.venue.orders[&order_id].is_on_station(GRILL));
+    assert_eq!(
+        f.order(order_id).lines[0].status,
+        LineStatus::Ready,
+        "recall never moves a line back"
+    );
+    let events = f.run(
+        &Command::BumpTicket {
+            order_id,
+            station_id: GRILL,
+        },
+        &kitchen,
+    );
+    assert!(matches!(events[0], Event::TicketBumped { .. }));
+    assert!(!f.venue.orders[&order_id].is_on_station(GRILL));
+    assert_eq!(
+        f.rejection(
+            &Command::RecallTicket {
+                order_id,
+                station_id: BAR
+            },
+            &kitchen
+        ),
+        "not_at_station"
+    );
+}
+
+#[test]
+fn expo_serves_every_ready_line_at_once() {
+    let mut f = Fixture::new();
+    let order_id = f.open_dine_in(
+        1000,
+        T1,
+        vec![line(1, TEH, 1, vec![]), line(2, SATAY, 1, vec![])],
+    );
+    let kitchen = f.kitchen.clone();
+    assert_eq!(
+        f.rejection(&Command::ServeReady { order_id }, &kitchen),
+        "nothing_to_serve"
+    );
+    f.run(
+        &Command::BumpTicket {
+            order_id,
+            station_id: BAR,
+        },
+        &kitchen,
+    );
+    f.run(
+        &Command::BumpTicket {
+            order_id,
+            station_id: GRILL,
+        },
+        &kitchen,
+    );
+    f.run(&Command::ServeReady { order_id }, &kitchen);
+    assert!(
+        f.order(order_id)
+            .lines
+            .iter()
+            .all(|l| l.status == LineStatus::Served)
+    );
+}
+
+#[test]
+fn a_delivery_alert_is_raised_once_and_cleared_once() {
+    let mut f = Fixture::new();
+    let order_id = f.open_dine_in(1000, T1, vec![line(2, SATAY, 1, vec![])]);
+    let system = Actor::system();
+    let raise = Command::RaiseDeliveryAlert {
+        order_id,
+        station_id: GRILL,
+    };
+    let clear = Command::ClearDeliveryAlert {
+        order_id,
+        station_id: GRILL,
+    };
+    assert_eq!(f.rejection(&clear, &system), "no_delivery_alert");
+    f.run(&raise, &system);
+    assert_eq!(f.order(order_id).unseen_at, vec![GRILL]);
+    assert_eq!(f.rejection(&raise, &system), "alert_already_raised");
+    f.run(&clear, &system);
+    assert!(f.order(order_id).unseen_at.is_empty());
+}
+
 // ----- floor -----------------------------------------------------------------------------
 
 #[test]

@@ -146,6 +146,12 @@ impl Venue {
             .ok_or_else(|| Rejection::not_found("order_not_found", format!("order {id}")))
     }
 
+    fn station(&self, id: StationId) -> Result<&Station, Rejection> {
+        self.stations.get(&id).ok_or_else(|| {
+            Rejection::not_found("station_not_found", format!("station {id}")).within("station_id")
+        })
+    }
+
     fn open_order(&self, id: OrderId) -> Result<&Order, Rejection> {
         let order = self.order(id)?;
         if !order.is_open() {
@@ -795,6 +801,139 @@ impl Venue {
                     at: now,
                 }])
             }
+            Command::StartTicket {
+                order_id,
+                station_id,
+            } => {
+                let order = self.open_order(*order_id)?;
+                self.station(*station_id)?;
+                let line_ids: Vec<LineId> = order
+                    .lines_at(*station_id)
+                    .filter(|l| l.status == LineStatus::Fired)
+                    .map(|l| l.id)
+                    .collect();
+                if line_ids.is_empty() {
+                    return Err(Rejection::conflict(
+                        "nothing_to_start",
+                        format!(
+                            "order #{} has no fired lines waiting at this station",
+                            order.number
+                        ),
+                    ));
+                }
+                Ok(vec![Event::LinesStarted {
+                    order_id: *order_id,
+                    line_ids,
+                    at: now,
+                }])
+            }
+            Command::BumpTicket {
+                order_id,
+                station_id,
+            } => {
+                let order = self.open_order(*order_id)?;
+                self.station(*station_id)?;
+                let line_ids: Vec<LineId> =
+                    order.live_lines_at(*station_id).map(|l| l.id).collect();
+                if !line_ids.is_empty() {
+                    return Ok(vec![Event::LinesReady {
+                        order_id: *order_id,
+                        line_ids,
+                        station_id: Some(*station_id),
+                        at: now,
+                    }]);
+                }
+                if order.recalled.contains(station_id) {
+                    return Ok(vec![Event::TicketBumped {
+                        order_id: *order_id,
+                        station_id: *station_id,
+                        at: now,
+                    }]);
+                }
+                Err(Rejection::conflict(
+                    "nothing_to_bump",
+                    format!("order #{} has nothing live at this station", order.number),
+                ))
+            }
+            Command::RecallTicket {
+                order_id,
+                station_id,
+            } => {
+                let order = self.open_order(*order_id)?;
+                self.station(*station_id)?;
+                if order.lines_at(*station_id).next().is_none() {
+                    return Err(Rejection::conflict(
+                        "not_at_station",
+                        format!("order #{} has nothing for this station", order.number),
+                    ));
+                }
+                if order.is_on_station(*station_id) {
+                    return Err(Rejection::conflict(
+                        "ticket_on_screen",
+                        format!("order #{} is still on this station's screen", order.number),
+                    ));
+                }
+                Ok(vec![Event::TicketRecalled {
+                    order_id: *order_id,
+                    station_id: *station_id,
+                    at: now,
+                }])
+            }
+            Command::ServeReady { order_id } => {
+                let order = self.open_order(*order_id)?;
+                let line_ids: Vec<LineId> = order
+                    .lines
+                    .iter()
+                    .filter(|l| l.status == LineStatus::Ready)
+                    .map(|l| l.id)
+                    .collect();
+                if line_ids.is_empty() {
+                    return Err(Rejection::conflict(
+                        "nothing_to_serve",
+                        format!("order #{} has nothing ready at the pass", order.number),
+                    ));
+                }
+                Ok(vec![Event::LinesServed {
+                    order_id: *order_id,
+                    line_ids,
+                    at: now,
+                }])
+            }
+            Command::RaiseDeliveryAlert {
+                order_id,
+                station_id,
+            } => {
+                let order = self.open_order(*order_id)?;
+                self.station(*station_id)?;
+                if order.unseen_at.contains(station_id) {
+                    return Err(Rejection::conflict(
+                        "alert_already_raised",
+                        "this ticket's delivery alert is already raised",
+                    ));
+                }
+                Ok(vec![Event::DeliveryAlertRaised {
+                    order_id: *order_id,
+                    station_id: *station_id,
+                    at: now,
+                }])
+            }
+            Command::ClearDeliveryAlert {
+                order_id,
+                station_id,
+            } => {
+                let order = self.order(*order_id)?;
+                if !order.unseen_at.contains(station_id) {
+                    return Err(Rejection::conflict(
+                        "no_delivery_alert",
+                        "this ticket has no delivery alert at that station",
+                    ));
+                }
+                Ok(vec![Event::DeliveryAlertCleared {
+                    order_id: *order_id,
+                    station_id: *station_id,
+                    at: now,
+                }])
+            }
             Command::CloseOrder { order_id } => {
                 let order = self.open_order(*order_id)?;
                 let unserved = order
@@ -1312,6 +1451,8 @@ impl Venue {
                         closed_at: None,
                         cancelled_at: None,
                         cancel_reason: None,
+                        recalled: Vec::new(),
+                        unseen_at: Vec::new(),
                     },
                 );
                 self.next_order_number = self.next_order_number.max(number.saturating_add(1));
@@ -1353,24 +1494,78 @@ impl Venue {
                 line_ids,
                 station_id,
                 at,
-            } => self.update_lines(order_id, line_ids, |line| {
-                match station_id {
-                    Some(station) => {
-                        if !line.stations_ready.contains(station) {
-                            line.stations_ready.push(*station);
+            } => {
+                if let Some(order) = self.orders.get_mut(order_id) {
+                    let cleared: Vec<StationId> = match station_id {
+                        Some(station) => vec![*station],
+                        None => order
+                            .lines
+                            .iter()
+                            .filter(|l| line_ids.contains(&l.id))
+                            .flat_map(|l| l.stations.iter().copied())
+                            .collect(),
+                    };
+                    order.recalled.retain(|s| !cleared.contains(s));
+                }
+                self.update_lines(order_id, line_ids, |line| {
+                    match station_id {
+                        Some(station) => {
+                            if !line.stations_ready.contains(station) {
+                                line.stations_ready.push(*station);
+                            }
                         }
+                        None => line.stations_ready.clone_from(&line.stations),
                     }
-                    None => line.stations_ready.clone_from(&line.stations),
-                }
-                if line
-                    .stations
-                    .iter()
-                    .all(|s| line.stations_ready.contains(s))
+                    if line
+                        .stations
+                        .iter()
+                        .all(|s| line.stations_ready.contains(s))
+                    {
+                        line.status = LineStatus::Ready;
+                        line.ready_at = Some(*at);
+                    }
+                });
+            }
+            Event::TicketRecalled {
+                order_id,
+                station_id,
+                ..
+            } => {
+                if let Some(order) = self.orders.get_mut(order_id)
+                    && !order.recalled.contains(station_id)
                 {
-                    line.status = LineStatus::Ready;
-                    line.ready_at = Some(*at);
+                    order.recalled.push(*station_id);
                 }
-            }),
+            }
+            Event::TicketBumped {
+                order_id,
+                station_id,
+                ..
+            } => {
+                if let Some(order) = self.orders.get_mut(order_id) {
+                    order.recalled.retain(|s| s != station_id);
+                }
+            }
+            Event::DeliveryAlertRaised {
+                order_id,
+                station_id,
+                ..
+            } => {
+                if let Some(order) = self.orders.get_mut(order_id)
+                    && !order.unseen_at.contains(station_id)
+                {
+                    order.unseen_at.push(*station_id);
+                }
+            }
+            Event::DeliveryAlertCleared {
+                order_id,
+                station_id,
+                ..
+            } => {
+                if let Some(order) = self.orders.get_mut(order_id) {
+                    order.unseen_at.retain(|s| s != station_id);
+                }
+            }
             Event::LinesServed {
                 order_id,
                 line_ids,
@@ -1399,6 +1594,8 @@ impl Venue {
                 if let Some(order) = self.orders.get_mut(order_id) {
                     order.status = OrderStatus::Closed;
                     order.closed_at = Some(*at);
+                    order.recalled.clear();
+                    order.unseen_at.clear();
                     self.finish(*order_id);
                 }
             }
@@ -1411,6 +1608,8 @@ impl Venue {
                 if let Some(order) = self.orders.get_mut(order_id) {
                     order.status = OrderStatus::Cancelled;
                     order.cancelled_at = Some(*at);
+                    order.recalled.clear();
+                    order.unseen_at.clear();
                     order.cancel_reason = Some(reason.clone());
                     self.finish(*order_id);
                 }

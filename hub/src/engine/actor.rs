@@ -3,8 +3,13 @@
 //! batch in one transaction, then publishes and answers. While a transaction is in flight
 //! new requests wait in the queue and form the next batch: that is the group commit.
 //!
-//! If the append fails, every request of the batch is answered `Unavailable` and the state
-//! is rebuilt from the store, so memory is never ahead of what is durable.
+//! The actor keeps two copies of the venue: `working`, against which commands are decided
+//! and events applied as the batch is built, and `committed`, which only receives events
+//! once their transaction has committed. Every read and every answer is served from
+//! `committed`, so nothing anyone sees is ever ahead of the store. If the append fails, the
+//! batch is answered `Unavailable`, `working` is reset from `committed`, and the venue is
+//! re-read from the store before it accepts commands again (the commit may have reached
+//! the store even though its acknowledgement did not reach us).
 
 use std::{sync::Arc, time::Instant};
 
@@ -27,7 +32,10 @@ use crate::{
 pub(super) struct VenueActor {
     pub id: VenueId,
     pub slug: Arc<str>,
-    pub state: Venue,
+    /// State as of the last committed event: what reads and answers see.
+    pub committed: Venue,
+    /// `committed` plus the effects of the batch being built.
+    pub working: Venue,
     pub seq: u64,
     pub snapshot_seq: u64,
     pub recent: RecentCommands,
@@ -58,7 +66,8 @@ impl VenueActor {
         Self {
             id,
             slug,
-            state: recovered.venue,
+            working: recovered.venue.clone(),
+            committed: recovered.venue,
             seq: recovered.seq,
             snapshot_seq: recovered.snapshot_seq,
             recent: recovered.recent,
@@ -100,7 +109,12 @@ impl VenueActor {
         batch: &mut Vec<Request>,
     ) -> Option<tokio::sync::oneshot::Sender<()>> {
         if !self.in_sync && !self.resync().await {
-            return answer_unavailable(batch.drain(..), &self.state, self.seq, "store unavailable");
+            return answer_unavailable(
+                batch.drain(..),
+                &self.committed,
+                self.seq,
+                "store unavailable",
+            );
         }
         let now = Utc::now();
         let mut commit = Commit {
@@ -108,6 +122,7 @@ impl VenueActor {
             ..Commit::default()
         };
         let mut touched = Touched::default();
+        let mut applied = Vec::new();
         let mut pending = Vec::with_capacity(batch.len());
         let mut shutdown = None;
         let first_new_seq = self.seq + 1;
@@ -127,17 +142,18 @@ impl VenueActor {
                         pending.push(Pending::Execute(responder, Ok(outcome)));
                         continue;
                     }
-                    match self.state.decide(&envelope.command, &envelope.actor, now) {
+                    match self.working.decide(&envelope.command, &envelope.actor, now) {
                         Err(rejection) => {
                             self.metrics.command_rejected(&self.slug, rejection.code);
                             pending.push(Pending::Execute(responder, Err(rejection.into())));
                         }
                         Ok(events) => {
                             let first_seq = self.seq + 1;
+                            let command_last_seq = self.seq + events.len() as u64;
                             for event in events {
                                 self.seq += 1;
-                                self.state.apply(&event);
-                                touched.note(&event, &self.state);
+                                self.working.apply(&event);
+                                touched.note(&event, &self.working);
                                 commit.events.push(StoredEvent {
                                     venue_id: self.id.0,
                                     seq: seq_to_i64(self.seq),
@@ -148,6 +164,14 @@ impl VenueActor {
                                     kind: event.kind().to_owned(),
                                     payload: serde_json::to_value(&event)
                                         .unwrap_or(serde_json::Value::Null),
+                                });
+                                applied.push(Published {
+                                    seq: self.seq,
+                                    command_last_seq,
+                                    at: now,
+                                    command_id: envelope.command_id,
+                                    actor: envelope.actor.clone(),
+                                    event,
                                 });
                             }
                             self.recent.record(envelope.command_id, first_seq, self.seq);
@@ -171,36 +195,46 @@ impl VenueActor {
         }
 
         if !commit.events.is_empty() {
-            touched.write_rows(&self.state, &mut commit);
+            touched.write_rows(&self.working, &mut commit);
             let started = Instant::now();
             let result = self.store.append(&commit).await;
             self.metrics
                 .observe_commit(started.elapsed(), commit.commands.len());
             if let Err(error) = result {
-                tracing::error!(venue = %self.slug, %error, events = commit.events.len(), "group commit failed; rebuilding the venue from the store");
+                tracing::error!(venue = %self.slug, %error, events = commit.events.len(), "group commit failed; nothing of the batch is kept");
+                self.working = self.committed.clone();
+                self.seq = first_new_seq - 1;
+                for record in &commit.commands {
+                    self.recent.forget(&record.command_id);
+                }
                 self.in_sync = false;
-                self.resync().await;
                 let message = error.to_string();
                 for request in pending {
                     match request {
                         Pending::Execute(responder, _) => {
                             self.metrics.command_unavailable(&self.slug);
-                            responder(&self.state, Err(EngineError::Unavailable(message.clone())));
+                            responder(
+                                &self.committed,
+                                Err(EngineError::Unavailable(message.clone())),
+                            );
                         }
-                        Pending::Read(reader) => reader(&self.state, self.seq),
+                        Pending::Read(reader) => reader(&self.committed, self.seq),
                     }
                 }
                 return shutdown;
             }
-            self.publish(commit, first_new_seq);
+            for published in &applied {
+                self.committed.apply(&published.event);
+            }
+            self.publish(applied);
             self.metrics
-                .set_open_orders(&self.slug, self.state.open_orders().count());
+                .set_open_orders(&self.slug, self.committed.open_orders().count());
         }
 
         for request in pending {
             match request {
-                Pending::Execute(responder, outcome) => responder(&self.state, outcome),
-                Pending::Read(reader) => reader(&self.state, self.seq),
+                Pending::Execute(responder, outcome) => responder(&self.committed, outcome),
+                Pending::Read(reader) => reader(&self.committed, self.seq),
             }
         }
         if self.seq - self.snapshot_seq >= self.config.snapshot_every {
@@ -209,40 +243,22 @@ impl VenueActor {
         shutdown
     }
 
-    fn publish(&self, commit: Commit, first_seq: u64) {
+    /// Hands committed events to the live feed (screens subscribe to it).
+    fn publish(&self, applied: Vec<Published>) {
         if self.feed.receiver_count() == 0 {
             return;
         }
-        let actors: std::collections::HashMap<_, _> = commit
-            .events
-            .iter()
-            .map(|e| (e.command_id, (e.staff_id, e.device.clone())))
-            .collect();
-        for (offset, stored) in commit.events.into_iter().enumerate() {
-            let Ok(event) = serde_json::from_value(stored.payload) else {
-                continue;
-            };
-            let (staff_id, device) = actors.get(&stored.command_id).cloned().unwrap_or_default();
-            let actor = crate::domain::Actor {
-                staff_id: staff_id.map(Into::into),
-                role: None,
-                device,
-            };
-            let _ = self.feed.send(Arc::new(Published {
-                seq: first_seq + offset as u64,
-                at: stored.at,
-                command_id: stored.command_id,
-                actor,
-                event,
-            }));
+        for published in applied {
+            let _ = self.feed.send(Arc::new(published));
         }
     }
 
-    /// Rebuilds the state from the store after a failed append. Returns whether it worked.
+    /// Re-reads the venue from the store after a failed append. Returns whether it worked.
     async fn resync(&mut self) -> bool {
         match recovery::recover(self.store.as_ref(), self.id.0).await {
             Ok(recovered) => {
-                self.state = recovered.venue;
+                self.working = recovered.venue.clone();
+                self.committed = recovered.venue;
                 self.seq = recovered.seq;
                 self.snapshot_seq = recovered.snapshot_seq;
                 self.recent = recovered.recent;
@@ -266,7 +282,7 @@ impl VenueActor {
         let snapshot = Snapshot {
             format: SNAPSHOT_FORMAT,
             seq: self.seq,
-            venue: self.state.clone(),
+            venue: self.committed.clone(),
             recent: self.recent.clone(),
         };
         let state = match serde_json::to_value(&snapshot) {

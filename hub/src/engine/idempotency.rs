@@ -21,6 +21,13 @@ impl RecentCommands {
         self.ranges.get(command_id).copied()
     }
 
+    /// Forgets a command whose batch failed to commit, so a retry is decided afresh.
+    pub fn forget(&mut self, command_id: &Uuid) {
+        if self.ranges.remove(command_id).is_some() {
+            self.order.retain(|id| id != command_id);
+        }
+    }
+
     /// Records a command's range; extends it when the same id is seen again in replay
     /// (one command's events are contiguous, so first stays and last grows).
     pub fn record(&mut self, command_id: Uuid, first_seq: u64, last_seq: u64) {

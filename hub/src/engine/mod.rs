@@ -73,6 +73,9 @@ pub struct Outcome {
 #[derive(Clone, Debug)]
 pub struct Published {
     pub seq: u64,
+    /// The last sequence number of the command this event belongs to: a command's events
+    /// are one change, and screens should see them as one.
+    pub command_last_seq: u64,
     pub at: DateTime<Utc>,
     pub command_id: Uuid,
     pub actor: Actor,

@@ -121,6 +121,16 @@ impl Engine {
             )),
             other => EngineError::Unavailable(other.to_string()),
         };
+        let command = Command::CreateVenue {
+            venue_id: VenueId(venue.id),
+            tenant_id: TenantId(tenant.id),
+            slug: venue.slug.clone(),
+            name: venue.name.clone(),
+            timezone: timezone.to_owned(),
+            currency: currency.to_owned(),
+        };
+        // Refuse bad input before the registry row exists, so no empty venue is left behind.
+        crate::domain::Venue::default().decide(&command, &Actor::system(), chrono::Utc::now())?;
         self.inner
             .store
             .create_venue(&tenant, &venue)
@@ -131,14 +141,7 @@ impl Engine {
             .execute(Envelope {
                 command_id: VenueHandle::system_command_id(),
                 actor: Actor::system(),
-                command: Command::CreateVenue {
-                    venue_id: VenueId(venue.id),
-                    tenant_id: TenantId(tenant.id),
-                    slug: venue.slug.clone(),
-                    name: venue.name.clone(),
-                    timezone: timezone.to_owned(),
-                    currency: currency.to_owned(),
-                },
+                command,
             })
             .await?;
         self.inner.metrics.set_venues(self.inner.venues.len());

@@ -53,7 +53,8 @@ pub struct JournalPage {
 
 const SECRET_FIELDS: [&str; 3] = ["pin_hash", "pin_lookup", "password_hash"];
 
-fn redact(value: &mut serde_json::Value) {
+/// Replaces hashed secrets (PIN lookups, PIN and password hashes) anywhere in a journal entry.
+pub fn redact(value: &mut serde_json::Value) {
     match value {
         serde_json::Value::Object(map) => {
             for (key, field) in map.iter_mut() {
@@ -140,4 +141,16 @@ pub async fn events(
         })
         .collect();
     Ok(Json(JournalPage { events }))
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/screens", tag = "audit", security(("bearer" = [])),
+    responses((status = 200, description = "Screens connected to this venue now, with what they last confirmed", body = Vec<crate::ws::ScreenPresence>), (status = 403, body = ErrorBody))
+)]
+pub async fn screens(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<Vec<crate::ws::ScreenPresence>>, ApiError> {
+    caller.require(Permission::ReadAudit)?;
+    Ok(Json(state.gateway.presence().of_venue(caller.venue.id())))
 }

@@ -84,7 +84,7 @@ struct Candidate {
     venue: VenueSummary,
 }
 
-fn venue_summary(venue: &crate::domain::Venue) -> Option<VenueSummary> {
+pub(super) fn venue_summary(venue: &crate::domain::Venue) -> Option<VenueSummary> {
     venue.info.as_ref().map(|info| VenueSummary {
         id: info.id,
         slug: info.slug.clone(),
@@ -232,6 +232,20 @@ enum Lookup {
 }
 
 fn tokens(state: &AppState, candidate: Candidate) -> Result<TokenResponse, ApiError> {
+    tokens_for(state, candidate.identity, candidate.venue)
+}
+
+/// Issues an access and refresh token pair for an identity.
+pub(super) fn tokens_for(
+    state: &AppState,
+    identity: Identity,
+    venue: VenueSummary,
+) -> Result<TokenResponse, ApiError> {
+    let candidate = Candidate {
+        identity,
+        secret_hash: None,
+        venue,
+    };
     let now = chrono::Utc::now();
     let lifetimes = state.tokens.lifetimes();
     Ok(TokenResponse {

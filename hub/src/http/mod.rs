@@ -17,6 +17,7 @@ pub mod floor;
 pub mod menu;
 pub mod openapi;
 pub mod orders;
+pub mod setup;
 pub mod staff;
 pub mod system;
 pub mod view;
@@ -42,6 +43,7 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
+        .route("/setup", post(setup::setup))
         .route("/me", get(auth::me))
         .route("/venue", get(auth::venue))
         .route("/info", get(system::info))
@@ -96,10 +98,12 @@ pub fn router(state: AppState) -> Router {
         .route("/staff/{id}/pin", post(staff::set_pin))
         .route("/staff/{id}/password", post(staff::set_password))
         .route("/events", get(audit::events))
+        .route("/screens", get(audit::screens))
         .method_not_allowed_fallback(system::method_not_allowed);
 
     Router::new()
         .nest("/api/v1", api)
+        .route("/ws", get(crate::ws::connection::upgrade))
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))

@@ -5,7 +5,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{audit, auth, floor, menu, orders, staff, system};
+use super::{audit, auth, floor, menu, orders, setup, staff, system};
 
 struct BearerAuth;
 
@@ -32,7 +32,7 @@ impl Modify for BearerAuth {
     ),
     modifiers(&BearerAuth),
     paths(
-        auth::login, auth::refresh, auth::me, auth::venue,
+        setup::setup, auth::login, auth::refresh, auth::me, auth::venue,
         floor::floor, floor::create_area, floor::update_area, floor::create_table, floor::update_table,
         floor::remove_table, floor::seat, floor::move_party, floor::merge, floor::split,
         floor::request_bill, floor::clear, floor::clean, floor::assign_server,
@@ -43,7 +43,7 @@ impl Modify for BearerAuth {
         orders::start_lines, orders::ready_lines, orders::serve_lines, orders::void_line,
         orders::close_order, orders::cancel_order,
         staff::list_staff, staff::add_staff, staff::update_staff, staff::set_pin, staff::set_password,
-        audit::events,
+        audit::events, audit::screens,
         system::healthz, system::readyz, system::metrics, system::info,
     ),
     tags(

@@ -1,5 +1,34 @@
 //! The hub's single integration-test binary: every module here runs against real databases
 //! (and later real hubs), one isolated database per test.
 
+/// Expands each scenario `async fn name(db: TestDatabase)` into a module `name` holding
+/// `on_postgres` and `on_sqlite` tests, so one body states the behaviour for both backends
+/// and a failure names the backend that broke it (`store::name::on_sqlite`).
+macro_rules! on_both_backends {
+    ($($scenario:ident),+ $(,)?) => {$(
+        mod $scenario {
+            use crate::database::{Backend, TestDatabase};
+
+            #[tokio::test]
+            async fn on_postgres() {
+                super::$scenario(TestDatabase::new(Backend::Postgres).await).await;
+            }
+
+            #[tokio::test]
+            async fn on_sqlite() {
+                super::$scenario(TestDatabase::new(Backend::Sqlite).await).await;
+            }
+        }
+    )+};
+}
+
+mod auth;
 mod database;
+mod errors;
+mod helpers;
+mod live;
+mod orders;
+mod recovery;
+mod screen;
 mod store;
+mod system;

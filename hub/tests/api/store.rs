@@ -23,27 +23,6 @@ use uuid::Uuid;
 
 use crate::database::{Backend, TestDatabase};
 
-/// Expands each scenario `async fn name(db: TestDatabase)` into a module `name` holding
-/// `on_postgres` and `on_sqlite` tests, so one body states the behaviour for both backends
-/// and a failure names the backend that broke it (`store::name::on_sqlite`).
-macro_rules! on_both_backends {
-    ($($scenario:ident),+ $(,)?) => {$(
-        mod $scenario {
-            use crate::database::{Backend, TestDatabase};
-
-            #[tokio::test]
-            async fn on_postgres() {
-                super::$scenario(TestDatabase::new(Backend::Postgres).await).await;
-            }
-
-            #[tokio::test]
-            async fn on_sqlite() {
-                super::$scenario(TestDatabase::new(Backend::Sqlite).await).await;
-            }
-        }
-    )+};
-}
-
 on_both_backends!(
     migrations_can_run_again_on_an_existing_database,
     created_venues_are_listed_and_a_duplicate_slug_is_a_conflict,

@@ -1,0 +1,629 @@
+//! One WebSocket connection: authenticate (token in `Sec-WebSocket-Protocol` or a `hello`
+//! frame), then serve subscriptions until the socket closes. The loop forwards the venue's
+//! frame batches for the channels this socket opened, answers client frames, pings, and
+//! protects the hub: oversized or malformed frames get `error` frames, floods are rate
+//! limited, a socket that falls behind is resynced and one that stops reading is dropped.
+//! Nothing here can slow the engine or another screen: fan-out is a broadcast channel.
+
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
+use axum::{
+    extract::{
+        State,
+        ws::{CloseFrame, Message, Utf8Bytes, WebSocket, WebSocketUpgrade},
+    },
+    http::HeaderMap,
+    response::Response,
+};
+use futures_util::{SinkExt, StreamExt, stream::SplitSink};
+use serde_json::json;
+use tokio::sync::{broadcast::error::RecvError, mpsc};
+
+use super::{
+    Gateway,
+    presence::ScreenPresence,
+    projector::Projector,
+    protocol::{Channel, ClientFrame, ScreenCommand, close},
+    view,
+};
+use crate::{
+    app::AppState,
+    auth::{Claims, TokenKind},
+    domain::{Actor, Command, StationId},
+    engine::{EngineError, Envelope, VenueHandle},
+};
+
+/// The subprotocol a screen asks for; `bearer.<token>` may accompany it.
+pub const SUBPROTOCOL: &str = "almahira.v1";
+
+/// `GET /ws`: upgrades to the screen protocol.
+pub async fn upgrade(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    socket: WebSocketUpgrade,
+) -> Response {
+    let token = headers
+        .get_all("sec-websocket-protocol")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .find_map(|p| p.strip_prefix("bearer."))
+        .map(str::to_owned);
+    let limit = state.gateway.config().max_frame_bytes;
+    socket
+        .protocols([SUBPROTOCOL])
+        .max_message_size(limit)
+        .max_frame_size(limit)
+        .on_upgrade(move |socket| async move { serve(socket, state, token).await })
+}
+
+type Sink = SplitSink<WebSocket, Message>;
+
+/// Why a connection ends.
+enum End {
+    Closed,
+    Close(u16, &'static str),
+}
+
+struct Subscription {
+    channel: Channel,
+    from_seq: u64,
+    station: Option<StationId>,
+}
+
+/// A token bucket: `rate` per second, bursts of `2 x rate`.
+struct Bucket {
+    rate: f64,
+    tokens: f64,
+    at: Instant,
+}
+
+impl Bucket {
+    fn new(rate: u32) -> Self {
+        let rate = f64::from(rate.max(1));
+        Self {
+            rate,
+            tokens: rate * 2.0,
+            at: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.at).as_secs_f64() * self.rate)
+            .min(self.rate * 2.0);
+        self.at = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+struct Connection {
+    id: u64,
+    gateway: Gateway,
+    projector: Projector,
+    venue: VenueHandle,
+    claims: Claims,
+    device: Option<String>,
+    subs: HashMap<String, Subscription>,
+    last_heard: Instant,
+    frames: Bucket,
+    commands: Bucket,
+    refused: u32,
+    last_refusal_notice: Option<Instant>,
+    lag_resyncs: Vec<Instant>,
+}
+
+async fn serve(socket: WebSocket, state: AppState, header_token: Option<String>) {
+    let (mut sink, mut stream) = socket.split();
+    let gateway = state.gateway.clone();
+    let config = gateway.config().clone();
+
+    // Authenticate: the upgrade header's token, or a `hello` frame in time.
+    let (token, device) = match header_token {
+        Some(token) => (token, None),
+        None => match tokio::time::timeout(config.hello_timeout, stream.next()).await {
+            Ok(Some(Ok(Message::Text(text)))) => match serde_json::from_str::<ClientFrame>(&text) {
+                Ok(ClientFrame::Hello { token, device }) => (token, device),
+                _ => {
+                    close_with(
+                        &mut sink,
+                        close::UNAUTHORIZED,
+                        "the first frame must be hello with a token",
+                    )
+                    .await;
+                    return;
+                }
+            },
+            Ok(_) => return,
+            Err(_) => {
+                close_with(&mut sink, close::TIMEOUT, "no hello in time").await;
+                return;
+            }
+        },
+    };
+    let claims = match state
+        .tokens
+        .verify(&token, TokenKind::Access, chrono::Utc::now())
+    {
+        Ok(claims) => claims,
+        Err(error) => {
+            let reason = match error.code() {
+                "token_expired" => "token expired",
+                "wrong_token_kind" => "not an access token",
+                _ => "invalid token",
+            };
+            close_with(&mut sink, close::UNAUTHORIZED, reason).await;
+            return;
+        }
+    };
+    let Some(venue) = state.engine.venue(claims.venue) else {
+        close_with(&mut sink, close::UNAUTHORIZED, "unknown venue").await;
+        return;
+    };
+    let Ok(projector) = gateway.projector(claims.venue).await else {
+        close_with(&mut sink, close::GOING_AWAY, "venue unavailable").await;
+        return;
+    };
+    let device = device.map(|d| d.chars().take(64).collect::<String>());
+    let mut receiver = projector.receiver();
+    let mut connection = Connection {
+        id: gateway.presence().next_id(),
+        gateway: gateway.clone(),
+        projector,
+        venue,
+        claims,
+        device,
+        subs: HashMap::new(),
+        last_heard: Instant::now(),
+        frames: Bucket::new(config.commands_per_second * 5),
+        commands: Bucket::new(config.commands_per_second),
+        refused: 0,
+        last_refusal_notice: None,
+        lag_resyncs: Vec::new(),
+    };
+    let now = chrono::Utc::now();
+    gateway.presence().upsert(ScreenPresence {
+        connection: connection.id,
+        venue_id: connection.claims.venue,
+        device: connection.device.clone(),
+        staff_id: connection.claims.sub,
+        role: connection.claims.role,
+        channels: Vec::new(),
+        connected_at: now,
+        last_heard_at: now,
+        seen_seq: None,
+    });
+    let welcome = json!({
+        "type": "welcome",
+        "protocol": SUBPROTOCOL,
+        "venue": {"id": connection.claims.venue, "slug": connection.venue.slug()},
+        "staff": {"id": connection.claims.sub, "role": connection.claims.role},
+        "connection": connection.id,
+        "seq": connection.projector.seq(),
+        "heartbeat_seconds": config.heartbeat_interval.as_secs_f64(),
+    });
+    let end = match send(&mut sink, welcome.to_string().into(), config.write_timeout).await {
+        Ok(()) => connection.run(&mut sink, &mut stream, &mut receiver).await,
+        Err(end) => end,
+    };
+    gateway.presence().remove(connection.id);
+    if let End::Close(code, reason) = end {
+        close_with(&mut sink, code, reason).await;
+    }
+}
+
+async fn send(sink: &mut Sink, text: Utf8Bytes, timeout: Duration) -> Result<(), End> {
+    match tokio::time::timeout(timeout, sink.send(Message::Text(text))).await {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(_)) => Err(End::Closed),
+        // The screen stopped reading: a close frame would not get through either.
+        Err(_) => Err(End::Closed),
+    }
+}
+
+async fn send_all(sink: &mut Sink, texts: Vec<Utf8Bytes>, timeout: Duration) -> Result<(), End> {
+    let write = async {
+        for text in texts {
+            sink.feed(Message::Text(text)).await?;
+        }
+        sink.flush().await
+    };
+    match tokio::time::timeout(timeout, write).await {
+        Ok(Ok(())) => Ok(()),
+        _ => Err(End::Closed),
+    }
+}
+
+async fn close_with(sink: &mut Sink, code: u16, reason: &'static str) {
+    let frame = CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(reason),
+    };
+    let _ = tokio::time::timeout(
+        Duration::from_secs(2),
+        sink.send(Message::Close(Some(frame))),
+    )
+    .await;
+}
+
+fn error_frame(id: Option<&str>, code: &str, message: &str) -> Utf8Bytes {
+    json!({"type": "error", "id": id, "code": code, "message": message})
+        .to_string()
+        .into()
+}
+
+impl Connection {
+    async fn run(
+        &mut self,
+        sink: &mut Sink,
+        stream: &mut futures_util::stream::SplitStream<WebSocket>,
+        receiver: &mut tokio::sync::broadcast::Receiver<
+            std::sync::Arc<super::projector::FrameBatch>,
+        >,
+    ) -> End {
+        let config = self.gateway.config().clone();
+        let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
+        heartbeat.reset();
+        let mut stopping = self.gateway.stopping();
+        let (replies_tx, mut replies) = mpsc::channel::<Utf8Bytes>(64);
+        loop {
+            let outcome = tokio::select! {
+                incoming = stream.next() => match incoming {
+                    Some(Ok(message)) => {
+                        self.last_heard = Instant::now();
+                        self.on_message(message, sink, &replies_tx).await
+                    }
+                    _ => Err(End::Closed),
+                },
+                batch = receiver.recv() => self.on_batch(batch, sink).await,
+                Some(reply) = replies.recv() => send(sink, reply, config.write_timeout).await,
+                _ = heartbeat.tick() => {
+                    if self.last_heard.elapsed() > config.heartbeat_timeout {
+                        Err(End::Close(close::TIMEOUT, "no answer to pings"))
+                    } else {
+                        let ping = json!({"type": "ping", "seq": self.projector.seq()});
+                        send(sink, ping.to_string().into(), config.write_timeout).await
+                    }
+                }
+                _ = stopping.changed() => Err(End::Close(close::GOING_AWAY, "hub shutting down")),
+            };
+            if let Err(end) = outcome {
+                return end;
+            }
+        }
+    }
+
+    async fn on_batch(
+        &mut self,
+        batch: Result<std::sync::Arc<super::projector::FrameBatch>, RecvError>,
+        sink: &mut Sink,
+    ) -> Result<(), End> {
+        let timeout = self.gateway.config().write_timeout;
+        match batch {
+            Ok(batch) if batch.resync => self.resync_all(sink, "hub_rebuilt").await,
+            Ok(batch) => {
+                let texts: Vec<Utf8Bytes> = batch
+                    .frames
+                    .iter()
+                    .filter(|frame| {
+                        self.subs
+                            .get(&*frame.channel)
+                            .is_some_and(|sub| batch.seq > sub.from_seq)
+                    })
+                    .map(|frame| frame.text.clone())
+                    .collect();
+                if texts.is_empty() {
+                    return Ok(());
+                }
+                send_all(sink, texts, timeout).await
+            }
+            Err(RecvError::Lagged(_)) => {
+                // Too far behind to replay: fresh snapshots, and a limit on how often.
+                let now = Instant::now();
+                self.lag_resyncs
+                    .retain(|at| now.duration_since(*at) < Duration::from_secs(60));
+                self.lag_resyncs.push(now);
+                if self.lag_resyncs.len() > 3 {
+                    return Err(End::Close(close::TOO_SLOW, "cannot keep up with the venue"));
+                }
+                self.resync_all(sink, "lagged").await
+            }
+            Err(RecvError::Closed) => Err(End::Close(close::GOING_AWAY, "venue stopped")),
+        }
+    }
+
+    async fn resync_all(&mut self, sink: &mut Sink, reason: &str) -> Result<(), End> {
+        let mut texts = Vec::new();
+        for sub in self.subs.values_mut() {
+            if let Some((text, seq)) = self.projector.resync(&sub.channel, reason) {
+                sub.from_seq = seq;
+                texts.push(text);
+            }
+        }
+        send_all(sink, texts, self.gateway.config().write_timeout).await
+    }
+
+    /// Answers a refused frame, but at most once a second so a flood is not echoed.
+    async fn refuse(
+        &mut self,
+        sink: &mut Sink,
+        id: Option<&str>,
+        code: &str,
+        message: &str,
+    ) -> Result<(), End> {
+        self.refused += 1;
+        if self.refused > 1000 {
+            return Err(End::Close(close::FLOODING, "too many refused frames"));
+        }
+        let now = Instant::now();
+        if code == "rate_limited"
+            && self
+                .last_refusal_notice
+                .is_some_and(|at| now.duration_since(at) < Duration::from_secs(1))
+        {
+            return Ok(());
+        }
+        self.last_refusal_notice = Some(now);
+        send(
+            sink,
+            error_frame(id, code, message),
+            self.gateway.config().write_timeout,
+        )
+        .await
+    }
+
+    async fn on_message(
+        &mut self,
+        message: Message,
+        sink: &mut Sink,
+        replies: &mpsc::Sender<Utf8Bytes>,
+    ) -> Result<(), End> {
+        let text = match message {
+            Message::Text(text) => text,
+            Message::Binary(_) => {
+                return self
+                    .refuse(sink, None, "binary_not_supported", "send JSON text frames")
+                    .await;
+            }
+            Message::Close(_) => return Err(End::Closed),
+            Message::Ping(_) | Message::Pong(_) => return Ok(()),
+        };
+        if !self.frames.take() {
+            return self
+                .refuse(sink, None, "rate_limited", "too many frames; slow down")
+                .await;
+        }
+        let frame = match serde_json::from_str::<ClientFrame>(&text) {
+            Ok(frame) => frame,
+            Err(error) => {
+                let code = if error.is_syntax() || error.is_eof() {
+                    "invalid_json"
+                } else {
+                    "invalid_frame"
+                };
+                return self.refuse(sink, None, code, &error.to_string()).await;
+            }
+        };
+        let timeout = self.gateway.config().write_timeout;
+        match frame {
+            ClientFrame::Hello { .. } => {
+                self.refuse(
+                    sink,
+                    None,
+                    "already_authenticated",
+                    "hello is only the first frame",
+                )
+                .await
+            }
+            ClientFrame::Pong { .. } => Ok(()),
+            ClientFrame::Subscribe { channel, since } => {
+                let Some(parsed) = Channel::parse(&channel, self.claims.sub) else {
+                    return self
+                        .refuse(
+                            sink,
+                            None,
+                            "unknown_channel",
+                            &format!("no channel named {channel:?}"),
+                        )
+                        .await;
+                };
+                if !parsed.allows(self.claims.role, self.claims.sub) {
+                    let message = format!(
+                        "a {} may not open {}",
+                        self.claims.role.as_str(),
+                        parsed.name()
+                    );
+                    return self.refuse(sink, None, "forbidden_channel", &message).await;
+                }
+                match self.projector.open(&parsed, since) {
+                    Ok(opened) => {
+                        let name = parsed.name();
+                        self.subs.insert(
+                            name,
+                            Subscription {
+                                channel: parsed,
+                                from_seq: opened.from_seq,
+                                station: opened.station,
+                            },
+                        );
+                        self.note_channels();
+                        send_all(sink, opened.frames, timeout).await
+                    }
+                    Err((code, message)) => self.refuse(sink, None, code, &message).await,
+                }
+            }
+            ClientFrame::Unsubscribe { channel } => {
+                let name = Channel::parse(&channel, self.claims.sub).map_or(channel, |c| c.name());
+                self.subs.remove(&name);
+                self.note_channels();
+                send(
+                    sink,
+                    json!({"type": "unsubscribed", "channel": name})
+                        .to_string()
+                        .into(),
+                    timeout,
+                )
+                .await
+            }
+            ClientFrame::Seen { seq } => {
+                let stations: Vec<StationId> =
+                    self.subs.values().filter_map(|s| s.station).collect();
+                if !stations.is_empty() {
+                    self.projector.seen(&stations, seq);
+                }
+                self.gateway.presence().update(self.id, |p| {
+                    p.seen_seq = Some(p.seen_seq.map_or(seq, |old| old.max(seq)));
+                    p.last_heard_at = chrono::Utc::now();
+                });
+                Ok(())
+            }
+            ClientFrame::Command { id, command } => {
+                let id_text = id.to_string();
+                if !self.commands.take() {
+                    return self
+                        .refuse(
+                            sink,
+                            Some(&id_text),
+                            "rate_limited",
+                            "too many commands; slow down",
+                        )
+                        .await;
+                }
+                if !crate::auth::allows(self.claims.role, command.permission()) {
+                    let message = format!("a {} may not do that", self.claims.role.as_str());
+                    return self
+                        .refuse(sink, Some(&id_text), "forbidden", &message)
+                        .await;
+                }
+                let venue = self.venue.clone();
+                let actor = Actor::staff(
+                    self.claims.sub,
+                    self.claims.role,
+                    self.device.clone().or_else(|| Some("ws".into())),
+                );
+                let replies = replies.clone();
+                tokio::spawn(async move {
+                    let reply = match execute(&venue, id, actor, command).await {
+                        Ok(outcome) => json!({
+                            "type": "ack",
+                            "id": id_text,
+                            "seq": outcome.last_seq,
+                            "replayed": outcome.replayed,
+                        })
+                        .to_string()
+                        .into(),
+                        Err((code, message)) => error_frame(Some(&id_text), &code, &message),
+                    };
+                    let _ = replies.send(reply).await;
+                });
+                Ok(())
+            }
+        }
+    }
+
+    fn note_channels(&self) {
+        let channels: Vec<String> = self.subs.keys().cloned().collect();
+        self.gateway
+            .presence()
+            .update(self.id, |p| p.channels = channels);
+    }
+}
+
+/// Turns a screen command into a domain command and runs it, like an HTTP command.
+async fn execute(
+    venue: &VenueHandle,
+    id: uuid::Uuid,
+    actor: Actor,
+    command: ScreenCommand,
+) -> Result<crate::engine::Outcome, (String, String)> {
+    let station_key = match &command {
+        ScreenCommand::StartTicket { station, .. }
+        | ScreenCommand::BumpTicket { station, .. }
+        | ScreenCommand::BumpLine { station, .. }
+        | ScreenCommand::RecallLast { station }
+        | ScreenCommand::RecallTicket { station, .. } => Some(station.clone()),
+        ScreenCommand::ServeReady { .. } | ScreenCommand::MarkServed { .. } => None,
+    };
+    let lookup = station_key.clone();
+    let (station, last_bumped) = venue
+        .read(move |v| {
+            let station = lookup
+                .as_deref()
+                .and_then(|key| view::station_by_key(v, key))
+                .map(|s| s.id);
+            let last =
+                station.and_then(|s| view::recently_bumped(v, s).first().map(|b| b.order_id));
+            (station, last)
+        })
+        .await
+        .map_err(|e| ("unavailable".to_owned(), e.to_string()))?;
+    let station_id = match (&station_key, station) {
+        (Some(key), None) => {
+            return Err((
+                "station_not_found".into(),
+                format!("no station with key {key:?}"),
+            ));
+        }
+        (_, station) => station,
+    };
+    let station =
+        || station_id.ok_or_else(|| ("station_not_found".to_owned(), "no station".to_owned()));
+    let command = match command {
+        ScreenCommand::StartTicket { order_id, .. } => Command::StartTicket {
+            order_id,
+            station_id: station()?,
+        },
+        ScreenCommand::BumpTicket { order_id, .. } => Command::BumpTicket {
+            order_id,
+            station_id: station()?,
+        },
+        ScreenCommand::BumpLine {
+            order_id, line_id, ..
+        } => Command::MarkLinesReady {
+            order_id,
+            line_ids: vec![line_id],
+            station_id: Some(station()?),
+        },
+        ScreenCommand::RecallLast { .. } => Command::RecallTicket {
+            order_id: last_bumped.ok_or_else(|| {
+                (
+                    "nothing_to_recall".to_owned(),
+                    "this station has no bumped ticket to recall".to_owned(),
+                )
+            })?,
+            station_id: station()?,
+        },
+        ScreenCommand::RecallTicket { order_id, .. } => Command::RecallTicket {
+            order_id,
+            station_id: station()?,
+        },
+        ScreenCommand::ServeReady { order_id } => Command::ServeReady { order_id },
+        ScreenCommand::MarkServed { order_id, line_ids } => {
+            Command::ServeLines { order_id, line_ids }
+        }
+    };
+    venue
+        .execute(Envelope {
+            command_id: id,
+            actor,
+            command,
+        })
+        .await
+        .map_err(|error| match error {
+            EngineError::Rejected(rejection) => (rejection.code.to_owned(), rejection.message),
+            EngineError::Unavailable(_) => (
+                "unavailable".into(),
+                "the hub cannot store this right now; retry with the same id".into(),
+            ),
+            EngineError::Stopped => ("unavailable".into(), "the hub is shutting down".into()),
+        })
+}

@@ -1,0 +1,803 @@
+//! One projector per venue: keeps a replica of the venue (fed by the engine's live feed,
+//! after events are durable), turns every event into view-level frames per channel, keeps
+//! the last frames in a ring for resume, and fans them out through a broadcast channel.
+//! Frames are serialised once here, never per screen.
+//!
+//! It also tracks delivery: every ticket fired at a station must be confirmed by a screen of
+//! that station (`seen`) within the configured time, or the projector asks the engine to
+//! raise a delivery alert (an event like any other, so it is journaled and resumable).
+//!
+//! The state sits behind a `Mutex` that is never held across an await: publishing a batch
+//! and opening a channel both happen under it, which is what makes "snapshot at seq S, then
+//! every frame after S" atomic.
+
+use std::{
+    collections::{BTreeMap, BTreeSet, HashMap, VecDeque},
+    sync::{Arc, Mutex, MutexGuard},
+    time::{Duration, Instant},
+};
+
+use axum::extract::ws::Utf8Bytes;
+use serde_json::{Value, json};
+use tokio::sync::broadcast::{self, error::RecvError};
+use uuid::Uuid;
+
+use super::{
+    GatewayConfig,
+    protocol::Channel,
+    view::{self, is_on_expo},
+};
+use crate::{
+    domain::{Actor, Command, Event, OrderId, StationId, TableId, Venue},
+    engine::{EngineError, Envelope, Feed, Published, VenueHandle},
+    http::view::{FloorView, OrderView, TableView},
+};
+
+/// The frames one event produced, in order, all carrying its `seq`.
+#[derive(Debug)]
+pub struct FrameBatch {
+    pub seq: u64,
+    pub frames: Vec<Frame>,
+    /// The projector was rebuilt: every subscriber must take a fresh snapshot.
+    pub resync: bool,
+}
+
+#[derive(Debug)]
+pub struct Frame {
+    pub channel: Arc<str>,
+    /// The whole text frame, ready to send; cloning shares the bytes.
+    pub text: Utf8Bytes,
+}
+
+/// What opening a channel yields: the text frames to send first, and the seq after which
+/// live frames of this channel apply.
+pub struct Opened {
+    pub frames: Vec<Utf8Bytes>,
+    pub from_seq: u64,
+    /// The station behind a `kds:` channel, for delivery confirmation.
+    pub station: Option<StationId>,
+}
+
+struct Pending {
+    fired_seq: u64,
+    since: Instant,
+    alerted: bool,
+}
+
+struct State {
+    replica: Venue,
+    seq: u64,
+    ring: VecDeque<Arc<FrameBatch>>,
+    /// Resume works for any `since >= ring_floor`: every event after it is in the ring.
+    ring_floor: u64,
+    last_on_channel: HashMap<Arc<str>, u64>,
+    pending: HashMap<(OrderId, StationId), Pending>,
+    audit_recent: VecDeque<Value>,
+}
+
+const AUDIT_KEPT: usize = 100;
+
+#[derive(Clone)]
+pub struct Projector {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    venue: VenueHandle,
+    state: Mutex<State>,
+    frames: broadcast::Sender<Arc<FrameBatch>>,
+    config: GatewayConfig,
+}
+
+impl Projector {
+    /// Starts projecting a venue from its current state.
+    pub async fn start(venue: VenueHandle, config: GatewayConfig) -> Result<Self, EngineError> {
+        let (replica, seq, feed) = venue.subscribe(Venue::clone).await?;
+        let (frames, _) = broadcast::channel(config.fanout_capacity);
+        let mut state = State {
+            replica,
+            seq,
+            ring: VecDeque::new(),
+            ring_floor: seq,
+            last_on_channel: HashMap::new(),
+            pending: HashMap::new(),
+            audit_recent: VecDeque::new(),
+        };
+        state.track_live_tickets(seq);
+        let projector = Self {
+            inner: Arc::new(Inner {
+                venue,
+                state: Mutex::new(state),
+                frames,
+                config,
+            }),
+        };
+        tokio::spawn(projector.clone().run(feed));
+        Ok(projector)
+    }
+
+    pub fn venue(&self) -> &VenueHandle {
+        &self.inner.venue
+    }
+
+    fn state(&self) -> MutexGuard<'_, State> {
+        self.inner
+            .state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The current sequence number of the replica.
+    pub fn seq(&self) -> u64 {
+        self.state().seq
+    }
+
+    /// A receiver of every batch published from now on.
+    pub fn receiver(&self) -> broadcast::Receiver<Arc<FrameBatch>> {
+        let _state = self.state();
+        self.inner.frames.subscribe()
+    }
+
+    async fn run(self, mut feed: Feed) {
+        // The events of one command, projected together once the last one arrives.
+        let mut group: Vec<Arc<Published>> = Vec::new();
+        let mut tick = tokio::time::interval(Duration::from_millis(250));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                received = feed.recv() => match received {
+                    Ok(published) => {
+                        let complete = published.seq >= published.command_last_seq;
+                        group.push(published);
+                        if complete {
+                            let commands = self.publish(&group);
+                            group.clear();
+                            self.issue(commands);
+                        }
+                    }
+                    Err(RecvError::Lagged(missed)) => {
+                        tracing::warn!(venue = %self.inner.venue.slug(), missed, "projector fell behind; rebuilding");
+                        match self.inner.venue.subscribe(Venue::clone).await {
+                            Ok((replica, seq, fresh)) => {
+                                feed = fresh;
+                                group.clear();
+                                self.rebuild(replica, seq);
+                            }
+                            Err(_) => return,
+                        }
+                    }
+                    Err(RecvError::Closed) => return,
+                },
+                _ = tick.tick() => {
+                    let commands = self.overdue();
+                    self.issue(commands);
+                }
+            }
+        }
+    }
+
+    fn publish(&self, group: &[Arc<Published>]) -> Vec<Command> {
+        let mut state = self.state();
+        let (batch, commands) = state.project(group);
+        let batch = Arc::new(batch);
+        state.ring.push_back(batch.clone());
+        while state.ring.len() > self.inner.config.resume_window {
+            if let Some(old) = state.ring.pop_front() {
+                state.ring_floor = old.seq;
+            }
+        }
+        let _ = self.inner.frames.send(batch);
+        commands
+    }
+
+    fn rebuild(&self, replica: Venue, seq: u64) {
+        let mut state = self.state();
+        state.replica = replica;
+        state.seq = seq;
+        state.ring.clear();
+        state.ring_floor = seq;
+        state.pending.clear();
+        state.track_live_tickets(seq);
+        let _ = self.inner.frames.send(Arc::new(FrameBatch {
+            seq,
+            frames: Vec::new(),
+            resync: true,
+        }));
+    }
+
+    /// Opens a channel for a subscriber: replays what it missed since `since` from the
+    /// ring, or gives a snapshot (flagged `resync` when a resume was asked for but the
+    /// events are no longer kept).
+    pub fn open(
+        &self,
+        channel: &Channel,
+        since: Option<u64>,
+    ) -> Result<Opened, (&'static str, String)> {
+        let state = self.state();
+        let name = channel.name();
+        let station = match channel {
+            Channel::Kds(key) => Some(
+                view::station_by_key(&state.replica, key)
+                    .map(|s| s.id)
+                    .ok_or(("station_not_found", format!("no station with key {key:?}")))?,
+            ),
+            _ => None,
+        };
+        if let Some(since) = since
+            && since >= state.ring_floor
+            && since <= state.seq
+        {
+            let replayed: Vec<Utf8Bytes> = state
+                .ring
+                .iter()
+                .filter(|batch| batch.seq > since)
+                .flat_map(|batch| batch.frames.iter())
+                .filter(|frame| *frame.channel == *name)
+                .map(|frame| frame.text.clone())
+                .collect();
+            let marker = json!({
+                "type": "resumed",
+                "channel": name,
+                "since": since,
+                "seq": state.seq,
+                "replayed": replayed.len(),
+            });
+            let mut frames = vec![Utf8Bytes::from(marker.to_string())];
+            frames.extend(replayed);
+            return Ok(Opened {
+                frames,
+                from_seq: state.seq,
+                station,
+            });
+        }
+        let reason = match since {
+            None => Value::Null,
+            Some(since) if since > state.seq => json!("ahead_of_hub"),
+            Some(_) => json!("too_old"),
+        };
+        let data = state.snapshot(channel, station)?;
+        let frame = json!({
+            "type": "snapshot",
+            "channel": name,
+            "seq": state.seq,
+            "resync": since.is_some(),
+            "reason": reason,
+            "data": data,
+        });
+        Ok(Opened {
+            frames: vec![Utf8Bytes::from(frame.to_string())],
+            from_seq: state.seq,
+            station,
+        })
+    }
+
+    /// A fresh snapshot of a channel, flagged as a resync (after lag or a rebuild).
+    pub fn resync(&self, channel: &Channel, reason: &str) -> Option<(Utf8Bytes, u64)> {
+        let state = self.state();
+        let station = match channel {
+            Channel::Kds(key) => Some(view::station_by_key(&state.replica, key)?.id),
+            _ => None,
+        };
+        let data = state.snapshot(channel, station).ok()?;
+        let frame = json!({
+            "type": "snapshot",
+            "channel": channel.name(),
+            "seq": state.seq,
+            "resync": true,
+            "reason": reason,
+            "data": data,
+        });
+        Some((Utf8Bytes::from(frame.to_string()), state.seq))
+    }
+
+    /// A screen of these stations has rendered everything up to `seq`.
+    pub fn seen(&self, stations: &[StationId], seq: u64) {
+        let commands = {
+            let mut state = self.state();
+            let confirmed: Vec<(OrderId, StationId)> = state
+                .pending
+                .iter()
+                .filter(|((_, station), pending)| {
+                    stations.contains(station) && pending.fired_seq <= seq
+                })
+                .map(|(key, _)| *key)
+                .collect();
+            let mut commands = Vec::new();
+            for key in confirmed {
+                state.pending.remove(&key);
+                if state
+                    .replica
+                    .orders
+                    .get(&key.0)
+                    .is_some_and(|o| o.unseen_at.contains(&key.1))
+                {
+                    commands.push(Command::ClearDeliveryAlert {
+                        order_id: key.0,
+                        station_id: key.1,
+                    });
+                }
+            }
+            commands
+        };
+        self.issue(commands);
+    }
+
+    fn overdue(&self) -> Vec<Command> {
+        let timeout = self.inner.config.delivery_timeout;
+        if timeout.is_zero() {
+            return Vec::new();
+        }
+        let mut state = self.state();
+        let mut commands = Vec::new();
+        for ((order_id, station_id), pending) in state.pending.iter_mut() {
+            if !pending.alerted && pending.since.elapsed() >= timeout {
+                pending.alerted = true;
+                commands.push(Command::RaiseDeliveryAlert {
+                    order_id: *order_id,
+                    station_id: *station_id,
+                });
+            }
+        }
+        commands
+    }
+
+    /// Sends the projector's own commands (delivery alerts) to the engine, off the lock.
+    fn issue(&self, commands: Vec<Command>) {
+        for command in commands {
+            let venue = self.inner.venue.clone();
+            tokio::spawn(async move {
+                let envelope = Envelope {
+                    command_id: Uuid::now_v7(),
+                    actor: Actor {
+                        device: Some("hub".into()),
+                        ..Actor::system()
+                    },
+                    command,
+                };
+                if let Err(error) = venue.execute(envelope).await {
+                    tracing::debug!(%error, "delivery alert command not applied");
+                }
+            });
+        }
+    }
+}
+
+/// Everything a screen may show about the entities one event touches, as JSON.
+#[derive(Default)]
+struct Views {
+    cards: BTreeMap<(OrderId, StationId), Value>,
+    tickets: BTreeMap<OrderId, Value>,
+    orders: BTreeMap<OrderId, Value>,
+    tables: BTreeMap<TableId, Value>,
+    all_day: BTreeMap<StationId, Value>,
+    ready: BTreeSet<OrderId>,
+}
+
+fn to_value<T: serde::Serialize>(value: &T) -> Value {
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+impl Views {
+    fn capture(
+        venue: &Venue,
+        orders: &BTreeSet<OrderId>,
+        tables: &BTreeSet<TableId>,
+        stations: &BTreeSet<StationId>,
+    ) -> Self {
+        let mut views = Views::default();
+        for order_id in orders {
+            let Some(order) = venue.orders.get(order_id) else {
+                continue;
+            };
+            views
+                .orders
+                .insert(*order_id, to_value(&OrderView::of(venue, order)));
+            for station in stations {
+                if order.is_on_station(*station) {
+                    views.cards.insert(
+                        (*order_id, *station),
+                        to_value(&view::kds_card(venue, order, *station)),
+                    );
+                }
+            }
+            if is_on_expo(order) {
+                let ticket = view::expo_ticket(venue, order);
+                if ticket.ready {
+                    views.ready.insert(*order_id);
+                }
+                views.tickets.insert(*order_id, to_value(&ticket));
+            }
+        }
+        for table_id in tables {
+            if let Some(table) = TableView::find(venue, *table_id) {
+                views.tables.insert(*table_id, to_value(&table));
+            }
+        }
+        for station in stations {
+            views
+                .all_day
+                .insert(*station, to_value(&view::all_day(venue, *station)));
+        }
+        views
+    }
+}
+
+impl State {
+    fn track_live_tickets(&mut self, seq: u64) {
+        let now = Instant::now();
+        for order in self.replica.open_orders() {
+            for station in self.replica.stations.keys() {
+                if order.live_lines_at(*station).next().is_some() {
+                    self.pending.insert(
+                        (order.id, *station),
+                        Pending {
+                            fired_seq: seq,
+                            since: now,
+                            alerted: order.unseen_at.contains(station),
+                        },
+                    );
+                }
+            }
+        }
+    }
+
+    fn station_key(&self, station: StationId) -> Arc<str> {
+        let key = self
+            .replica
+            .stations
+            .get(&station)
+            .map_or("?", |s| s.key.as_str());
+        Arc::from(format!("kds:{key}"))
+    }
+
+    /// Applies one command's events to the replica and returns their frames (all carrying
+    /// the command's last sequence number), plus any delivery commands to issue.
+    fn project(&mut self, group: &[Arc<Published>]) -> (FrameBatch, Vec<Command>) {
+        let Some(last) = group.last() else {
+            return (
+                FrameBatch {
+                    seq: self.seq,
+                    frames: Vec::new(),
+                    resync: false,
+                },
+                Vec::new(),
+            );
+        };
+        let seq = last.seq;
+        let mut orders: BTreeSet<OrderId> =
+            group.iter().filter_map(|p| p.event.order_id()).collect();
+        let mut tables: BTreeSet<TableId> =
+            group.iter().flat_map(|p| p.event.table_ids()).collect();
+        for order_id in &orders {
+            tables.extend(self.replica.orders.get(order_id).and_then(|o| o.table_id));
+        }
+        // Orders at a table that moves or merges change their label.
+        for table_id in tables.clone() {
+            orders.extend(self.replica.open_orders_at(table_id).map(|o| o.id));
+        }
+        let mut stations: BTreeSet<StationId> = orders
+            .iter()
+            .filter_map(|id| self.replica.orders.get(id))
+            .flat_map(|o| o.lines.iter().flat_map(|l| l.stations.iter().copied()))
+            .collect();
+        for published in group {
+            if let Event::LinesAdded { lines, .. } = &published.event {
+                stations.extend(lines.iter().flat_map(|l| l.stations.iter().copied()));
+            }
+        }
+
+        let before = Views::capture(&self.replica, &orders, &tables, &stations);
+        for published in group {
+            self.replica.apply(&published.event);
+        }
+        self.seq = seq;
+        for order_id in &orders {
+            tables.extend(self.replica.orders.get(order_id).and_then(|o| o.table_id));
+        }
+        let after = Views::capture(&self.replica, &orders, &tables, &stations);
+
+        let mut out: Vec<(Arc<str>, &'static str, Value)> = Vec::new();
+        let mut commands = Vec::new();
+        let replica = &self.replica;
+
+        for (key, card) in &after.cards {
+            let channel = self.station_key(key.1);
+            match before.cards.get(key) {
+                None => out.push((channel, "card_added", card.clone())),
+                Some(old) if old != card => out.push((channel, "card_updated", card.clone())),
+                Some(_) => {}
+            }
+        }
+        for (key, old) in &before.cards {
+            if after.cards.contains_key(key) {
+                continue;
+            }
+            let order = replica.orders.get(&key.0);
+            let bumped = order.is_some_and(|o| o.is_open());
+            out.push((
+                self.station_key(key.1),
+                if bumped {
+                    "card_bumped"
+                } else {
+                    "card_removed"
+                },
+                json!({"order_id": key.0, "number": old["number"], "label": old["label"]}),
+            ));
+            if let Some(pending) = self.pending.remove(key)
+                && (pending.alerted || order.is_some_and(|o| o.unseen_at.contains(&key.1)))
+                && order.is_some_and(|o| o.is_open())
+            {
+                commands.push(Command::ClearDeliveryAlert {
+                    order_id: key.0,
+                    station_id: key.1,
+                });
+            }
+        }
+        for (station, counts) in &after.all_day {
+            if before.all_day.get(station) != Some(counts) {
+                out.push((
+                    self.station_key(*station),
+                    "all_day_changed",
+                    json!({"counts": counts}),
+                ));
+            }
+        }
+        let expo: Arc<str> = Arc::from("expo");
+        for (order_id, ticket) in &after.tickets {
+            match before.tickets.get(order_id) {
+                None => out.push((expo.clone(), "ticket_added", ticket.clone())),
+                Some(old) if old != ticket => {
+                    out.push((expo.clone(), "ticket_updated", ticket.clone()))
+                }
+                Some(_) => {}
+            }
+        }
+        for (order_id, old) in &before.tickets {
+            if !after.tickets.contains_key(order_id) {
+                out.push((
+                    expo.clone(),
+                    "ticket_removed",
+                    json!({"order_id": order_id, "number": old["number"]}),
+                ));
+            }
+        }
+        for (order_id, order) in &after.orders {
+            if before.orders.get(order_id) != Some(order) {
+                out.push((
+                    Arc::from(format!("order:{order_id}")),
+                    "order_changed",
+                    order.clone(),
+                ));
+            }
+        }
+        let floor: Arc<str> = Arc::from("floor");
+        for (table_id, table) in &after.tables {
+            if before.tables.get(table_id) != Some(table) {
+                out.push((floor.clone(), "table_changed", table.clone()));
+            }
+        }
+        for table_id in before.tables.keys() {
+            if !after.tables.contains_key(table_id) {
+                out.push((
+                    floor.clone(),
+                    "table_removed",
+                    json!({"table_id": table_id}),
+                ));
+            }
+        }
+        for order_id in after.ready.difference(&before.ready) {
+            if let Some(order) = replica.orders.get(order_id) {
+                let notice = json!({
+                    "order_id": order_id,
+                    "number": order.number,
+                    "label": view::order_label(replica, order),
+                    "table_id": order.table_id,
+                    "message": format!("Food ready: {}", view::order_label(replica, order)),
+                });
+                out.push((floor.clone(), "food_ready", notice.clone()));
+                if let Some(staff) = order.created_by {
+                    out.push((Arc::from(format!("staff:{staff}")), "food_ready", notice));
+                }
+            }
+        }
+        let alerts: Arc<str> = Arc::from("alerts");
+        for published in group {
+            let event = &published.event;
+            match event {
+                Event::LinesFired {
+                    order_id, line_ids, ..
+                } => {
+                    if let Some(order) = replica.orders.get(order_id) {
+                        let fired_stations: BTreeSet<StationId> = order
+                            .lines
+                            .iter()
+                            .filter(|l| line_ids.contains(&l.id))
+                            .flat_map(|l| l.stations.iter().copied())
+                            .collect();
+                        for station in fired_stations {
+                            self.pending.entry((*order_id, station)).or_insert(Pending {
+                                fired_seq: seq,
+                                since: Instant::now(),
+                                alerted: false,
+                            });
+                        }
+                    }
+                }
+                Event::DeliveryAlertRaised {
+                    order_id,
+                    station_id,
+                    at,
+                }
+                | Event::DeliveryAlertCleared {
+                    order_id,
+                    station_id,
+                    at,
+                } => {
+                    let raised = matches!(event, Event::DeliveryAlertRaised { .. });
+                    if let Some(order) = replica.orders.get(order_id) {
+                        let station = replica.stations.get(station_id);
+                        let label = view::order_label(replica, order);
+                        let station_name = station.map_or("?", |s| s.name.as_str());
+                        let alert = json!({
+                            "order_id": order_id,
+                            "number": order.number,
+                            "label": label,
+                            "station": station.map(|s| s.key.clone()),
+                            "station_name": station_name,
+                            "at": at,
+                            "message": if raised {
+                                format!("{station_name} has not seen {label} (order #{})", order.number)
+                            } else {
+                                format!("{station_name} has now seen {label} (order #{})", order.number)
+                            },
+                        });
+                        let kind = if raised {
+                            "delivery_alert"
+                        } else {
+                            "delivery_alert_cleared"
+                        };
+                        out.push((alerts.clone(), kind, alert.clone()));
+                        out.push((expo.clone(), kind, alert.clone()));
+                        if let Some(staff) = order.created_by {
+                            out.push((Arc::from(format!("staff:{staff}")), kind, alert));
+                        }
+                    }
+                }
+                Event::ItemAvailabilityChanged { item_id, available } => {
+                    let name = replica.items.get(item_id).map(|i| i.name.clone());
+                    out.push((
+                        alerts.clone(),
+                        "item_availability",
+                        json!({"menu_item_id": item_id, "name": name, "available": available}),
+                    ));
+                }
+                _ => {}
+            }
+            let mut entry = json!({
+                "seq": published.seq,
+                "at": published.at,
+                "kind": event.kind(),
+                "command_id": published.command_id,
+                "staff_id": published.actor.staff_id,
+                "device": published.actor.device,
+                "event": to_value(event),
+            });
+            crate::http::audit::redact(&mut entry);
+            self.audit_recent.push_back(entry.clone());
+            while self.audit_recent.len() > AUDIT_KEPT {
+                self.audit_recent.pop_front();
+            }
+            out.push((Arc::from("audit"), "journal_entry", entry));
+            if matches!(
+                event,
+                Event::OrderClosed { .. } | Event::OrderCancelled { .. }
+            ) && let Some(order_id) = event.order_id()
+            {
+                self.pending.retain(|(order, _), _| *order != order_id);
+            }
+        }
+        let at = last.at;
+        let frames = out
+            .into_iter()
+            .map(|(channel, kind, data)| {
+                let prev = self
+                    .last_on_channel
+                    .insert(channel.clone(), seq)
+                    .unwrap_or(0);
+                let frame = json!({
+                    "type": "event",
+                    "channel": &*channel,
+                    "seq": seq,
+                    "prev": prev,
+                    "kind": kind,
+                    "at": at,
+                    "data": data,
+                });
+                Frame {
+                    channel,
+                    text: Utf8Bytes::from(frame.to_string()),
+                }
+            })
+            .collect();
+        for published in group {
+            if let Event::OrderClosed { order_id, .. } | Event::OrderCancelled { order_id, .. } =
+                &published.event
+            {
+                // The order's channel will not speak again; forget its pointer.
+                self.last_on_channel
+                    .remove(format!("order:{order_id}").as_str());
+            }
+        }
+        (
+            FrameBatch {
+                seq,
+                frames,
+                resync: false,
+            },
+            commands,
+        )
+    }
+
+    fn snapshot(
+        &self,
+        channel: &Channel,
+        station: Option<StationId>,
+    ) -> Result<Value, (&'static str, String)> {
+        let venue = &self.replica;
+        let delivery_alerts = |filter: &dyn Fn(&crate::domain::Order) -> bool| -> Vec<Value> {
+            venue
+                .open_orders()
+                .filter(|o| filter(o))
+                .flat_map(|o| {
+                    o.unseen_at.iter().map(move |s| {
+                        let station = venue.stations.get(s);
+                        json!({
+                            "order_id": o.id,
+                            "number": o.number,
+                            "label": view::order_label(venue, o),
+                            "station": station.map(|s| s.key.clone()),
+                            "station_name": station.map(|s| s.name.clone()),
+                        })
+                    })
+                })
+                .collect()
+        };
+        Ok(match channel {
+            Channel::Kds(_) => {
+                let station_id =
+                    station.ok_or(("station_not_found", "no such station".to_owned()))?;
+                json!({
+                    "station": venue.stations.get(&station_id),
+                    "cards": view::station_cards(venue, station_id),
+                    "all_day": view::all_day(venue, station_id),
+                    "recently_bumped": view::recently_bumped(venue, station_id),
+                })
+            }
+            Channel::Expo => json!({
+                "tickets": view::expo_tickets(venue),
+                "delivery_alerts": delivery_alerts(&|_| true),
+            }),
+            Channel::Floor => to_value(&FloorView::of(venue, self.seq)),
+            Channel::Order(order_id) => to_value(&OrderView::find(venue, *order_id).ok_or((
+                "order_not_found",
+                format!("order {order_id} is not live in this venue"),
+            ))?),
+            Channel::Alerts => json!({
+                "delivery_alerts": delivery_alerts(&|_| true),
+                "sold_out": venue.items.values().filter(|i| i.active && !i.available)
+                    .map(|i| json!({"menu_item_id": i.id, "name": i.name}))
+                    .collect::<Vec<_>>(),
+            }),
+            Channel::Audit => json!({ "recent": self.audit_recent }),
+            Channel::Staff(staff_id) => {
+                let mine = |o: &crate::domain::Order| o.created_by == Some(*staff_id);
+                json!({
+                    "food_ready": venue.open_orders().filter(|o| mine(o) && view::expo_ticket(venue, o).ready && is_on_expo(o))
+                        .map(|o| json!({"order_id": o.id, "number": o.number, "label": view::order_label(venue, o), "table_id": o.table_id}))
+                        .collect::<Vec<_>>(),
+                    "delivery_alerts": delivery_alerts(&mine),
+                })
+            }
+        })
+    }
+}

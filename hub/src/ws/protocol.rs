@@ -1,0 +1,174 @@
+//! The WebSocket protocol's frames (JSON text, `type`-tagged) and channel names. This file
+//! is the contract screen makers build against; `docs/websocket.md` describes it in prose.
+
+use serde::Deserialize;
+use uuid::Uuid;
+
+use crate::{
+    auth::Permission,
+    domain::{LineId, OrderId, Role, StaffId},
+};
+
+/// Frames a client sends.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ClientFrame {
+    /// First frame when the token was not given in `Sec-WebSocket-Protocol`.
+    Hello {
+        token: String,
+        #[serde(default)]
+        device: Option<String>,
+    },
+    /// Opens a channel; `since` is the last `seq` applied on it (resume), or null.
+    Subscribe {
+        channel: String,
+        #[serde(default)]
+        since: Option<u64>,
+    },
+    Unsubscribe {
+        channel: String,
+    },
+    /// An action; `id` is a UUID and makes it idempotent like an HTTP `command_id`.
+    Command {
+        id: Uuid,
+        command: ScreenCommand,
+    },
+    /// The highest `seq` this screen has rendered (delivery acknowledgement).
+    Seen {
+        seq: u64,
+    },
+    /// Answer to `ping`.
+    Pong {
+        #[serde(default)]
+        seq: Option<u64>,
+    },
+}
+
+/// What kitchen, expo and floor screens do. Stations are named by key (`grill`).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum ScreenCommand {
+    /// Start cooking the station's fired lines of an order.
+    StartTicket {
+        order_id: OrderId,
+        station: String,
+    },
+    /// The station's part of the order is done.
+    BumpTicket {
+        order_id: OrderId,
+        station: String,
+    },
+    /// One line is done at the station.
+    BumpLine {
+        order_id: OrderId,
+        line_id: LineId,
+        station: String,
+    },
+    /// Bring back the ticket this station bumped last.
+    RecallLast {
+        station: String,
+    },
+    RecallTicket {
+        order_id: OrderId,
+        station: String,
+    },
+    /// Expo: everything ready went out to the guest.
+    ServeReady {
+        order_id: OrderId,
+    },
+    /// Waiter or expo: these ready lines were served.
+    MarkServed {
+        order_id: OrderId,
+        line_ids: Vec<LineId>,
+    },
+}
+
+impl ScreenCommand {
+    pub fn permission(&self) -> Permission {
+        match self {
+            ScreenCommand::ServeReady { .. } | ScreenCommand::MarkServed { .. } => {
+                Permission::ServeLines
+            }
+            _ => Permission::KitchenWork,
+        }
+    }
+}
+
+/// A channel a client may open.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Channel {
+    /// Cards routed to one station, by station key.
+    Kds(String),
+    /// Whole tickets across stations, with readiness.
+    Expo,
+    /// Tables and their live state.
+    Floor,
+    /// One order.
+    Order(OrderId),
+    /// Service alerts: delivery (unseen tickets), 86'd items.
+    Alerts,
+    /// The raw journal, for managers.
+    Audit,
+    /// Messages for one staff member (food ready at their tables, unseen tickets).
+    Staff(StaffId),
+}
+
+impl Channel {
+    /// Parses a channel name; `me` is the caller's own staff channel.
+    pub fn parse(name: &str, me: StaffId) -> Option<Channel> {
+        let channel = match name {
+            "expo" => Channel::Expo,
+            "floor" => Channel::Floor,
+            "alerts" => Channel::Alerts,
+            "audit" => Channel::Audit,
+            "me" => Channel::Staff(me),
+            _ => {
+                let (kind, rest) = name.split_once(':')?;
+                match kind {
+                    "kds" if !rest.is_empty() => Channel::Kds(rest.to_owned()),
+                    "order" => Channel::Order(OrderId(rest.parse().ok()?)),
+                    "staff" => Channel::Staff(StaffId(rest.parse().ok()?)),
+                    _ => return None,
+                }
+            }
+        };
+        Some(channel)
+    }
+
+    pub fn name(&self) -> String {
+        match self {
+            Channel::Kds(key) => format!("kds:{key}"),
+            Channel::Expo => "expo".into(),
+            Channel::Floor => "floor".into(),
+            Channel::Order(id) => format!("order:{id}"),
+            Channel::Alerts => "alerts".into(),
+            Channel::Audit => "audit".into(),
+            Channel::Staff(id) => format!("staff:{id}"),
+        }
+    }
+
+    /// Whether a role may open this channel.
+    pub fn allows(&self, role: Role, me: StaffId) -> bool {
+        let kitchen_side = matches!(role, Role::Kitchen | Role::Manager | Role::Owner);
+        match self {
+            Channel::Kds(_) | Channel::Expo => kitchen_side,
+            Channel::Floor | Channel::Order(_) | Channel::Alerts => true,
+            Channel::Audit => role.is_manager(),
+            Channel::Staff(id) => *id == me || role.is_manager(),
+        }
+    }
+}
+
+/// WebSocket close codes the hub uses (4000-4999 are for applications).
+pub mod close {
+    /// No valid token (missing, expired, wrong kind, unknown venue).
+    pub const UNAUTHORIZED: u16 = 4401;
+    /// The client did not say hello in time or missed heartbeats.
+    pub const TIMEOUT: u16 = 4408;
+    /// The client could not keep up even after being told to resync.
+    pub const TOO_SLOW: u16 = 4409;
+    /// The client kept flooding after being rate limited.
+    pub const FLOODING: u16 = 4429;
+    /// The hub is stopping.
+    pub const GOING_AWAY: u16 = 1001;
+}
