@@ -86,6 +86,8 @@ pub struct Measured {
     pub latency: Option<Summary>,
     /// The first error seen, to tell a hub problem from a workload problem.
     pub first_error: Option<String>,
+    /// How many menu items the orders drew from.
+    pub orderable_items: usize,
 }
 
 impl Measured {
@@ -268,6 +270,7 @@ pub async fn drive(base_url: &str, workload: Workload) -> anyhow::Result<Measure
         elapsed: started.elapsed(),
         latency: total.latencies.summary(),
         first_error: total.first_error,
+        orderable_items: items.len(),
     })
 }
 
@@ -485,6 +488,13 @@ fn report(store: &Store, workload: Workload, rows: &[Row]) -> String {
         workload.clients,
         workload.duration.as_secs()
     );
+    if let Some(row) = rows.first() {
+        let _ = writeln!(
+            out,
+            "orders:   lines drawn from {} available demo menu items, required modifiers chosen",
+            row.measured.orderable_items
+        );
+    }
     let _ = writeln!(out, "store:    {}", store.describe());
     let _ = writeln!(
         out,
