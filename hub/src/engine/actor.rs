@@ -45,6 +45,8 @@ pub(super) struct VenueActor {
     pub feed: broadcast::Sender<Arc<Published>>,
     /// False after a failed append until the state has been rebuilt from the store.
     pub in_sync: bool,
+    /// A snapshot being serialised and written off the actor; yields its seq when stored.
+    pub snapshot_task: Option<tokio::task::JoinHandle<Option<u64>>>,
 }
 
 /// A request of the current batch waiting for the commit before it is answered.
@@ -76,6 +78,7 @@ impl VenueActor {
             config,
             feed,
             in_sync: true,
+            snapshot_task: None,
         }
     }
 
@@ -95,12 +98,12 @@ impl VenueActor {
                 }
             }
             if let Some(done) = self.process(&mut batch).await {
-                self.write_snapshot(true).await;
+                self.write_snapshot().await;
                 let _ = done.send(());
                 return;
             }
         }
-        self.write_snapshot(true).await;
+        self.write_snapshot().await;
     }
 
     /// Handles one batch; returns the shutdown reply if the batch asked to stop.
@@ -258,9 +261,7 @@ impl VenueActor {
                 Pending::Read(reader) => reader(&self.committed, self.seq),
             }
         }
-        if self.seq - self.snapshot_seq >= self.config.snapshot_every {
-            self.write_snapshot(false).await;
-        }
+        self.snapshot_in_background().await;
         shutdown
     }
 
@@ -294,38 +295,78 @@ impl VenueActor {
         }
     }
 
-    /// Writes a snapshot. In the normal path it happens between batches; at shutdown it is
-    /// awaited so the next start replays almost nothing.
-    async fn write_snapshot(&mut self, final_snapshot: bool) {
+    /// The snapshot to write now, or `None` when there is nothing new or the state is not
+    /// known to match the store.
+    fn snapshot(&self) -> Option<(u64, Snapshot)> {
         if !self.in_sync || self.seq == self.snapshot_seq || self.seq == 0 {
+            return None;
+        }
+        Some((
+            self.seq,
+            Snapshot {
+                format: SNAPSHOT_FORMAT,
+                seq: self.seq,
+                venue: self.committed.clone(),
+                recent: self.recent.clone(),
+            },
+        ))
+    }
+
+    /// Every `snapshot_every` events, writes a snapshot without holding up commands: the
+    /// actor only clones its state; serialising and storing happen on other tasks.
+    async fn snapshot_in_background(&mut self) {
+        if let Some(task) = self.snapshot_task.take_if(|task| task.is_finished())
+            && let Ok(Some(seq)) = task.await
+        {
+            self.snapshot_seq = self.snapshot_seq.max(seq);
+        }
+        if self.snapshot_task.is_some() || self.seq - self.snapshot_seq < self.config.snapshot_every {
             return;
         }
-        let snapshot = Snapshot {
-            format: SNAPSHOT_FORMAT,
-            seq: self.seq,
-            venue: self.committed.clone(),
-            recent: self.recent.clone(),
-        };
-        let state = match serde_json::to_value(&snapshot) {
-            Ok(state) => state,
-            Err(error) => {
-                tracing::error!(venue = %self.slug, %error, "snapshot could not be serialised");
-                return;
-            }
-        };
-        let seq = self.seq;
-        match self
-            .store
-            .save_snapshot(self.id.0, seq_to_i64(seq), &state)
-            .await
+        if let Some((seq, snapshot)) = self.snapshot() {
+            let (store, venue, slug) = (self.store.clone(), self.id.0, self.slug.clone());
+            self.snapshot_task = Some(tokio::spawn(async move {
+                save_snapshot(store, venue, &slug, seq, snapshot).await.then_some(seq)
+            }));
+        }
+    }
+
+    /// The snapshot at shutdown, awaited, so the next start replays almost nothing.
+    async fn write_snapshot(&mut self) {
+        if let Some(task) = self.snapshot_task.take()
+            && let Ok(Some(seq)) = task.await
         {
-            Ok(()) => {
-                self.snapshot_seq = seq;
-                tracing::debug!(venue = %self.slug, seq, final_snapshot, "snapshot written");
-            }
-            Err(error) => {
-                tracing::warn!(venue = %self.slug, %error, "snapshot not written; will retry")
-            }
+            self.snapshot_seq = self.snapshot_seq.max(seq);
+        }
+        if let Some((seq, snapshot)) = self.snapshot()
+            && save_snapshot(self.store.clone(), self.id.0, &self.slug, seq, snapshot).await
+        {
+            self.snapshot_seq = seq;
+        }
+    }
+}
+
+/// Serialises (on a blocking thread: a big venue takes milliseconds) and stores a snapshot.
+async fn save_snapshot(store: Arc<dyn Store>, venue: uuid::Uuid, slug: &str, seq: u64, snapshot: Snapshot) -> bool {
+    let state = match tokio::task::spawn_blocking(move || serde_json::to_value(&snapshot)).await {
+        Ok(Ok(state)) => state,
+        Ok(Err(error)) => {
+            tracing::error!(venue = %slug, %error, "snapshot could not be serialised");
+            return false;
+        }
+        Err(error) => {
+            tracing::error!(venue = %slug, %error, "snapshot task failed");
+            return false;
+        }
+    };
+    match store.save_snapshot(venue, seq_to_i64(seq), &state).await {
+        Ok(()) => {
+            tracing::debug!(venue = %slug, seq, "snapshot written");
+            true
+        }
+        Err(error) => {
+            tracing::warn!(venue = %slug, %error, "snapshot not written; will retry");
+            false
         }
     }
 }
