@@ -4,24 +4,16 @@
 //! the schema (the hub migrates what it connects to) and never touches a remote server.
 
 use anyhow::{Context as _, bail};
-use sqlx::{AssertSqlSafe, Connection as _, PgConnection};
-use tempfile::TempDir;
-use uuid::Uuid;
+use hub::store::scratch::ScratchDatabase;
+use sqlx::{Connection as _, PgConnection};
 
 /// The admin URL used when neither `--admin-url` nor `TEST_POSTGRES_URL` names one.
-pub const DEFAULT_POSTGRES_ADMIN_URL: &str = "postgres://postgres@127.0.0.1:5432/postgres";
+pub const DEFAULT_POSTGRES_ADMIN_URL: &str = hub::store::scratch::DEFAULT_ADMIN_URL;
 
 /// A database that exists for one benchmark row. Keep it alive until the hub using
 /// [`url`](Self::url) has stopped.
 pub struct FreshDatabase {
-    url: String,
-    _cleanup: Cleanup,
-}
-
-/// What to remove when the row is over; never read, only dropped.
-enum Cleanup {
-    Postgres { _database: DroppedPostgresDatabase },
-    Sqlite { _dir: TempDir },
+    database: ScratchDatabase,
 }
 
 impl FreshDatabase {
@@ -30,43 +22,22 @@ impl FreshDatabase {
     /// hurt someone else's figures (or data).
     pub async fn postgres(admin_url: &str) -> anyhow::Result<Self> {
         ensure_loopback(admin_url)?;
-        let name = format!("hub_bench_{}", Uuid::new_v4().simple());
-        let mut admin = PgConnection::connect(admin_url)
+        let database = ScratchDatabase::postgres(admin_url, "hub_bench")
             .await
-            .with_context(|| format!("connecting to Postgres at {}", redact(admin_url)))?;
-        // The name is ours (a uuid), so formatting it into the statement is safe.
-        sqlx::query(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&mut admin)
-            .await
-            .with_context(|| format!("creating database {name}"))?;
-        let _ = admin.close().await;
-        Ok(Self {
-            url: database_url(admin_url, &name),
-            _cleanup: Cleanup::Postgres {
-                _database: DroppedPostgresDatabase {
-                    admin_url: admin_url.to_owned(),
-                    name,
-                },
-            },
-        })
+            .with_context(|| format!("preparing a database on {}", redact(admin_url)))?;
+        Ok(Self { database })
     }
 
     /// Names a SQLite file in a fresh temporary directory; the hub creates it on connect.
     pub fn sqlite() -> anyhow::Result<Self> {
-        let dir = tempfile::Builder::new()
-            .prefix("hub-bench-")
-            .tempdir()
-            .context("creating a temporary directory for SQLite")?;
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("hub.db").display());
         Ok(Self {
-            url,
-            _cleanup: Cleanup::Sqlite { _dir: dir },
+            database: ScratchDatabase::sqlite("hub-bench")?,
         })
     }
 
     /// A `DATABASE_URL` for this database, as the hub accepts it.
     pub fn url(&self) -> &str {
-        &self.url
+        self.database.url()
     }
 }
 
@@ -125,80 +96,9 @@ fn redact(url: &str) -> String {
     }
 }
 
-/// Replaces the database name (the URL path) of `admin_url`, keeping host, user and query.
-fn database_url(admin_url: &str, name: &str) -> String {
-    let (base, query) = match admin_url.split_once('?') {
-        Some((base, query)) => (base, Some(query)),
-        None => (admin_url, None),
-    };
-    let authority_start = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[authority_start..]
-        .find('/')
-        .map_or(base.len(), |i| authority_start + i);
-    let mut url = format!("{}/{name}", &base[..path_start]);
-    if let Some(query) = query {
-        url.push('?');
-        url.push_str(query);
-    }
-    url
-}
-
-struct DroppedPostgresDatabase {
-    admin_url: String,
-    name: String,
-}
-
-impl Drop for DroppedPostgresDatabase {
-    /// Best effort: a leftover database is reported, not fatal. `Drop` runs inside the
-    /// benchmark's tokio runtime, where blocking on a future would panic, hence a plain
-    /// thread with its own small runtime. `WITH (FORCE)` ends connections a hub that did
-    /// not stop cleanly may still hold open.
-    fn drop(&mut self) {
-        let admin_url = self.admin_url.clone();
-        let name = self.name.clone();
-        let dropped = std::thread::spawn(move || {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .map_err(|error| error.to_string())?;
-            runtime.block_on(async {
-                let mut admin = PgConnection::connect(&admin_url)
-                    .await
-                    .map_err(|error| error.to_string())?;
-                sqlx::query(AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&mut admin)
-                .await
-                .map_err(|error| error.to_string())?;
-                let _ = admin.close().await;
-                Ok::<_, String>(())
-            })
-        })
-        .join();
-        match dropped {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => eprintln!("could not drop database {}: {error}", self.name),
-            Err(_) => eprintln!("dropping database {} panicked", self.name),
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_database_name_replaces_only_the_path_of_the_admin_url() {
-        assert_eq!(
-            database_url("postgres://postgres@127.0.0.1:5432/postgres", "b1"),
-            "postgres://postgres@127.0.0.1:5432/b1"
-        );
-        assert_eq!(
-            database_url("postgres://u:p@localhost/admin?sslmode=disable", "b1"),
-            "postgres://u:p@localhost/b1?sslmode=disable"
-        );
-    }
 
     #[test]
     fn only_loopback_servers_are_accepted() {

@@ -320,13 +320,16 @@ impl VenueActor {
         {
             self.snapshot_seq = self.snapshot_seq.max(seq);
         }
-        if self.snapshot_task.is_some() || self.seq - self.snapshot_seq < self.config.snapshot_every {
+        if self.snapshot_task.is_some() || self.seq - self.snapshot_seq < self.config.snapshot_every
+        {
             return;
         }
         if let Some((seq, snapshot)) = self.snapshot() {
             let (store, venue, slug) = (self.store.clone(), self.id.0, self.slug.clone());
             self.snapshot_task = Some(tokio::spawn(async move {
-                save_snapshot(store, venue, &slug, seq, snapshot).await.then_some(seq)
+                save_snapshot(store, venue, &slug, seq, snapshot)
+                    .await
+                    .then_some(seq)
             }));
         }
     }
@@ -347,7 +350,13 @@ impl VenueActor {
 }
 
 /// Serialises (on a blocking thread: a big venue takes milliseconds) and stores a snapshot.
-async fn save_snapshot(store: Arc<dyn Store>, venue: uuid::Uuid, slug: &str, seq: u64, snapshot: Snapshot) -> bool {
+async fn save_snapshot(
+    store: Arc<dyn Store>,
+    venue: uuid::Uuid,
+    slug: &str,
+    seq: u64,
+    snapshot: Snapshot,
+) -> bool {
     let state = match tokio::task::spawn_blocking(move || serde_json::to_value(&snapshot)).await {
         Ok(Ok(state)) => state,
         Ok(Err(error)) => {

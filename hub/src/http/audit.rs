@@ -152,5 +152,8 @@ pub async fn screens(
     caller: Caller,
 ) -> Result<Json<Vec<crate::ws::ScreenPresence>>, ApiError> {
     caller.require(Permission::ReadAudit)?;
-    Ok(Json(state.gateway.presence().of_venue(caller.venue.id())))
+    let seq = state.gateway.projector(caller.venue.id()).await?.seq();
+    Ok(Json(
+        state.gateway.presence().of_venue(caller.venue.id(), seq),
+    ))
 }

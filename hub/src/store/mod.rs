@@ -10,6 +10,7 @@ mod contract;
 mod error;
 mod migration;
 mod postgres;
+pub mod scratch;
 mod sqlite;
 
 use std::{path::Path, sync::Arc};

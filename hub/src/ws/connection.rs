@@ -202,6 +202,7 @@ async fn serve(socket: WebSocket, state: AppState, header_token: Option<String>)
         connected_at: now,
         last_heard_at: now,
         seen_seq: None,
+        lag: None,
     });
     let welcome = json!({
         "type": "welcome",

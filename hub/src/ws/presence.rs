@@ -23,6 +23,8 @@ pub struct ScreenPresence {
     pub last_heard_at: DateTime<Utc>,
     /// Highest sequence the screen confirmed rendering (`seen`), if it ever did.
     pub seen_seq: Option<u64>,
+    /// How many events the venue is ahead of what the screen confirmed (filled when read).
+    pub lag: Option<u64>,
 }
 
 #[derive(Default)]
@@ -50,13 +52,17 @@ impl Presence {
         self.screens.remove(&connection);
     }
 
-    /// The screens of one venue, by connection id.
-    pub fn of_venue(&self, venue: VenueId) -> Vec<ScreenPresence> {
+    /// The screens of one venue, by connection id, with their lag behind `venue_seq`.
+    pub fn of_venue(&self, venue: VenueId, venue_seq: u64) -> Vec<ScreenPresence> {
         let mut screens: Vec<ScreenPresence> = self
             .screens
             .iter()
             .filter(|s| s.venue_id == venue)
-            .map(|s| s.value().clone())
+            .map(|s| {
+                let mut screen = s.value().clone();
+                screen.lag = screen.seen_seq.map(|seen| venue_seq.saturating_sub(seen));
+                screen
+            })
             .collect();
         screens.sort_by_key(|s| s.connection);
         screens

@@ -429,6 +429,7 @@ async fn a_ticket_no_screen_confirms_raises_a_delivery_alert_until_one_does() {
         .unwrap();
     assert_eq!(kitchen_screen["channels"], json!(["kds:bar"]));
     assert_eq!(kitchen_screen["seen_seq"], card["seq"]);
+    assert!(kitchen_screen["lag"].as_u64().is_some());
     hub.stop().await;
 }
 

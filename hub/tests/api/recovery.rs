@@ -213,9 +213,9 @@ fn database_name(db: &TestDatabase) -> String {
 }
 
 async fn admin() -> PgConnection {
-    let url = std::env::var("TEST_POSTGRES_URL")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    PgConnection::connect(&url).await.unwrap()
+    PgConnection::connect(&hub::store::scratch::admin_url_from_env())
+        .await
+        .unwrap()
 }
 
 async fn set_connections_allowed(db: &TestDatabase, allowed: bool) {
