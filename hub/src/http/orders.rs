@@ -488,6 +488,7 @@ async fn station_command(
     permission: Permission,
     make: impl FnOnce(OrderId, StationId) -> Command,
 ) -> Result<Executed<OrderView>, ApiError> {
+    caller.require(permission)?;
     let key = station_key.clone();
     let station = caller
         .venue

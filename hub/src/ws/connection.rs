@@ -3,6 +3,8 @@
 //! frame batches for the channels this socket opened, answers client frames, pings, and
 //! protects the hub: oversized or malformed frames get `error` frames, floods are rate
 //! limited, a socket that falls behind is resynced and one that stops reading is dropped.
+//! A frame over the size limit ends the connection (the WebSocket library enforces it).
+//! The staff member's standing is re-read at every heartbeat and before every command.
 //! Nothing here can slow the engine or another screen: fan-out is a broadcast channel.
 
 use std::{
@@ -39,10 +41,18 @@ use crate::{
 /// The subprotocol a screen asks for; `bearer.<token>` may accompany it.
 pub const SUBPROTOCOL: &str = "almahira.v1";
 
+/// Optional query of `GET /ws`.
+#[derive(Debug, serde::Deserialize)]
+pub struct UpgradeQuery {
+    /// The screen's name for the journal and presence, e.g. `kds-grill-1`.
+    pub device: Option<String>,
+}
+
 /// `GET /ws`: upgrades to the screen protocol.
 pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,
+    axum::extract::Query(query): axum::extract::Query<UpgradeQuery>,
     socket: WebSocketUpgrade,
 ) -> Response {
     let token = headers
@@ -58,7 +68,7 @@ pub async fn upgrade(
         .protocols([SUBPROTOCOL])
         .max_message_size(limit)
         .max_frame_size(limit)
-        .on_upgrade(move |socket| async move { serve(socket, state, token).await })
+        .on_upgrade(move |socket| async move { serve(socket, state, token, query.device).await })
 }
 
 type Sink = SplitSink<WebSocket, Message>;
@@ -108,6 +118,7 @@ impl Bucket {
 
 struct Connection {
     id: u64,
+    state: AppState,
     gateway: Gateway,
     projector: Projector,
     venue: VenueHandle,
@@ -117,22 +128,29 @@ struct Connection {
     last_heard: Instant,
     frames: Bucket,
     commands: Bucket,
+    /// Refused frames in the current minute; a client that keeps being refused is closed.
     refused: u32,
+    refused_since: Instant,
     last_refusal_notice: Option<Instant>,
     lag_resyncs: Vec<Instant>,
 }
 
-async fn serve(socket: WebSocket, state: AppState, header_token: Option<String>) {
+async fn serve(
+    socket: WebSocket,
+    state: AppState,
+    header_token: Option<String>,
+    query_device: Option<String>,
+) {
     let (mut sink, mut stream) = socket.split();
     let gateway = state.gateway.clone();
     let config = gateway.config().clone();
 
     // Authenticate: the upgrade header's token, or a `hello` frame in time.
     let (token, device) = match header_token {
-        Some(token) => (token, None),
+        Some(token) => (token, query_device),
         None => match tokio::time::timeout(config.hello_timeout, stream.next()).await {
             Ok(Some(Ok(Message::Text(text)))) => match serde_json::from_str::<ClientFrame>(&text) {
-                Ok(ClientFrame::Hello { token, device }) => (token, device),
+                Ok(ClientFrame::Hello { token, device }) => (token, device.or(query_device)),
                 _ => {
                     close_with(
                         &mut sink,
@@ -143,6 +161,15 @@ async fn serve(socket: WebSocket, state: AppState, header_token: Option<String>)
                     return;
                 }
             },
+            Ok(Some(Ok(_))) => {
+                close_with(
+                    &mut sink,
+                    close::UNAUTHORIZED,
+                    "the first frame must be hello with a token",
+                )
+                .await;
+                return;
+            }
             Ok(_) => return,
             Err(_) => {
                 close_with(&mut sink, close::TIMEOUT, "no hello in time").await;
@@ -150,10 +177,15 @@ async fn serve(socket: WebSocket, state: AppState, header_token: Option<String>)
             }
         },
     };
-    let claims = match state
+    let verified = state
         .tokens
         .verify(&token, TokenKind::Access, chrono::Utc::now())
-    {
+        .and_then(|mut claims| {
+            // The staff member's standing now, not when the token was issued.
+            claims.role = crate::http::extract::current_role(&state, &claims)?;
+            Ok(claims)
+        });
+    let claims = match verified {
         Ok(claims) => claims,
         Err(error) => {
             let reason = match error.code() {
@@ -178,6 +210,7 @@ async fn serve(socket: WebSocket, state: AppState, header_token: Option<String>)
     let mut receiver = projector.receiver();
     let mut connection = Connection {
         id: gateway.presence().next_id(),
+        state: state.clone(),
         gateway: gateway.clone(),
         projector,
         venue,
@@ -188,6 +221,7 @@ async fn serve(socket: WebSocket, state: AppState, header_token: Option<String>)
         frames: Bucket::new(config.commands_per_second * 5),
         commands: Bucket::new(config.commands_per_second),
         refused: 0,
+        refused_since: Instant::now(),
         last_refusal_notice: None,
         lag_resyncs: Vec::new(),
     };
@@ -292,8 +326,16 @@ impl Connection {
                     if self.last_heard.elapsed() > config.heartbeat_timeout {
                         Err(End::Close(close::TIMEOUT, "no answer to pings"))
                     } else {
-                        let ping = json!({"type": "ping", "seq": self.projector.seq()});
-                        send(sink, ping.to_string().into(), config.write_timeout).await
+                        let heard = chrono::Utc::now()
+                            - chrono::Duration::from_std(self.last_heard.elapsed()).unwrap_or_default();
+                        self.gateway.presence().update(self.id, |p| p.last_heard_at = heard);
+                        match self.recheck_standing(sink).await {
+                            Ok(()) => {
+                                let ping = json!({"type": "ping", "seq": self.projector.seq()});
+                                send(sink, ping.to_string().into(), config.write_timeout).await
+                            }
+                            Err(end) => Err(end),
+                        }
                     }
                 }
                 _ = stopping.changed() => Err(End::Close(close::GOING_AWAY, "hub shutting down")),
@@ -354,6 +396,49 @@ impl Connection {
         send_all(sink, texts, self.gateway.config().write_timeout).await
     }
 
+    /// Refuses a subscription, naming the channel so the client knows which one failed.
+    async fn refuse_channel(
+        &mut self,
+        sink: &mut Sink,
+        channel: &str,
+        code: &str,
+        message: &str,
+    ) -> Result<(), End> {
+        let frame = json!({"type": "error", "id": null, "channel": channel, "code": code, "message": message});
+        self.refused += 1;
+        send(
+            sink,
+            frame.to_string().into(),
+            self.gateway.config().write_timeout,
+        )
+        .await
+    }
+
+    /// The staff member's standing may have changed since the token was issued: a
+    /// deactivated member is disconnected, a changed role loses channels it no longer allows.
+    async fn recheck_standing(&mut self, sink: &mut Sink) -> Result<(), End> {
+        let role = crate::http::extract::current_role(&self.state, &self.claims)
+            .map_err(|_| End::Close(close::UNAUTHORIZED, "staff member no longer active"))?;
+        if role == self.claims.role {
+            return Ok(());
+        }
+        self.claims.role = role;
+        let (me, timeout) = (self.claims.sub, self.gateway.config().write_timeout);
+        let lost: Vec<String> = self
+            .subs
+            .iter()
+            .filter(|(_, sub)| !sub.channel.allows(role, me))
+            .map(|(name, _)| name.clone())
+            .collect();
+        for name in lost {
+            self.subs.remove(&name);
+            let frame = json!({"type": "unsubscribed", "channel": name, "reason": "role_changed"});
+            send(sink, frame.to_string().into(), timeout).await?;
+        }
+        self.note_channels();
+        Ok(())
+    }
+
     /// Answers a refused frame, but at most once a second so a flood is not echoed.
     async fn refuse(
         &mut self,
@@ -362,6 +447,10 @@ impl Connection {
         code: &str,
         message: &str,
     ) -> Result<(), End> {
+        if self.refused_since.elapsed() > Duration::from_secs(60) {
+            self.refused = 0;
+            self.refused_since = Instant::now();
+        }
         self.refused += 1;
         if self.refused > 1000 {
             return Err(End::Close(close::FLOODING, "too many refused frames"));
@@ -429,13 +518,9 @@ impl Connection {
             ClientFrame::Pong { .. } => Ok(()),
             ClientFrame::Subscribe { channel, since } => {
                 let Some(parsed) = Channel::parse(&channel, self.claims.sub) else {
+                    let message = format!("no channel named {channel:?}");
                     return self
-                        .refuse(
-                            sink,
-                            None,
-                            "unknown_channel",
-                            &format!("no channel named {channel:?}"),
-                        )
+                        .refuse_channel(sink, &channel, "unknown_channel", &message)
                         .await;
                 };
                 if !parsed.allows(self.claims.role, self.claims.sub) {
@@ -444,7 +529,9 @@ impl Connection {
                         self.claims.role.as_str(),
                         parsed.name()
                     );
-                    return self.refuse(sink, None, "forbidden_channel", &message).await;
+                    return self
+                        .refuse_channel(sink, &channel, "forbidden_channel", &message)
+                        .await;
                 }
                 match self.projector.open(&parsed, since) {
                     Ok(opened) => {
@@ -460,7 +547,9 @@ impl Connection {
                         self.note_channels();
                         send_all(sink, opened.frames, timeout).await
                     }
-                    Err((code, message)) => self.refuse(sink, None, code, &message).await,
+                    Err((code, message)) => {
+                        self.refuse_channel(sink, &channel, code, &message).await
+                    }
                 }
             }
             ClientFrame::Unsubscribe { channel } => {
@@ -489,6 +578,7 @@ impl Connection {
                 Ok(())
             }
             ClientFrame::Command { id, command } => {
+                self.recheck_standing(sink).await?;
                 let id_text = id.to_string();
                 if !self.commands.take() {
                     return self

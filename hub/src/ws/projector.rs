@@ -86,6 +86,9 @@ struct Inner {
     state: Mutex<State>,
     frames: broadcast::Sender<Arc<FrameBatch>>,
     config: GatewayConfig,
+    /// The projector's own commands (delivery alerts), executed one after another so a
+    /// clear can never overtake the raise it answers.
+    commands: tokio::sync::mpsc::UnboundedSender<Command>,
 }
 
 impl Projector {
@@ -103,12 +106,15 @@ impl Projector {
             audit_recent: VecDeque::new(),
         };
         state.track_live_tickets(seq);
+        let (commands, queue) = tokio::sync::mpsc::unbounded_channel();
+        tokio::spawn(execute_in_order(venue.clone(), queue));
         let projector = Self {
             inner: Arc::new(Inner {
                 venue,
                 state: Mutex::new(state),
                 frames,
                 config,
+                commands,
             }),
         };
         tokio::spawn(projector.clone().run(feed));
@@ -352,25 +358,49 @@ impl Projector {
         commands
     }
 
-    /// Sends the projector's own commands (delivery alerts) to the engine, off the lock.
+    /// Queues the projector's own commands (delivery alerts) for the engine, off the lock.
     fn issue(&self, commands: Vec<Command>) {
         for command in commands {
-            let venue = self.inner.venue.clone();
-            tokio::spawn(async move {
-                let envelope = Envelope {
-                    command_id: Uuid::now_v7(),
-                    actor: Actor {
-                        device: Some("hub".into()),
-                        ..Actor::system()
-                    },
-                    command,
-                };
-                if let Err(error) = venue.execute(envelope).await {
-                    tracing::debug!(%error, "delivery alert command not applied");
-                }
-            });
+            let _ = self.inner.commands.send(command);
         }
     }
+}
+
+/// Executes the projector's commands in the order they were issued. Refusals are expected
+/// (an alert already cleared by a bump) and only logged.
+async fn execute_in_order(
+    venue: VenueHandle,
+    mut queue: tokio::sync::mpsc::UnboundedReceiver<Command>,
+) {
+    while let Some(command) = queue.recv().await {
+        let envelope = Envelope {
+            command_id: Uuid::now_v7(),
+            actor: Actor {
+                device: Some("hub".into()),
+                ..Actor::system()
+            },
+            command,
+        };
+        match venue.execute(envelope).await {
+            Ok(_) | Err(EngineError::Rejected(_)) => {}
+            Err(error) => tracing::warn!(%error, "delivery alert command not applied"),
+        }
+    }
+}
+
+/// The staff channels an order's news goes to: whoever took it and the table's server.
+fn staff_channels(venue: &Venue, order: &crate::domain::Order) -> Vec<Arc<str>> {
+    let server = order
+        .table_id
+        .and_then(|t| venue.tables.get(&t))
+        .and_then(|t| t.party.as_ref().and_then(|p| p.server_id).or(t.server_id));
+    let mut staff: Vec<crate::domain::StaffId> =
+        order.created_by.into_iter().chain(server).collect();
+    staff.dedup();
+    staff
+        .into_iter()
+        .map(|id| Arc::from(format!("staff:{id}")))
+        .collect()
 }
 
 /// Everything a screen may show about the entities one event touches, as JSON.
@@ -382,6 +412,8 @@ struct Views {
     tables: BTreeMap<TableId, Value>,
     all_day: BTreeMap<StationId, Value>,
     ready: BTreeSet<OrderId>,
+    /// Stations that have not confirmed each order (its raised delivery alerts).
+    unseen: BTreeMap<OrderId, Vec<StationId>>,
 }
 
 fn to_value<T: serde::Serialize>(value: &T) -> Value {
@@ -403,6 +435,7 @@ impl Views {
             views
                 .orders
                 .insert(*order_id, to_value(&OrderView::of(venue, order)));
+            views.unseen.insert(*order_id, order.unseen_at.clone());
             for station in stations {
                 if order.is_on_station(*station) {
                     views.cards.insert(
@@ -606,12 +639,66 @@ impl State {
                     "message": format!("Food ready: {}", view::order_label(replica, order)),
                 });
                 out.push((floor.clone(), "food_ready", notice.clone()));
-                if let Some(staff) = order.created_by {
-                    out.push((Arc::from(format!("staff:{staff}")), "food_ready", notice));
+                for channel in staff_channels(replica, order) {
+                    out.push((channel, "food_ready", notice.clone()));
                 }
             }
         }
         let alerts: Arc<str> = Arc::from("alerts");
+        // Delivery alerts, from what changed in each order's unconfirmed stations: a raise,
+        // a clear by a screen's `seen` or a bump, or an order closed with alerts open.
+        let no_stations = Vec::new();
+        for order_id in &orders {
+            let old = before.unseen.get(order_id).unwrap_or(&no_stations);
+            let new = after.unseen.get(order_id).unwrap_or(&no_stations);
+            let Some(order) = replica.orders.get(order_id) else {
+                continue;
+            };
+            let changes = new
+                .iter()
+                .filter(|s| !old.contains(s))
+                .map(|s| (*s, true))
+                .chain(old.iter().filter(|s| !new.contains(s)).map(|s| (*s, false)));
+            for (station_id, raised) in changes {
+                let station = replica.stations.get(&station_id);
+                let label = view::order_label(replica, order);
+                let station_name = station.map_or("?", |s| s.name.as_str());
+                let message = match (raised, order.is_open()) {
+                    (true, _) => format!(
+                        "{station_name} has not seen {label} (order #{})",
+                        order.number
+                    ),
+                    (false, true) => format!(
+                        "{station_name} has now seen {label} (order #{})",
+                        order.number
+                    ),
+                    (false, false) => format!(
+                        "order #{} ({label}) is {}",
+                        order.number,
+                        order.status.as_str()
+                    ),
+                };
+                let alert = json!({
+                    "order_id": order_id,
+                    "number": order.number,
+                    "label": label,
+                    "station": station.map(|s| s.key.clone()),
+                    "station_name": station_name,
+                    "at": last.at,
+                    "message": message,
+                });
+                let kind = if raised {
+                    "delivery_alert"
+                } else {
+                    "delivery_alert_cleared"
+                };
+                out.push((alerts.clone(), kind, alert.clone()));
+                out.push((expo.clone(), kind, alert.clone()));
+                for channel in staff_channels(replica, order) {
+                    out.push((channel, kind, alert.clone()));
+                }
+            }
+        }
         for published in group {
             let event = &published.event;
             match event {
@@ -631,46 +718,6 @@ impl State {
                                 since: Instant::now(),
                                 alerted: false,
                             });
-                        }
-                    }
-                }
-                Event::DeliveryAlertRaised {
-                    order_id,
-                    station_id,
-                    at,
-                }
-                | Event::DeliveryAlertCleared {
-                    order_id,
-                    station_id,
-                    at,
-                } => {
-                    let raised = matches!(event, Event::DeliveryAlertRaised { .. });
-                    if let Some(order) = replica.orders.get(order_id) {
-                        let station = replica.stations.get(station_id);
-                        let label = view::order_label(replica, order);
-                        let station_name = station.map_or("?", |s| s.name.as_str());
-                        let alert = json!({
-                            "order_id": order_id,
-                            "number": order.number,
-                            "label": label,
-                            "station": station.map(|s| s.key.clone()),
-                            "station_name": station_name,
-                            "at": at,
-                            "message": if raised {
-                                format!("{station_name} has not seen {label} (order #{})", order.number)
-                            } else {
-                                format!("{station_name} has now seen {label} (order #{})", order.number)
-                            },
-                        });
-                        let kind = if raised {
-                            "delivery_alert"
-                        } else {
-                            "delivery_alert_cleared"
-                        };
-                        out.push((alerts.clone(), kind, alert.clone()));
-                        out.push((expo.clone(), kind, alert.clone()));
-                        if let Some(staff) = order.created_by {
-                            out.push((Arc::from(format!("staff:{staff}")), kind, alert));
                         }
                     }
                 }
@@ -801,7 +848,8 @@ impl State {
             }),
             Channel::Audit => json!({ "recent": self.audit_recent }),
             Channel::Staff(staff_id) => {
-                let mine = |o: &crate::domain::Order| o.created_by == Some(*staff_id);
+                let channel: Arc<str> = Arc::from(format!("staff:{staff_id}"));
+                let mine = |o: &crate::domain::Order| staff_channels(venue, o).contains(&channel);
                 json!({
                     "food_ready": venue.open_orders().filter(|o| mine(o) && view::expo_ticket(venue, o).ready && is_on_expo(o))
                         .map(|o| json!({"order_id": o.id, "number": o.number, "label": view::order_label(venue, o), "table_id": o.table_id}))

@@ -680,3 +680,88 @@ async fn a_screen_that_stops_answering_pings_is_dropped_in_bounded_time() {
     assert_eq!(alive.next().await["type"], "snapshot");
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn a_deactivated_member_loses_their_socket_and_cannot_reconnect() {
+    let (_db, hub) = sqlite_hub(|s| s.heartbeat_seconds = 0.3).await;
+    let waiter = hub.login(WAITER_PIN).await;
+    let manager = hub.login(MANAGER_PIN).await;
+    let mut handheld = Screen::connect(&hub, &waiter).await;
+    handheld.subscribe("floor", None).await;
+    let me = waiter.get("/api/v1/me").await.expect(StatusCode::OK);
+    manager
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/staff/{}", me["staff"]["id"].as_str().unwrap()),
+            Some(json!({"command_id": command_id(), "active": false})),
+        )
+        .await
+        .expect(StatusCode::OK);
+    // The open socket is closed at the next heartbeat, with the reason.
+    assert_eq!(
+        handheld.expect_close(4401).await,
+        "staff member no longer active"
+    );
+    let mut again = Screen::connect_bare(&hub).await;
+    again
+        .send(json!({"type": "hello", "token": waiter.token.as_deref().unwrap()}))
+        .await;
+    assert_eq!(
+        again.expect_close(4401).await,
+        "staff member no longer active"
+    );
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn alerts_clear_when_the_ticket_is_bumped_or_the_order_ends() {
+    let (_db, hub) = sqlite_hub(|s| s.delivery_alert_seconds = 0.3).await;
+    let waiter = hub.login(WAITER_PIN).await;
+    let kitchen = hub.login(KITCHEN_PIN).await;
+    let manager = hub.login(MANAGER_PIN).await;
+    let items = items_by_station(&waiter).await;
+    let mut alerts = Screen::connect(&hub, &manager).await;
+    alerts.subscribe("alerts", None).await;
+    let refused = alerts.subscribe("kds:nowhere", None).await;
+    assert_eq!(
+        (refused["code"].as_str(), refused["channel"].as_str()),
+        (Some("station_not_found"), Some("kds:nowhere"))
+    );
+
+    // A bump bar (or any bump) is proof enough that the kitchen saw it.
+    let first = waiter
+        .post("/api/v1/orders", takeaway(&[&items["bar"][0]]))
+        .await
+        .expect(StatusCode::CREATED);
+    let raised = alerts.event("alerts", "delivery_alert").await;
+    assert_eq!(raised["data"]["order_id"], first["id"]);
+    let path = format!(
+        "/api/v1/orders/{}/stations/bar/bump",
+        first["id"].as_str().unwrap()
+    );
+    kitchen
+        .post(&path, json!({"command_id": command_id()}))
+        .await
+        .expect(StatusCode::OK);
+    let cleared = alerts.event("alerts", "delivery_alert_cleared").await;
+    assert_eq!(cleared["data"]["order_id"], first["id"]);
+
+    // A ticket that leaves the station (its line voided) takes its alert with it.
+    let second = waiter
+        .post("/api/v1/orders", takeaway(&[&items["bar"][0]]))
+        .await
+        .expect(StatusCode::CREATED);
+    alerts.event("alerts", "delivery_alert").await;
+    let id = second["id"].as_str().unwrap();
+    let line = second["lines"][0]["id"].as_str().unwrap();
+    manager
+        .post(
+            &format!("/api/v1/orders/{id}/lines/{line}/void"),
+            json!({"command_id": command_id(), "reason": "guest left"}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    let ended = alerts.event("alerts", "delivery_alert_cleared").await;
+    assert_eq!(ended["data"]["order_id"], second["id"]);
+    hub.stop().await;
+}
