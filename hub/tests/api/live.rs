@@ -366,7 +366,7 @@ async fn a_stalled_screen_delays_no_one_and_never_misses_frames_silently() {
 
 #[tokio::test]
 async fn a_ticket_no_screen_confirms_raises_a_delivery_alert_until_one_does() {
-    let (_db, hub) = sqlite_hub(|s| s.delivery_alert_seconds = 0.5).await;
+    let (_db, hub) = sqlite_hub(|s| s.delivery_alert_seconds = 2.0).await;
     let waiter = hub.login(WAITER_PIN).await;
     let kitchen = hub.login(KITCHEN_PIN).await;
     let manager = hub.login(MANAGER_PIN).await;
@@ -417,7 +417,8 @@ async fn a_ticket_no_screen_confirms_raises_a_delivery_alert_until_one_does() {
         .expect(StatusCode::CREATED);
     let card = kds.event("kds:bar", "card_added").await;
     kds.send(json!({"type": "seen", "seq": card["seq"]})).await;
-    alerts.expect_silence(Duration::from_millis(1500)).await;
+    // Longer than the alert delay, so an alert would have come.
+    alerts.expect_silence(Duration::from_millis(3000)).await;
 
     // Managers see which screens are connected and what they confirmed.
     let screens = manager.get("/api/v1/screens").await.expect(StatusCode::OK);
@@ -640,13 +641,13 @@ async fn malformed_frames_get_error_frames_and_the_socket_stays_open() {
 
 #[tokio::test]
 async fn a_screen_that_stops_answering_pings_is_dropped_in_bounded_time() {
-    let (_db, hub) = sqlite_hub(|s| s.heartbeat_seconds = 0.2).await;
+    let (_db, hub) = sqlite_hub(|s| s.heartbeat_seconds = 0.5).await;
     let kitchen = hub.login(KITCHEN_PIN).await;
     let mut silent = Screen::connect(&hub, &kitchen).await;
     // The other screen answers every ping, from its own task.
     let mut alive = Screen::connect(&hub, &kitchen).await;
     let answering = tokio::spawn(async move {
-        for _ in 0..12 {
+        for _ in 0..6 {
             let crate::screen::Read::Frame(ping) = alive.read().await else {
                 panic!("the answering screen was dropped");
             };
@@ -671,7 +672,10 @@ async fn a_screen_that_stops_answering_pings_is_dropped_in_bounded_time() {
     };
     assert_eq!(u16::from(reason.code), 4408);
     assert!(pings >= 2, "pinged before being dropped");
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(
+        started.elapsed() < Duration::from_secs(8),
+        "dropped within a few heartbeats"
+    );
     // The one that answers stays.
     let mut alive = answering.await.unwrap();
     alive
@@ -683,7 +687,7 @@ async fn a_screen_that_stops_answering_pings_is_dropped_in_bounded_time() {
 
 #[tokio::test]
 async fn a_deactivated_member_loses_their_socket_and_cannot_reconnect() {
-    let (_db, hub) = sqlite_hub(|s| s.heartbeat_seconds = 0.3).await;
+    let (_db, hub) = sqlite_hub(|s| s.heartbeat_seconds = 0.5).await;
     let waiter = hub.login(WAITER_PIN).await;
     let manager = hub.login(MANAGER_PIN).await;
     let mut handheld = Screen::connect(&hub, &waiter).await;
