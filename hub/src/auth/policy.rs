@@ -39,13 +39,15 @@ pub enum Permission {
     EditFloor,
     /// Add, change and deactivate staff.
     ManageStaff,
+    /// Provision kitchen devices, rotate their secrets, disable and remove them.
+    ManageDevices,
     /// Read the audit trail (the event journal).
     ReadAudit,
     ViewMetrics,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 17] = [
+    pub const ALL: [Permission; 18] = [
         Permission::ViewFloor,
         Permission::ViewMenu,
         Permission::ViewOrders,
@@ -61,6 +63,7 @@ impl Permission {
         Permission::EditMenu,
         Permission::EditFloor,
         Permission::ManageStaff,
+        Permission::ManageDevices,
         Permission::ReadAudit,
         Permission::ViewMetrics,
     ];
@@ -83,6 +86,7 @@ impl Permission {
             Permission::EditMenu => "edit the menu",
             Permission::EditFloor => "edit the floor plan",
             Permission::ManageStaff => "manage staff",
+            Permission::ManageDevices => "manage devices",
             Permission::ReadAudit => "read the audit trail",
             Permission::ViewMetrics => "view metrics",
         }
@@ -217,7 +221,14 @@ mod tests {
     #[test]
     fn only_managers_edit_the_floor_manage_staff_read_audit_and_metrics() {
         for role in [Role::Cashier, Role::Waiter, Role::Kitchen] {
-            for permission in [EditMenu, EditFloor, ManageStaff, ReadAudit, ViewMetrics] {
+            for permission in [
+                EditMenu,
+                EditFloor,
+                ManageStaff,
+                ManageDevices,
+                ReadAudit,
+                ViewMetrics,
+            ] {
                 assert!(!allows(role, permission), "{role:?} {permission:?}");
             }
         }

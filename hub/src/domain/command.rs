@@ -7,11 +7,30 @@ use utoipa::ToSchema;
 
 use super::{
     Role,
+    device::{DeviceKind, ScannerPurpose, UnitLimits},
     floor::{Area, TableLayout},
+    id::DeviceId,
     id::{LineId, MenuItemId, ModifierId, OrderId, StaffId, StationId, TableId, TenantId, VenueId},
     menu::{Category, MenuItem, ModifierGroup, Station},
     order::{Customer, OrderKind},
 };
+
+/// What a manager says about a device: everything but its id and secret.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct DeviceSpec {
+    /// Wire name: lowercase letters, digits, `-`, `_`; unique in the venue; fixed once set.
+    pub key: String,
+    pub name: String,
+    pub kind: DeviceKind,
+    #[serde(default)]
+    pub station_id: Option<StationId>,
+    #[serde(default)]
+    pub table_id: Option<TableId>,
+    #[serde(default)]
+    pub limits: Option<UnitLimits>,
+    #[serde(default)]
+    pub purpose: Option<ScannerPurpose>,
+}
 
 /// A line as a client enters it; price, name and routing come from the menu.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -196,6 +215,27 @@ pub enum Command {
         order_id: OrderId,
         station_id: StationId,
     },
+    ProvisionDevice {
+        device_id: DeviceId,
+        spec: DeviceSpec,
+        secret_hash: String,
+    },
+    /// Changes a device's name, pairing or limits (its key and kind are fixed).
+    UpdateDevice {
+        device_id: DeviceId,
+        spec: DeviceSpec,
+    },
+    SetDeviceEnabled {
+        device_id: DeviceId,
+        enabled: bool,
+    },
+    RotateDeviceSecret {
+        device_id: DeviceId,
+        secret_hash: String,
+    },
+    RemoveDevice {
+        device_id: DeviceId,
+    },
     CloseOrder {
         order_id: OrderId,
     },
@@ -243,6 +283,11 @@ impl Command {
             Command::ServeReady { .. } => "serve_ready",
             Command::RaiseDeliveryAlert { .. } => "raise_delivery_alert",
             Command::ClearDeliveryAlert { .. } => "clear_delivery_alert",
+            Command::ProvisionDevice { .. } => "provision_device",
+            Command::UpdateDevice { .. } => "update_device",
+            Command::SetDeviceEnabled { .. } => "set_device_enabled",
+            Command::RotateDeviceSecret { .. } => "rotate_device_secret",
+            Command::RemoveDevice { .. } => "remove_device",
             Command::CloseOrder { .. } => "close_order",
             Command::CancelOrder { .. } => "cancel_order",
         }

@@ -7,7 +7,10 @@ use utoipa::ToSchema;
 
 use super::{
     Role, Staff,
+    command::DeviceSpec,
+    device::Device,
     floor::{Area, TableLayout},
+    id::DeviceId,
     id::{LineId, MenuItemId, OrderId, StaffId, StationId, TableId, TenantId, VenueId},
     menu::{Category, MenuItem, ModifierGroup, Station},
     order::{Customer, Line, OrderKind},
@@ -172,6 +175,25 @@ pub enum Event {
         station_id: StationId,
         at: DateTime<Utc>,
     },
+    DeviceProvisioned {
+        #[schema(value_type = Object)]
+        device: Device,
+    },
+    DeviceUpdated {
+        device_id: DeviceId,
+        spec: DeviceSpec,
+    },
+    DeviceEnabledChanged {
+        device_id: DeviceId,
+        enabled: bool,
+    },
+    DeviceSecretRotated {
+        device_id: DeviceId,
+        secret_hash: String,
+    },
+    DeviceRemoved {
+        device_id: DeviceId,
+    },
     OrderClosed {
         order_id: OrderId,
         at: DateTime<Utc>,
@@ -220,6 +242,11 @@ impl Event {
             Event::TicketBumped { .. } => "ticket_bumped",
             Event::DeliveryAlertRaised { .. } => "delivery_alert_raised",
             Event::DeliveryAlertCleared { .. } => "delivery_alert_cleared",
+            Event::DeviceProvisioned { .. } => "device_provisioned",
+            Event::DeviceUpdated { .. } => "device_updated",
+            Event::DeviceEnabledChanged { .. } => "device_enabled_changed",
+            Event::DeviceSecretRotated { .. } => "device_secret_rotated",
+            Event::DeviceRemoved { .. } => "device_removed",
             Event::OrderClosed { .. } => "order_closed",
             Event::OrderCancelled { .. } => "order_cancelled",
         }

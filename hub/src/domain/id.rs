@@ -42,4 +42,5 @@ id_type!(
     ModifierId,
     OrderId,
     LineId,
+    DeviceId,
 );

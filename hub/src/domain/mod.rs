@@ -5,10 +5,11 @@
 //! # Layout
 //! - [`command`]: what clients ask for; [`event`]: what happened (the journal's contents).
 //! - [`venue`]: the aggregate with `decide` and `apply`.
-//! - [`floor`], [`menu`], [`order`], [`staff`]: the state's parts.
+//! - [`floor`], [`menu`], [`order`], [`staff`], [`device`]: the state's parts.
 //! - [`rejection`]: refusals with stable codes.
 
 pub mod command;
+pub mod device;
 pub mod event;
 pub mod floor;
 pub mod id;
@@ -21,7 +22,8 @@ pub mod venue;
 #[cfg(test)]
 mod tests;
 
-pub use command::{Command, LineInput};
+pub use command::{Command, DeviceSpec, LineInput};
+pub use device::{Device, DeviceKind, ScannerPurpose, UnitLimits, UnitProfile};
 pub use event::Event;
 pub use floor::{Area, Party, Table, TableLayout, TableShape, TableStatus};
 pub use id::*;

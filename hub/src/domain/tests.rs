@@ -790,6 +790,165 @@ fn a_delivery_alert_is_raised_once_and_cleared_once() {
     assert!(f.order(order_id).unseen_at.is_empty());
 }
 
+// ----- devices ---------------------------------------------------------------------------
+
+fn probe_spec(key: &str) -> DeviceSpec {
+    DeviceSpec {
+        key: key.into(),
+        name: "Walk-in fridge probe".into(),
+        kind: DeviceKind::Probe,
+        station_id: None,
+        table_id: None,
+        limits: Some(UnitLimits::for_profile(
+            "Walk-in fridge".into(),
+            UnitProfile::ColdHolding,
+        )),
+        purpose: None,
+    }
+}
+
+fn provision(n: u128, spec: DeviceSpec) -> Command {
+    Command::ProvisionDevice {
+        device_id: DeviceId(id(n)),
+        spec,
+        secret_hash: "hash".into(),
+    }
+}
+
+#[test]
+fn a_probe_is_provisioned_with_its_unit_and_keys_are_unique() {
+    let mut f = Fixture::new();
+    let manager = f.manager.clone();
+    f.run(&provision(900, probe_spec("fridge-1")), &manager);
+    let device = &f.venue.devices[&DeviceId(id(900))];
+    assert!(device.enabled);
+    assert_eq!(
+        device.limits.as_ref().and_then(|l| l.max_celsius),
+        Some(5.0)
+    );
+    assert_eq!(
+        f.rejection(&provision(901, probe_spec("fridge-1")), &manager),
+        "device_key_taken"
+    );
+    assert_eq!(
+        f.rejection(&provision(902, probe_spec("Fridge 1")), &manager),
+        "invalid_slug"
+    );
+}
+
+#[test]
+fn each_kind_of_device_needs_its_own_pairing_and_nothing_else() {
+    let f = Fixture::new();
+    let manager = f.manager.clone();
+    let mut bar = probe_spec("bump-grill");
+    bar.kind = DeviceKind::BumpBar;
+    bar.station_id = Some(GRILL);
+    assert_eq!(
+        f.rejection(&provision(903, bar.clone()), &manager),
+        "not_for_device_kind",
+        "limits are for probes"
+    );
+    bar.limits = None;
+    bar.station_id = None;
+    assert_eq!(
+        f.rejection(&provision(903, bar.clone()), &manager),
+        "missing_station"
+    );
+    bar.station_id = Some(StationId(id(999)));
+    assert_eq!(
+        f.rejection(&provision(903, bar.clone()), &manager),
+        "station_not_found"
+    );
+    let mut button = probe_spec("button-1");
+    button.kind = DeviceKind::CallButton;
+    button.limits = None;
+    assert_eq!(
+        f.rejection(&provision(904, button), &manager),
+        "missing_table"
+    );
+    let mut scanner = probe_spec("scanner-1");
+    scanner.kind = DeviceKind::Scanner;
+    scanner.limits = None;
+    assert_eq!(
+        f.rejection(&provision(905, scanner), &manager),
+        "missing_purpose"
+    );
+}
+
+#[test]
+fn probe_limits_must_be_plausible_and_ordered() {
+    let f = Fixture::new();
+    let manager = f.manager.clone();
+    let with = |change: fn(&mut UnitLimits)| {
+        let mut spec = probe_spec("probe-x");
+        if let Some(limits) = spec.limits.as_mut() {
+            change(limits);
+        }
+        provision(906, spec)
+    };
+    assert_eq!(
+        f.rejection(&with(|l| l.max_celsius = Some(900.0)), &manager),
+        "invalid_limits"
+    );
+    assert_eq!(
+        f.rejection(&with(|l| l.critical_celsius = Some(4.0)), &manager),
+        "invalid_limits"
+    );
+    assert_eq!(
+        f.rejection(&with(|l| l.min_celsius = Some(6.0)), &manager),
+        "invalid_limits"
+    );
+    assert_eq!(
+        f.rejection(&with(|l| l.report_interval_seconds = 1), &manager),
+        "invalid_limits"
+    );
+}
+
+#[test]
+fn a_device_keeps_its_key_and_kind_but_can_be_disabled_rotated_and_removed() {
+    let mut f = Fixture::new();
+    let manager = f.manager.clone();
+    let device_id = DeviceId(id(907));
+    f.run(&provision(907, probe_spec("fridge-2")), &manager);
+    let mut renamed = probe_spec("fridge-2");
+    renamed.name = "Dessert fridge probe".into();
+    f.run(
+        &Command::UpdateDevice {
+            device_id,
+            spec: renamed,
+        },
+        &manager,
+    );
+    assert_eq!(f.venue.devices[&device_id].name, "Dessert fridge probe");
+    let rekeyed = Command::UpdateDevice {
+        device_id,
+        spec: probe_spec("fridge-3"),
+    };
+    assert_eq!(f.rejection(&rekeyed, &manager), "device_identity_fixed");
+    f.run(
+        &Command::SetDeviceEnabled {
+            device_id,
+            enabled: false,
+        },
+        &manager,
+    );
+    assert!(!f.venue.devices[&device_id].enabled);
+    f.run(
+        &Command::RotateDeviceSecret {
+            device_id,
+            secret_hash: "new".into(),
+        },
+        &manager,
+    );
+    assert_eq!(f.venue.devices[&device_id].secret_hash, "new");
+    f.run(&Command::RemoveDevice { device_id }, &manager);
+    assert!(f.venue.devices.is_empty());
+    assert_eq!(
+        f.rejection(&Command::RemoveDevice { device_id }, &manager),
+        "device_not_found"
+    );
+}
+
 // ----- floor -----------------------------------------------------------------------------
 
 #[test]

@@ -8,12 +8,13 @@ use serde::{Deserialize, Serialize};
 
 use super::{
     Actor, Role, Staff, Timestamp,
-    command::{Command, LineInput},
+    command::{Command, DeviceSpec, LineInput},
+    device::{Device, DeviceKind, UnitLimits},
     event::Event,
     floor::{Area, Table, TableLayout, TableStatus},
     id::{
-        AreaId, CategoryId, LineId, MenuItemId, ModifierGroupId, OrderId, StaffId, StationId,
-        TableId, TenantId, VenueId,
+        AreaId, CategoryId, DeviceId, LineId, MenuItemId, ModifierGroupId, OrderId, StaffId,
+        StationId, TableId, TenantId, VenueId,
     },
     menu::{Category, MenuItem, ModifierGroup, Station},
     order::{Line, LineModifier, LineStatus, LineVoid, Order, OrderKind, OrderStatus},
@@ -54,6 +55,8 @@ pub struct Venue {
     pub modifier_groups: BTreeMap<ModifierGroupId, ModifierGroup>,
     pub items: BTreeMap<MenuItemId, MenuItem>,
     pub orders: BTreeMap<OrderId, Order>,
+    #[serde(default)]
+    pub devices: BTreeMap<DeviceId, Device>,
     /// Closed and cancelled orders still in memory, oldest first.
     pub finished_orders: VecDeque<OrderId>,
     pub next_order_number: u32,
@@ -942,6 +945,11 @@ impl Venue {
                     at: now,
                 }])
             }
+            Command::ProvisionDevice { .. }
+            | Command::UpdateDevice { .. }
+            | Command::SetDeviceEnabled { .. }
+            | Command::RotateDeviceSecret { .. }
+            | Command::RemoveDevice { .. } => self.decide_device(command, now),
             Command::CloseOrder { order_id } => {
                 let order = self.open_order(*order_id)?;
                 let unserved = order
@@ -998,6 +1006,199 @@ impl Venue {
                     at: now,
                 }])
             }
+        }
+    }
+
+    fn device(&self, id: DeviceId) -> Result<&Device, Rejection> {
+        self.devices
+            .get(&id)
+            .ok_or_else(|| Rejection::not_found("device_not_found", format!("device {id}")))
+    }
+
+    pub fn device_by_key(&self, key: &str) -> Option<&Device> {
+        self.devices.values().find(|d| d.key == key)
+    }
+
+    fn decide_device(&self, command: &Command, now: Timestamp) -> Decision {
+        match command {
+            Command::ProvisionDevice {
+                device_id,
+                spec,
+                secret_hash,
+            } => {
+                if self.devices.contains_key(device_id) {
+                    return Err(Rejection::conflict(
+                        "device_exists",
+                        "this device id is taken",
+                    ));
+                }
+                validate_slug("key", &spec.key)?;
+                if self.device_by_key(&spec.key).is_some() {
+                    return Err(Rejection::conflict(
+                        "device_key_taken",
+                        format!("another device is called {:?}", spec.key),
+                    ));
+                }
+                self.validate_device_spec(spec)?;
+                Ok(vec![Event::DeviceProvisioned {
+                    device: Device {
+                        id: *device_id,
+                        key: spec.key.clone(),
+                        name: spec.name.trim().to_owned(),
+                        kind: spec.kind,
+                        station_id: spec.station_id,
+                        table_id: spec.table_id,
+                        limits: spec.limits.clone(),
+                        purpose: spec.purpose,
+                        enabled: true,
+                        secret_hash: secret_hash.clone(),
+                        provisioned_at: now,
+                    },
+                }])
+            }
+            Command::UpdateDevice { device_id, spec } => {
+                let device = self.device(*device_id)?;
+                if spec.key != device.key || spec.kind != device.kind {
+                    return Err(Rejection::invalid(
+                        "device_identity_fixed",
+                        "key",
+                        "a device's key and kind cannot change; provision a new device",
+                    ));
+                }
+                self.validate_device_spec(spec)?;
+                Ok(vec![Event::DeviceUpdated {
+                    device_id: *device_id,
+                    spec: spec.clone(),
+                }])
+            }
+            Command::SetDeviceEnabled { device_id, enabled } => {
+                self.device(*device_id)?;
+                Ok(vec![Event::DeviceEnabledChanged {
+                    device_id: *device_id,
+                    enabled: *enabled,
+                }])
+            }
+            Command::RotateDeviceSecret {
+                device_id,
+                secret_hash,
+            } => {
+                self.device(*device_id)?;
+                Ok(vec![Event::DeviceSecretRotated {
+                    device_id: *device_id,
+                    secret_hash: secret_hash.clone(),
+                }])
+            }
+            Command::RemoveDevice { device_id } => {
+                self.device(*device_id)?;
+                Ok(vec![Event::DeviceRemoved {
+                    device_id: *device_id,
+                }])
+            }
+            _ => Err(Rejection::conflict(
+                "not_a_device_command",
+                "not a device command",
+            )),
+        }
+    }
+
+    /// Each kind of device needs its own pairing, and nothing that belongs to another kind.
+    fn validate_device_spec(&self, spec: &DeviceSpec) -> Result<(), Rejection> {
+        validate_text("name", &spec.name, MAX_NAME)?;
+        let not_for = |field: &str| {
+            Rejection::invalid(
+                "not_for_device_kind",
+                field,
+                format!("{field} does not apply to this kind of device"),
+            )
+        };
+        let (wants_station, wants_table, wants_limits, wants_purpose) = match spec.kind {
+            DeviceKind::BumpBar => (true, false, false, false),
+            DeviceKind::CallButton => (false, true, false, false),
+            DeviceKind::Probe => (false, false, true, false),
+            DeviceKind::Scanner => (false, false, false, true),
+        };
+        match (wants_station, spec.station_id) {
+            (true, Some(station)) => {
+                self.station(station)?;
+            }
+            (true, None) => {
+                return Err(Rejection::invalid(
+                    "missing_station",
+                    "station_id",
+                    "a bump bar drives one station's screen",
+                ));
+            }
+            (false, Some(_)) => return Err(not_for("station_id")),
+            (false, None) => {}
+        }
+        match (wants_table, spec.table_id) {
+            (true, Some(table)) => {
+                self.table(table).map_err(|r| r.within("table_id"))?;
+            }
+            (true, None) => {
+                return Err(Rejection::invalid(
+                    "missing_table",
+                    "table_id",
+                    "a call button sits on a table",
+                ));
+            }
+            (false, Some(_)) => return Err(not_for("table_id")),
+            (false, None) => {}
+        }
+        match (wants_limits, &spec.limits) {
+            (true, Some(limits)) => validate_limits(limits)?,
+            (true, None) => {
+                return Err(Rejection::invalid(
+                    "missing_limits",
+                    "limits",
+                    "a probe needs the unit it watches and its limits",
+                ));
+            }
+            (false, Some(_)) => return Err(not_for("limits")),
+            (false, None) => {}
+        }
+        match (wants_purpose, spec.purpose) {
+            (true, None) => Err(Rejection::invalid(
+                "missing_purpose",
+                "purpose",
+                "a scanner is set up for receiving, counting, waste or the pass",
+            )),
+            (false, Some(_)) => Err(not_for("purpose")),
+            _ => Ok(()),
+        }
+    }
+
+    fn apply_device(&mut self, event: &Event) {
+        match event {
+            Event::DeviceProvisioned { device } => {
+                self.devices.insert(device.id, device.clone());
+            }
+            Event::DeviceUpdated { device_id, spec } => {
+                if let Some(device) = self.devices.get_mut(device_id) {
+                    device.name = spec.name.trim().to_owned();
+                    device.station_id = spec.station_id;
+                    device.table_id = spec.table_id;
+                    device.limits = spec.limits.clone();
+                    device.purpose = spec.purpose;
+                }
+            }
+            Event::DeviceEnabledChanged { device_id, enabled } => {
+                if let Some(device) = self.devices.get_mut(device_id) {
+                    device.enabled = *enabled;
+                }
+            }
+            Event::DeviceSecretRotated {
+                device_id,
+                secret_hash,
+            } => {
+                if let Some(device) = self.devices.get_mut(device_id) {
+                    device.secret_hash = secret_hash.clone();
+                }
+            }
+            Event::DeviceRemoved { device_id } => {
+                self.devices.remove(device_id);
+            }
+            _ => {}
         }
     }
 
@@ -1598,6 +1799,11 @@ impl Venue {
                     after_cooking: *after_cooking,
                 });
             }),
+            Event::DeviceProvisioned { .. }
+            | Event::DeviceUpdated { .. }
+            | Event::DeviceEnabledChanged { .. }
+            | Event::DeviceSecretRotated { .. }
+            | Event::DeviceRemoved { .. } => self.apply_device(event),
             Event::OrderClosed { order_id, at } => {
                 if let Some(order) = self.orders.get_mut(order_id) {
                     order.status = OrderStatus::Closed;
@@ -1816,6 +2022,66 @@ fn validate_course(field: &str, course: u8) -> Result<(), Rejection> {
             format!("courses are numbered 1 to {MAX_COURSE}"),
         ))
     }
+}
+
+/// Plausible food-safety limits: inside what a probe can read, ordered, with a critical
+/// value beyond the limit it guards.
+fn validate_limits(limits: &UnitLimits) -> Result<(), Rejection> {
+    let field = |name: &str| format!("limits.{name}");
+    validate_text("limits.unit", &limits.unit, MAX_NAME)?;
+    let plausible =
+        |value: Option<f64>| value.is_none_or(|v| v.is_finite() && (-60.0..=300.0).contains(&v));
+    if !plausible(limits.min_celsius)
+        || !plausible(limits.max_celsius)
+        || !plausible(limits.critical_celsius)
+    {
+        return Err(Rejection::invalid(
+            "invalid_limits",
+            field("max_celsius"),
+            "temperatures must be between -60 and 300 °C",
+        ));
+    }
+    if let (Some(min), Some(max)) = (limits.min_celsius, limits.max_celsius)
+        && min >= max
+    {
+        return Err(Rejection::invalid(
+            "invalid_limits",
+            field("min_celsius"),
+            "min_celsius must be below max_celsius",
+        ));
+    }
+    if let Some(critical) = limits.critical_celsius {
+        let beyond_max = limits.max_celsius.is_none_or(|max| critical > max);
+        let beyond_min = limits.min_celsius.is_none_or(|min| critical < min);
+        let guards = match (limits.min_celsius, limits.max_celsius) {
+            (None, Some(_)) => beyond_max,
+            (Some(_), None) => beyond_min,
+            (Some(_), Some(_)) => beyond_max || beyond_min,
+            (None, None) => true,
+        };
+        if !guards {
+            return Err(Rejection::invalid(
+                "invalid_limits",
+                field("critical_celsius"),
+                "critical_celsius must lie beyond the limit it guards",
+            ));
+        }
+    }
+    if !(5..=3600).contains(&limits.report_interval_seconds) {
+        return Err(Rejection::invalid(
+            "invalid_limits",
+            field("report_interval_seconds"),
+            "probes report every 5 to 3600 seconds",
+        ));
+    }
+    if limits.alert_delay_minutes > 240 {
+        return Err(Rejection::invalid(
+            "invalid_limits",
+            field("alert_delay_minutes"),
+            "an alert delay is at most 240 minutes",
+        ));
+    }
+    Ok(())
 }
 
 fn validate_modifier_group(group: &ModifierGroup) -> Result<(), Rejection> {

@@ -33,7 +33,11 @@ pub fn fingerprint(command: &crate::domain::Command) -> Option<u64> {
     use sha2::{Digest, Sha256};
     if matches!(
         command,
-        Command::AddStaff { .. } | Command::SetStaffPin { .. } | Command::SetStaffPassword { .. }
+        Command::AddStaff { .. }
+            | Command::SetStaffPin { .. }
+            | Command::SetStaffPassword { .. }
+            | Command::ProvisionDevice { .. }
+            | Command::RotateDeviceSecret { .. }
     ) {
         return None;
     }

@@ -51,7 +51,7 @@ pub struct JournalPage {
     pub events: Vec<JournalEntry>,
 }
 
-const SECRET_FIELDS: [&str; 3] = ["pin_hash", "pin_lookup", "password_hash"];
+const SECRET_FIELDS: [&str; 4] = ["pin_hash", "pin_lookup", "password_hash", "secret_hash"];
 
 /// Replaces hashed secrets (PIN lookups, PIN and password hashes) anywhere in a journal entry.
 pub fn redact(value: &mut serde_json::Value) {

@@ -2,7 +2,7 @@
 //! live here; every refusal comes from the domain or the auth policy.
 //!
 //! # Layout
-//! - [`auth`], [`floor`], [`menu`], [`orders`], [`staff`], [`audit`], [`system`]: handlers.
+//! - [`auth`], [`floor`], [`menu`], [`orders`], [`staff`], [`devices`], [`audit`], [`system`]: handlers.
 //! - [`extract`]: JSON/path/query extractors with clear errors; the bearer-token `Caller`.
 //! - [`command`]: running a command idempotently and answering with the resulting view.
 //! - [`error`]: `ApiError` and the error body; [`openapi`]: the document.
@@ -12,6 +12,7 @@ pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod command;
+pub mod devices;
 pub mod error;
 pub mod extract;
 pub mod floor;
@@ -110,6 +111,16 @@ pub fn router(state: AppState) -> Router {
         .route("/staff/{id}", axum::routing::patch(staff::update_staff))
         .route("/staff/{id}/pin", post(staff::set_pin))
         .route("/staff/{id}/password", post(staff::set_password))
+        .route(
+            "/devices",
+            get(devices::list_devices).post(devices::provision_device),
+        )
+        .route(
+            "/devices/{id}",
+            axum::routing::put(devices::update_device).delete(devices::remove_device),
+        )
+        .route("/devices/{id}/enabled", post(devices::set_enabled))
+        .route("/devices/{id}/rotate", post(devices::rotate_secret))
         .route("/events", get(audit::events))
         .route("/screens", get(audit::screens))
         .method_not_allowed_fallback(system::method_not_allowed);

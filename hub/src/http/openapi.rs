@@ -5,7 +5,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{audit, auth, floor, menu, orders, setup, staff, system};
+use super::{audit, auth, devices, floor, menu, orders, setup, staff, system};
 
 struct BearerAuth;
 
@@ -44,6 +44,8 @@ impl Modify for BearerAuth {
         orders::start_ticket, orders::bump_ticket, orders::recall_ticket, orders::serve_ready,
         orders::close_order, orders::cancel_order,
         staff::list_staff, staff::add_staff, staff::update_staff, staff::set_pin, staff::set_password,
+        devices::list_devices, devices::provision_device, devices::update_device,
+        devices::set_enabled, devices::rotate_secret, devices::remove_device,
         audit::events, audit::screens,
         system::healthz, system::readyz, system::metrics, system::info,
     ),
@@ -54,6 +56,7 @@ impl Modify for BearerAuth {
         (name = "orders", description = "Orders and their lines"),
         (name = "kitchen", description = "Kitchen progress of lines"),
         (name = "staff", description = "Staff management"),
+        (name = "devices", description = "Kitchen device registry and MQTT credentials"),
         (name = "audit", description = "The immutable event journal"),
         (name = "system", description = "Health, readiness, metrics"),
     )

@@ -24,6 +24,7 @@ macro_rules! on_both_backends {
 
 mod auth;
 mod database;
+mod devices;
 mod errors;
 mod helpers;
 mod live;

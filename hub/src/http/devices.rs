@@ -1,0 +1,298 @@
+//! Device registry endpoints for managers: provision a kitchen device (probe, bump bar,
+//! scanner, call button) and receive its MQTT credentials once, change its pairing or
+//! limits, disable or enable it, rotate its secret, remove it. Secrets are generated here,
+//! shown once and stored only as argon2 hashes.
+
+use axum::{Json, http::StatusCode};
+use base64::Engine as _;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{
+    command::{Executed, derived_id, run},
+    error::{ApiError, ErrorBody},
+    extract::{ApiJson, ApiPath, ApiQuery, Caller},
+    floor::{RemoveQuery, Removed},
+};
+use crate::{
+    auth::{Permission, hash_secret, random_key},
+    domain::{
+        Command, Device, DeviceId, DeviceKind, DeviceSpec, ScannerPurpose, StationId, TableId,
+        UnitLimits, Venue,
+    },
+};
+
+/// A device as the API shows it: everything but its secret.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceView {
+    pub id: DeviceId,
+    pub key: String,
+    pub name: String,
+    pub kind: DeviceKind,
+    pub station_id: Option<StationId>,
+    pub table_id: Option<TableId>,
+    pub limits: Option<UnitLimits>,
+    pub purpose: Option<ScannerPurpose>,
+    pub enabled: bool,
+    pub provisioned_at: chrono::DateTime<chrono::Utc>,
+}
+
+impl DeviceView {
+    fn of(device: &Device) -> Self {
+        Self {
+            id: device.id,
+            key: device.key.clone(),
+            name: device.name.clone(),
+            kind: device.kind,
+            station_id: device.station_id,
+            table_id: device.table_id,
+            limits: device.limits.clone(),
+            purpose: device.purpose,
+            enabled: device.enabled,
+            provisioned_at: device.provisioned_at,
+        }
+    }
+
+    fn find(venue: &Venue, id: DeviceId) -> Option<Self> {
+        venue.devices.get(&id).map(Self::of)
+    }
+}
+
+/// How the device logs in to the hub's MQTT broker. Shown once: keep the password.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceCredentials {
+    /// MQTT client id and username: `<venue slug>/<device key>`.
+    pub username: String,
+    /// The secret; the hub keeps only its hash and cannot show it again.
+    pub password: String,
+    /// Topics the device publishes to and listens on.
+    pub topic_prefix: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProvisionedDevice {
+    pub device: DeviceView,
+    /// Absent when the answer is a replay of an earlier request: rotate to get new ones.
+    pub credentials: Option<DeviceCredentials>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeviceRequest {
+    pub command_id: Uuid,
+    #[serde(default)]
+    pub device_id: Option<DeviceId>,
+    #[serde(flatten)]
+    pub spec: DeviceSpec,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EnableRequest {
+    pub command_id: Uuid,
+    pub enabled: bool,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RotateRequest {
+    pub command_id: Uuid,
+}
+
+/// A fresh secret and its hash (hashing runs off the async threads).
+async fn new_secret() -> Result<(String, String), ApiError> {
+    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(random_key());
+    let plain = secret.clone();
+    let hash = tokio::task::spawn_blocking(move || hash_secret(&plain))
+        .await
+        .map_err(|e| ApiError::Internal(e.into()))??;
+    Ok((secret, hash))
+}
+
+fn credentials(caller: &Caller, key: &str, password: String) -> DeviceCredentials {
+    let venue = caller.venue.slug();
+    DeviceCredentials {
+        username: format!("{venue}/{key}"),
+        password,
+        topic_prefix: format!("almahira/v1/{venue}/{key}"),
+    }
+}
+
+#[utoipa::path(
+    get, path = "/api/v1/devices", tag = "devices", security(("bearer" = [])),
+    responses((status = 200, body = Vec<DeviceView>), (status = 403, body = ErrorBody))
+)]
+pub async fn list_devices(caller: Caller) -> Result<Json<Vec<DeviceView>>, ApiError> {
+    caller.require(Permission::ManageDevices)?;
+    let mut devices = caller
+        .venue
+        .read(|v| v.devices.values().map(DeviceView::of).collect::<Vec<_>>())
+        .await?;
+    devices.sort_by(|a, b| a.key.cmp(&b.key));
+    Ok(Json(devices))
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/devices", tag = "devices", security(("bearer" = [])),
+    request_body = DeviceRequest,
+    responses(
+        (status = 201, description = "Provisioned; the credentials are shown this once", body = ProvisionedDevice),
+        (status = 409, description = "`device_key_taken`", body = ErrorBody),
+        (status = 422, description = "`invalid_slug`, `missing_station`, `missing_table`, `missing_limits`, `missing_purpose`, `not_for_device_kind`, `invalid_limits`", body = ErrorBody),
+    )
+)]
+pub async fn provision_device(
+    caller: Caller,
+    ApiJson(body): ApiJson<DeviceRequest>,
+) -> Result<Executed<ProvisionedDevice>, ApiError> {
+    caller.require(Permission::ManageDevices)?;
+    let device_id = body
+        .device_id
+        .unwrap_or_else(|| DeviceId(derived_id(body.command_id, "device", 0)));
+    let (secret, secret_hash) = new_secret().await?;
+    let key = body.spec.key.clone();
+    let command = Command::ProvisionDevice {
+        device_id,
+        spec: body.spec,
+        secret_hash,
+    };
+    let Executed {
+        status,
+        view: device,
+        outcome,
+    } = run(
+        &caller,
+        Permission::ManageDevices,
+        body.command_id,
+        command,
+        StatusCode::CREATED,
+        move |v| DeviceView::find(v, device_id),
+    )
+    .await?;
+    let credentials = (!outcome.replayed).then(|| credentials(&caller, &key, secret));
+    Ok(Executed {
+        status,
+        view: ProvisionedDevice {
+            device,
+            credentials,
+        },
+        outcome,
+    })
+}
+
+#[utoipa::path(
+    put, path = "/api/v1/devices/{id}", tag = "devices", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = DeviceRequest,
+    responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody), (status = 422, description = "`device_identity_fixed`...", body = ErrorBody))
+)]
+pub async fn update_device(
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<DeviceRequest>,
+) -> Result<Executed<DeviceView>, ApiError> {
+    let device_id = DeviceId(id);
+    let command = Command::UpdateDevice {
+        device_id,
+        spec: body.spec,
+    };
+    run(
+        &caller,
+        Permission::ManageDevices,
+        body.command_id,
+        command,
+        StatusCode::OK,
+        move |v| DeviceView::find(v, device_id),
+    )
+    .await
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/devices/{id}/enabled", tag = "devices", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = EnableRequest,
+    responses((status = 200, description = "A disabled device's traffic is refused", body = DeviceView), (status = 404, body = ErrorBody))
+)]
+pub async fn set_enabled(
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<EnableRequest>,
+) -> Result<Executed<DeviceView>, ApiError> {
+    let device_id = DeviceId(id);
+    let command = Command::SetDeviceEnabled {
+        device_id,
+        enabled: body.enabled,
+    };
+    run(
+        &caller,
+        Permission::ManageDevices,
+        body.command_id,
+        command,
+        StatusCode::OK,
+        move |v| DeviceView::find(v, device_id),
+    )
+    .await
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/devices/{id}/rotate", tag = "devices", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = RotateRequest,
+    responses((status = 200, description = "A new secret, shown this once; the old one stops working", body = ProvisionedDevice), (status = 404, body = ErrorBody))
+)]
+pub async fn rotate_secret(
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<RotateRequest>,
+) -> Result<Executed<ProvisionedDevice>, ApiError> {
+    caller.require(Permission::ManageDevices)?;
+    let device_id = DeviceId(id);
+    let (secret, secret_hash) = new_secret().await?;
+    let command = Command::RotateDeviceSecret {
+        device_id,
+        secret_hash,
+    };
+    let Executed {
+        status,
+        view: device,
+        outcome,
+    } = run(
+        &caller,
+        Permission::ManageDevices,
+        body.command_id,
+        command,
+        StatusCode::OK,
+        move |v| DeviceView::find(v, device_id),
+    )
+    .await?;
+    let credentials = (!outcome.replayed).then(|| credentials(&caller, &device.key, secret));
+    Ok(Executed {
+        status,
+        view: ProvisionedDevice {
+            device,
+            credentials,
+        },
+        outcome,
+    })
+}
+
+#[utoipa::path(
+    delete, path = "/api/v1/devices/{id}", tag = "devices", security(("bearer" = [])),
+    params(("id" = Uuid, Path), RemoveQuery),
+    responses((status = 200, body = Removed), (status = 404, body = ErrorBody))
+)]
+pub async fn remove_device(
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiQuery(query): ApiQuery<RemoveQuery>,
+) -> Result<Executed<Removed>, ApiError> {
+    let command = Command::RemoveDevice {
+        device_id: DeviceId(id),
+    };
+    run(
+        &caller,
+        Permission::ManageDevices,
+        query.command_id,
+        command,
+        StatusCode::OK,
+        move |_| Some(Removed { removed: id }),
+    )
+    .await
+}

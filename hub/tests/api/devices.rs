@@ -1,0 +1,140 @@
+//! Owns the device registry seen through HTTP: provisioning with credentials shown once,
+//! the pairing each kind needs, secrets that verify and rotate, disabling and removal, and
+//! that no secret ever appears in an answer or the audit journal.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: panicking is how a test fails"
+)]
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::{
+    database::TestDatabase,
+    helpers::{MANAGER_PIN, TestHub, WAITER_PIN, command_id},
+};
+
+on_both_backends!(a_manager_provisions_rotates_disables_and_removes_a_device);
+
+async fn stored_hash(hub: &TestHub, key: &'static str) -> String {
+    hub.state
+        .engine
+        .venue_by_slug("demo")
+        .unwrap()
+        .read(move |v| v.device_by_key(key).map(|d| d.secret_hash.clone()))
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+fn probe(command: &str) -> Value {
+    json!({
+        "command_id": command,
+        "key": "fridge-1",
+        "name": "Walk-in fridge probe",
+        "kind": "probe",
+        "limits": {
+            "unit": "Walk-in fridge",
+            "profile": "cold_holding",
+            "max_celsius": 5.0,
+            "critical_celsius": 8.0,
+            "alert_delay_minutes": 15,
+            "report_interval_seconds": 60
+        }
+    })
+}
+
+async fn a_manager_provisions_rotates_disables_and_removes_a_device(db: TestDatabase) {
+    let hub = TestHub::start(&db).await;
+    let manager = hub.login(MANAGER_PIN).await;
+    let waiter = hub.login(WAITER_PIN).await;
+
+    let request = probe(&command_id());
+    waiter
+        .post("/api/v1/devices", request.clone())
+        .await
+        .expect_error(StatusCode::FORBIDDEN, "forbidden");
+    let created = manager
+        .post("/api/v1/devices", request.clone())
+        .await
+        .expect(StatusCode::CREATED);
+    let credentials = &created["credentials"];
+    assert_eq!(credentials["username"], "demo/fridge-1");
+    assert_eq!(credentials["topic_prefix"], "almahira/v1/demo/fridge-1");
+    let password = credentials["password"].as_str().unwrap().to_owned();
+    assert!(password.len() >= 40, "a long random secret");
+    assert!(hub::auth::verify_secret(
+        &password,
+        &stored_hash(&hub, "fridge-1").await
+    ));
+    assert!(created["device"].get("secret_hash").is_none());
+
+    // A retry cannot show the secret again (the hub does not have it): it says so.
+    let replay = manager.post("/api/v1/devices", request).await;
+    assert_eq!(replay.header("idempotent-replayed"), Some("true"));
+    assert_eq!(replay.expect(StatusCode::OK)["credentials"], Value::Null);
+
+    manager
+        .post("/api/v1/devices", probe(&command_id()))
+        .await
+        .expect_error(StatusCode::CONFLICT, "device_key_taken");
+    let bump_bar = json!({"command_id": command_id(), "key": "bump-grill", "name": "Grill bump bar", "kind": "bump_bar"});
+    let reply = manager.post("/api/v1/devices", bump_bar).await;
+    reply.expect_error(StatusCode::UNPROCESSABLE_ENTITY, "missing_station");
+    assert_eq!(reply.body["field"], "station_id");
+
+    let id = created["device"]["id"].as_str().unwrap();
+    let rotated = manager
+        .post(
+            &format!("/api/v1/devices/{id}/rotate"),
+            json!({"command_id": command_id()}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    let new_password = rotated["credentials"]["password"].as_str().unwrap();
+    assert_ne!(new_password, password);
+    let hash = stored_hash(&hub, "fridge-1").await;
+    assert!(hub::auth::verify_secret(new_password, &hash));
+    assert!(
+        !hub::auth::verify_secret(&password, &hash),
+        "the old secret stops working"
+    );
+
+    let disabled = manager
+        .post(
+            &format!("/api/v1/devices/{id}/enabled"),
+            json!({"command_id": command_id(), "enabled": false}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(disabled["enabled"], false);
+    let listed = manager.get("/api/v1/devices").await.expect(StatusCode::OK);
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert!(!listed.to_string().contains("argon2"));
+
+    let journal = manager
+        .get("/api/v1/events?kind=device_provisioned,device_secret_rotated")
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(journal["events"].as_array().unwrap().len(), 2);
+    assert!(
+        !journal.to_string().contains("argon2"),
+        "hashes never leave the hub"
+    );
+
+    manager
+        .send(
+            Method::DELETE,
+            &format!("/api/v1/devices/{id}?command_id={}", command_id()),
+            None,
+        )
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(
+        manager.get("/api/v1/devices").await.expect(StatusCode::OK),
+        json!([])
+    );
+    hub.stop().await;
+}
