@@ -148,13 +148,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
 }
 
 /// Which database the hubs of a run use.
-enum Store {
+pub(crate) enum Store {
     Postgres { admin_url: String, version: String },
     Sqlite,
 }
 
 impl Store {
-    fn describe(&self) -> String {
+    pub(crate) fn describe(&self) -> String {
         match self {
             Store::Postgres { version, .. } => {
                 format!("PostgreSQL {version} on 127.0.0.1, a fresh database per row")
@@ -163,7 +163,7 @@ impl Store {
         }
     }
 
-    async fn fresh(&self) -> anyhow::Result<FreshDatabase> {
+    pub(crate) async fn fresh(&self) -> anyhow::Result<FreshDatabase> {
         match self {
             Store::Postgres { admin_url, .. } => FreshDatabase::postgres(admin_url).await,
             Store::Sqlite => FreshDatabase::sqlite(),
@@ -465,11 +465,11 @@ impl SplitMix64 {
     }
 }
 
-fn millis(duration: Duration) -> String {
+pub(crate) fn millis(duration: Duration) -> String {
     format!("{:.1}", duration.as_secs_f64() * 1000.0)
 }
 
-fn ratio(numerator: f64, denominator: f64) -> String {
+pub(crate) fn ratio(numerator: f64, denominator: f64) -> String {
     if denominator > 0.0 && numerator.is_finite() {
         format!("{:.2}x", numerator / denominator)
     } else {

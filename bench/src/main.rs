@@ -5,12 +5,20 @@
 //! # Layout
 //! - [`commands`]: order throughput and latency, group commit against one transaction per
 //!   command.
-//! - [`server`]: a real hub running in this process; [`database`]: throw-away databases.
+//! - [`screens`]: live screens: frame latency, throughput and memory of a hub process with
+//!   many subscribed screens, against a bare tokio-tungstenite broadcast ([`baseline`]).
+//! - [`server`]: a real hub running in this process; [`process`]: a real hub as a child
+//!   process; [`database`]: throw-away databases.
+//! - [`screen`]: the WebSocket screen client both screen rows use.
 //! - [`latency`]: percentile summaries.
 
+mod baseline;
 mod commands;
 mod database;
 mod latency;
+mod process;
+mod screen;
+mod screens;
 mod server;
 
 use std::process::ExitCode;
@@ -32,6 +40,13 @@ enum Program {
     /// Open takeaway orders from concurrent waiters: group commit against one transaction
     /// per command, each on a fresh hub and database.
     Commands(commands::Args),
+    /// Live screens: N screens subscribed to kds/expo/floor channels of a hub process while
+    /// orders arrive at a steady rate; frame latency, frames/s and hub memory, then the same
+    /// frames through a bare tokio-tungstenite server. Run it with
+    /// `cargo run --release -p bench -- screens`: under cargo the `hub` binary is built
+    /// first (same profile, same target directory); a bench started directly needs
+    /// `cargo build --release -p hub -p bench` beforehand.
+    Screens(screens::Args),
 }
 
 #[tokio::main]
@@ -40,6 +55,7 @@ async fn main() -> ExitCode {
     let program = async {
         match cli.program {
             Program::Commands(args) => commands::run(args).await,
+            Program::Screens(args) => screens::run(args).await,
         }
     };
     // Stopping on Ctrl-C drops the running program, and with it the databases it created.
