@@ -9,8 +9,10 @@
 //!   (command, error reply) payloads.
 //! - [`codec`]: `(topic, bytes) -> typed message` with plausibility checks, a stable
 //!   rejection reason per cause, and encoders.
+//! - [`gs1`]: EAN/UPC and GS1 element-string barcodes into typed [`Scan`]s.
 
 pub mod codec;
+pub mod gs1;
 pub mod payload;
 pub mod topic;
 
@@ -18,6 +20,7 @@ pub use codec::{
     Downlink, DownlinkMessage, Rejection, Uplink, UplinkMessage, check_command, check_uplink,
     decode_downlink, decode_uplink, encode_downlink, encode_error, encode_uplink, error_reply,
 };
+pub use gs1::{Scan, ScanError, ScanKind, decode_scan};
 pub use payload::{
     Command, DeviceEvent, DeviceKind, DeviceState, DoorState, ErrorReply, EventBody, Key, LedColor,
     LedPattern, Press, Reading, Status, Symbology, Telemetry, Timestamp,
