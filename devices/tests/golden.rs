@@ -228,3 +228,31 @@ fn every_fixture_file_is_covered_by_a_table() {
         .collect();
     assert_eq!(named, on_disk);
 }
+
+#[test]
+fn every_mosquitto_pub_example_in_the_docs_is_accepted() {
+    let doc =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/devices.md"))
+            .unwrap_or_else(|e| panic!("docs/devices.md: {e}"));
+    let joined = doc.replace("\\\n", " ");
+    let mut checked = 0;
+    for line in joined.lines().filter(|l| l.starts_with("mosquitto_pub")) {
+        let Some((_, after_m)) = line.split_once(" -m '") else {
+            continue;
+        };
+        let payload = after_m.split('\'').next().unwrap_or_default();
+        let topic = line
+            .split_whitespace()
+            .skip_while(|w| *w != "-t")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no topic in {line}"));
+        let result = if topic.ends_with("/cmd") || topic.ends_with("/error") {
+            decode_downlink(topic, payload.as_bytes()).map(|_| ())
+        } else {
+            decode_uplink(topic, payload.as_bytes()).map(|_| ())
+        };
+        assert!(result.is_ok(), "{line}: {result:?}");
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} examples found");
+}
