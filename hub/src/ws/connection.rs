@@ -64,8 +64,13 @@ pub async fn upgrade(
         .find_map(|p| p.strip_prefix("bearer."))
         .map(str::to_owned);
     let limit = state.gateway.config().max_frame_bytes;
+    // Screens send small frames and receive frames of a few KiB: the library's default
+    // 128 KiB read and write buffers per socket would dominate the hub's memory at
+    // hundreds of screens, and buy nothing.
     socket
         .protocols([SUBPROTOCOL])
+        .read_buffer_size(8 * 1024)
+        .write_buffer_size(16 * 1024)
         .max_message_size(limit)
         .max_frame_size(limit)
         .on_upgrade(move |socket| async move { serve(socket, state, token, query.device).await })
