@@ -7,11 +7,13 @@
 //! - [`venue`]: the aggregate with `decide` and `apply`.
 //! - [`floor`], [`menu`], [`order`], [`staff`], [`device`]: the state's parts.
 //! - [`rejection`]: refusals with stable codes.
+//! - [`food_safety`]: probe monitors and cooling batches, pure rules the device bridge feeds.
 
 pub mod command;
 pub mod device;
 pub mod event;
 pub mod floor;
+pub mod food_safety;
 pub mod id;
 pub mod menu;
 pub mod order;
