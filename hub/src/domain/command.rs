@@ -9,7 +9,8 @@ use super::{
     Role,
     device::{DeviceKind, ScannerPurpose, UnitLimits},
     floor::{Area, TableLayout},
-    id::DeviceId,
+    food_safety::FoodSafetyAlertKind,
+    id::{AlertId, DeviceId},
     id::{LineId, MenuItemId, ModifierId, OrderId, StaffId, StationId, TableId, TenantId, VenueId},
     menu::{Category, MenuItem, ModifierGroup, Station},
     order::{Customer, OrderKind},
@@ -236,6 +237,26 @@ pub enum Command {
     RemoveDevice {
         device_id: DeviceId,
     },
+    /// Raised by the hub's device bridge from a probe's readings.
+    RaiseFoodSafetyAlert {
+        alert_id: AlertId,
+        device_id: DeviceId,
+        kind: FoodSafetyAlertKind,
+        celsius: Option<f64>,
+        limit: Option<f64>,
+        since: chrono::DateTime<chrono::Utc>,
+    },
+    /// The condition behind the alert ended (the bridge saw it).
+    MarkFoodSafetyRecovered {
+        alert_id: AlertId,
+    },
+    AcknowledgeFoodSafetyAlert {
+        alert_id: AlertId,
+    },
+    ResolveFoodSafetyAlert {
+        alert_id: AlertId,
+        corrective_action: String,
+    },
     CloseOrder {
         order_id: OrderId,
     },
@@ -288,6 +309,10 @@ impl Command {
             Command::SetDeviceEnabled { .. } => "set_device_enabled",
             Command::RotateDeviceSecret { .. } => "rotate_device_secret",
             Command::RemoveDevice { .. } => "remove_device",
+            Command::RaiseFoodSafetyAlert { .. } => "raise_food_safety_alert",
+            Command::MarkFoodSafetyRecovered { .. } => "mark_food_safety_recovered",
+            Command::AcknowledgeFoodSafetyAlert { .. } => "acknowledge_food_safety_alert",
+            Command::ResolveFoodSafetyAlert { .. } => "resolve_food_safety_alert",
             Command::CloseOrder { .. } => "close_order",
             Command::CancelOrder { .. } => "cancel_order",
         }

@@ -10,7 +10,8 @@ use super::{
     command::DeviceSpec,
     device::Device,
     floor::{Area, TableLayout},
-    id::DeviceId,
+    food_safety::FoodSafetyAlert,
+    id::{AlertId, DeviceId},
     id::{LineId, MenuItemId, OrderId, StaffId, StationId, TableId, TenantId, VenueId},
     menu::{Category, MenuItem, ModifierGroup, Station},
     order::{Customer, Line, OrderKind},
@@ -194,6 +195,24 @@ pub enum Event {
     DeviceRemoved {
         device_id: DeviceId,
     },
+    FoodSafetyAlertRaised {
+        alert: FoodSafetyAlert,
+    },
+    FoodSafetyAlertRecovered {
+        alert_id: AlertId,
+        at: DateTime<Utc>,
+    },
+    FoodSafetyAlertAcknowledged {
+        alert_id: AlertId,
+        by: Option<StaffId>,
+        at: DateTime<Utc>,
+    },
+    FoodSafetyAlertResolved {
+        alert_id: AlertId,
+        by: Option<StaffId>,
+        at: DateTime<Utc>,
+        corrective_action: String,
+    },
     OrderClosed {
         order_id: OrderId,
         at: DateTime<Utc>,
@@ -247,6 +266,10 @@ impl Event {
             Event::DeviceEnabledChanged { .. } => "device_enabled_changed",
             Event::DeviceSecretRotated { .. } => "device_secret_rotated",
             Event::DeviceRemoved { .. } => "device_removed",
+            Event::FoodSafetyAlertRaised { .. } => "food_safety_alert_raised",
+            Event::FoodSafetyAlertRecovered { .. } => "food_safety_alert_recovered",
+            Event::FoodSafetyAlertAcknowledged { .. } => "food_safety_alert_acknowledged",
+            Event::FoodSafetyAlertResolved { .. } => "food_safety_alert_resolved",
             Event::OrderClosed { .. } => "order_closed",
             Event::OrderCancelled { .. } => "order_cancelled",
         }

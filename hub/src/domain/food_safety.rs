@@ -8,7 +8,62 @@
 use chrono::{DateTime, Duration, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::device::UnitLimits;
+use super::{
+    device::UnitLimits,
+    id::{AlertId, DeviceId, StaffId},
+};
+
+/// A food-safety alert and what people did about it: the HACCP record.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct FoodSafetyAlert {
+    pub id: AlertId,
+    pub device_id: DeviceId,
+    /// The unit the probe watches, as it was named when the alert was raised.
+    pub unit: String,
+    pub kind: FoodSafetyAlertKind,
+    pub celsius: Option<f64>,
+    pub limit: Option<f64>,
+    /// When the problem began (first reading out of limits, last reading heard...).
+    pub since: DateTime<Utc>,
+    pub raised_at: DateTime<Utc>,
+    /// The condition ended (back within limits, probe heard again); the alert stays open
+    /// until someone resolves it.
+    pub recovered_at: Option<DateTime<Utc>>,
+    pub acknowledged_by: Option<StaffId>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
+    pub resolved_by: Option<StaffId>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    /// What was done: "moved stock to the reach-in, called the technician".
+    pub corrective_action: Option<String>,
+}
+
+impl FoodSafetyAlert {
+    pub fn is_open(&self) -> bool {
+        self.resolved_at.is_none()
+    }
+}
+
+/// Why a food-safety alert was raised.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum FoodSafetyAlertKind {
+    Excursion,
+    Critical,
+    Offline,
+    /// A cooling batch will miss, or missed, a stage deadline.
+    CoolingWarning,
+    CoolingFailed,
+}
+
+impl From<ProbeAlertKind> for FoodSafetyAlertKind {
+    fn from(kind: ProbeAlertKind) -> Self {
+        match kind {
+            ProbeAlertKind::Excursion => FoodSafetyAlertKind::Excursion,
+            ProbeAlertKind::Critical => FoodSafetyAlertKind::Critical,
+            ProbeAlertKind::Offline => FoodSafetyAlertKind::Offline,
+        }
+    }
+}
 
 /// Why a probe alerts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

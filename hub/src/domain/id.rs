@@ -43,4 +43,5 @@ id_type!(
     OrderId,
     LineId,
     DeviceId,
+    AlertId,
 );

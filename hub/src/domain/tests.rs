@@ -949,6 +949,82 @@ fn a_device_keeps_its_key_and_kind_but_can_be_disabled_rotated_and_removed() {
     );
 }
 
+#[test]
+fn a_food_safety_alert_is_raised_once_acknowledged_and_resolved_with_a_corrective_action() {
+    let mut f = Fixture::new();
+    let manager = f.manager.clone();
+    let kitchen = f.kitchen.clone();
+    f.run(&provision(910, probe_spec("fridge-9")), &manager);
+    let raise = |n: u128| Command::RaiseFoodSafetyAlert {
+        alert_id: AlertId(id(n)),
+        device_id: DeviceId(id(910)),
+        kind: food_safety::FoodSafetyAlertKind::Excursion,
+        celsius: Some(7.5),
+        limit: Some(5.0),
+        since: at(0),
+    };
+    f.run(&raise(920), &Actor::system());
+    assert_eq!(
+        f.rejection(&raise(921), &Actor::system()),
+        "alert_already_open"
+    );
+    let alert_id = AlertId(id(920));
+    assert_eq!(f.venue.food_safety_alerts[&alert_id].unit, "Walk-in fridge");
+    let resolve = |action: &str| Command::ResolveFoodSafetyAlert {
+        alert_id,
+        corrective_action: action.into(),
+    };
+    assert_eq!(
+        f.rejection(&resolve(" "), &kitchen),
+        "missing_corrective_action"
+    );
+    f.run(&Command::AcknowledgeFoodSafetyAlert { alert_id }, &kitchen);
+    assert_eq!(
+        f.rejection(&Command::AcknowledgeFoodSafetyAlert { alert_id }, &kitchen),
+        "alert_already_acknowledged"
+    );
+    f.run(
+        &Command::MarkFoodSafetyRecovered { alert_id },
+        &Actor::system(),
+    );
+    f.run(
+        &resolve("moved stock to the reach-in, technician called"),
+        &kitchen,
+    );
+    let alert = &f.venue.food_safety_alerts[&alert_id];
+    assert_eq!(
+        (alert.acknowledged_by, alert.resolved_by),
+        (kitchen.staff_id, kitchen.staff_id)
+    );
+    assert!(!alert.is_open());
+    assert_eq!(
+        f.rejection(&resolve("again"), &kitchen),
+        "alert_already_resolved"
+    );
+    // Once resolved, a new excursion on the same probe is a new alert.
+    f.run(&raise(922), &Actor::system());
+}
+
+#[test]
+fn only_probes_raise_food_safety_alerts() {
+    let mut f = Fixture::new();
+    let manager = f.manager.clone();
+    let mut scanner = probe_spec("scanner-9");
+    scanner.kind = DeviceKind::Scanner;
+    scanner.limits = None;
+    scanner.purpose = Some(ScannerPurpose::Receiving);
+    f.run(&provision(911, scanner), &manager);
+    let raise = Command::RaiseFoodSafetyAlert {
+        alert_id: AlertId(id(930)),
+        device_id: DeviceId(id(911)),
+        kind: food_safety::FoodSafetyAlertKind::Offline,
+        celsius: None,
+        limit: None,
+        since: at(0),
+    };
+    assert_eq!(f.rejection(&raise, &Actor::system()), "not_a_probe");
+}
+
 // ----- floor -----------------------------------------------------------------------------
 
 #[test]

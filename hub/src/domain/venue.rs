@@ -12,9 +12,10 @@ use super::{
     device::{Device, DeviceKind, UnitLimits},
     event::Event,
     floor::{Area, Table, TableLayout, TableStatus},
+    food_safety::FoodSafetyAlert,
     id::{
-        AreaId, CategoryId, DeviceId, LineId, MenuItemId, ModifierGroupId, OrderId, StaffId,
-        StationId, TableId, TenantId, VenueId,
+        AlertId, AreaId, CategoryId, DeviceId, LineId, MenuItemId, ModifierGroupId, OrderId,
+        StaffId, StationId, TableId, TenantId, VenueId,
     },
     menu::{Category, MenuItem, ModifierGroup, Station},
     order::{Line, LineModifier, LineStatus, LineVoid, Order, OrderKind, OrderStatus},
@@ -24,6 +25,9 @@ use super::{
 /// How many closed or cancelled orders stay in memory (for reprints, late voids and the
 /// screens' recall); older ones are read from the store's projection.
 pub const FINISHED_ORDERS_KEPT: usize = 1000;
+
+/// Resolved food-safety alerts kept in memory (the journal keeps every one).
+pub const RESOLVED_ALERTS_KEPT: usize = 200;
 
 const MAX_GUESTS: u16 = 200;
 const MAX_QUANTITY: u16 = 999;
@@ -57,6 +61,9 @@ pub struct Venue {
     pub orders: BTreeMap<OrderId, Order>,
     #[serde(default)]
     pub devices: BTreeMap<DeviceId, Device>,
+    /// Open food-safety alerts and the most recently resolved ones.
+    #[serde(default)]
+    pub food_safety_alerts: BTreeMap<AlertId, FoodSafetyAlert>,
     /// Closed and cancelled orders still in memory, oldest first.
     pub finished_orders: VecDeque<OrderId>,
     pub next_order_number: u32,
@@ -950,6 +957,12 @@ impl Venue {
             | Command::SetDeviceEnabled { .. }
             | Command::RotateDeviceSecret { .. }
             | Command::RemoveDevice { .. } => self.decide_device(command, now),
+            Command::RaiseFoodSafetyAlert { .. }
+            | Command::MarkFoodSafetyRecovered { .. }
+            | Command::AcknowledgeFoodSafetyAlert { .. }
+            | Command::ResolveFoodSafetyAlert { .. } => {
+                self.decide_food_safety(command, actor, now)
+            }
             Command::CloseOrder { order_id } => {
                 let order = self.open_order(*order_id)?;
                 let unserved = order
@@ -1197,6 +1210,178 @@ impl Venue {
             }
             Event::DeviceRemoved { device_id } => {
                 self.devices.remove(device_id);
+            }
+            _ => {}
+        }
+    }
+
+    fn food_safety_alert(&self, id: AlertId) -> Result<&FoodSafetyAlert, Rejection> {
+        self.food_safety_alerts
+            .get(&id)
+            .ok_or_else(|| Rejection::not_found("alert_not_found", format!("alert {id}")))
+    }
+
+    fn decide_food_safety(&self, command: &Command, actor: &Actor, now: Timestamp) -> Decision {
+        match command {
+            Command::RaiseFoodSafetyAlert {
+                alert_id,
+                device_id,
+                kind,
+                celsius,
+                limit,
+                since,
+            } => {
+                let device = self.device(*device_id)?;
+                let Some(limits) = &device.limits else {
+                    return Err(Rejection::conflict(
+                        "not_a_probe",
+                        format!("{} is not a probe", device.name),
+                    ));
+                };
+                if self.food_safety_alerts.contains_key(alert_id) {
+                    return Err(Rejection::conflict(
+                        "alert_exists",
+                        "this alert id is taken",
+                    ));
+                }
+                if self.food_safety_alerts.values().any(|a| {
+                    a.is_open()
+                        && a.device_id == *device_id
+                        && a.kind == *kind
+                        && a.recovered_at.is_none()
+                }) {
+                    return Err(Rejection::conflict(
+                        "alert_already_open",
+                        format!("{} already has an open {kind:?} alert", device.name),
+                    ));
+                }
+                Ok(vec![Event::FoodSafetyAlertRaised {
+                    alert: FoodSafetyAlert {
+                        id: *alert_id,
+                        device_id: *device_id,
+                        unit: limits.unit.clone(),
+                        kind: *kind,
+                        celsius: *celsius,
+                        limit: *limit,
+                        since: *since,
+                        raised_at: now,
+                        recovered_at: None,
+                        acknowledged_by: None,
+                        acknowledged_at: None,
+                        resolved_by: None,
+                        resolved_at: None,
+                        corrective_action: None,
+                    },
+                }])
+            }
+            Command::MarkFoodSafetyRecovered { alert_id } => {
+                let alert = self.food_safety_alert(*alert_id)?;
+                if alert.recovered_at.is_some() || !alert.is_open() {
+                    return Err(Rejection::conflict(
+                        "alert_already_recovered",
+                        "this alert's condition already ended",
+                    ));
+                }
+                Ok(vec![Event::FoodSafetyAlertRecovered {
+                    alert_id: *alert_id,
+                    at: now,
+                }])
+            }
+            Command::AcknowledgeFoodSafetyAlert { alert_id } => {
+                let alert = self.food_safety_alert(*alert_id)?;
+                if alert.acknowledged_at.is_some() || !alert.is_open() {
+                    return Err(Rejection::conflict(
+                        "alert_already_acknowledged",
+                        "this alert is already acknowledged",
+                    ));
+                }
+                Ok(vec![Event::FoodSafetyAlertAcknowledged {
+                    alert_id: *alert_id,
+                    by: actor.staff_id,
+                    at: now,
+                }])
+            }
+            Command::ResolveFoodSafetyAlert {
+                alert_id,
+                corrective_action,
+            } => {
+                let alert = self.food_safety_alert(*alert_id)?;
+                if !alert.is_open() {
+                    return Err(Rejection::conflict(
+                        "alert_already_resolved",
+                        "this alert is already resolved",
+                    ));
+                }
+                validate_text("corrective_action", corrective_action, MAX_NOTE).map_err(|_| {
+                    Rejection::invalid(
+                        "missing_corrective_action",
+                        "corrective_action",
+                        "say what was done about it (the food-safety record needs it)",
+                    )
+                })?;
+                let mut events = Vec::new();
+                if alert.acknowledged_at.is_none() {
+                    events.push(Event::FoodSafetyAlertAcknowledged {
+                        alert_id: *alert_id,
+                        by: actor.staff_id,
+                        at: now,
+                    });
+                }
+                events.push(Event::FoodSafetyAlertResolved {
+                    alert_id: *alert_id,
+                    by: actor.staff_id,
+                    at: now,
+                    corrective_action: corrective_action.trim().to_owned(),
+                });
+                Ok(events)
+            }
+            _ => Err(Rejection::conflict(
+                "not_a_food_safety_command",
+                "not a food-safety command",
+            )),
+        }
+    }
+
+    fn apply_food_safety(&mut self, event: &Event) {
+        match event {
+            Event::FoodSafetyAlertRaised { alert } => {
+                self.food_safety_alerts.insert(alert.id, alert.clone());
+            }
+            Event::FoodSafetyAlertRecovered { alert_id, at } => {
+                if let Some(alert) = self.food_safety_alerts.get_mut(alert_id) {
+                    alert.recovered_at = Some(*at);
+                }
+            }
+            Event::FoodSafetyAlertAcknowledged { alert_id, by, at } => {
+                if let Some(alert) = self.food_safety_alerts.get_mut(alert_id) {
+                    alert.acknowledged_by = *by;
+                    alert.acknowledged_at = Some(*at);
+                }
+            }
+            Event::FoodSafetyAlertResolved {
+                alert_id,
+                by,
+                at,
+                corrective_action,
+            } => {
+                if let Some(alert) = self.food_safety_alerts.get_mut(alert_id) {
+                    alert.resolved_by = *by;
+                    alert.resolved_at = Some(*at);
+                    alert.corrective_action = Some(corrective_action.clone());
+                }
+                // Resolved alerts stay for the day's screens; the journal keeps them all.
+                let resolved: Vec<AlertId> = self
+                    .food_safety_alerts
+                    .values()
+                    .filter(|a| !a.is_open())
+                    .map(|a| a.id)
+                    .collect();
+                for old in resolved
+                    .iter()
+                    .take(resolved.len().saturating_sub(RESOLVED_ALERTS_KEPT))
+                {
+                    self.food_safety_alerts.remove(old);
+                }
             }
             _ => {}
         }
@@ -1804,6 +1989,10 @@ impl Venue {
             | Event::DeviceEnabledChanged { .. }
             | Event::DeviceSecretRotated { .. }
             | Event::DeviceRemoved { .. } => self.apply_device(event),
+            Event::FoodSafetyAlertRaised { .. }
+            | Event::FoodSafetyAlertRecovered { .. }
+            | Event::FoodSafetyAlertAcknowledged { .. }
+            | Event::FoodSafetyAlertResolved { .. } => self.apply_food_safety(event),
             Event::OrderClosed { order_id, at } => {
                 if let Some(order) = self.orders.get_mut(order_id) {
                     order.status = OrderStatus::Closed;

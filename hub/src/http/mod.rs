@@ -16,6 +16,7 @@ pub mod devices;
 pub mod error;
 pub mod extract;
 pub mod floor;
+pub mod food_safety;
 pub mod menu;
 pub mod openapi;
 pub mod orders;
@@ -121,6 +122,15 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/devices/{id}/enabled", post(devices::set_enabled))
         .route("/devices/{id}/rotate", post(devices::rotate_secret))
+        .route("/food-safety/alerts", get(food_safety::list_alerts))
+        .route(
+            "/food-safety/alerts/{id}/acknowledge",
+            post(food_safety::acknowledge),
+        )
+        .route(
+            "/food-safety/alerts/{id}/resolve",
+            post(food_safety::resolve),
+        )
         .route("/events", get(audit::events))
         .route("/screens", get(audit::screens))
         .method_not_allowed_fallback(system::method_not_allowed);

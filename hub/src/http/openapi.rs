@@ -5,7 +5,7 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{audit, auth, devices, floor, menu, orders, setup, staff, system};
+use super::{audit, auth, devices, floor, food_safety, menu, orders, setup, staff, system};
 
 struct BearerAuth;
 
@@ -46,6 +46,7 @@ impl Modify for BearerAuth {
         staff::list_staff, staff::add_staff, staff::update_staff, staff::set_pin, staff::set_password,
         devices::list_devices, devices::provision_device, devices::update_device,
         devices::set_enabled, devices::rotate_secret, devices::remove_device,
+        food_safety::list_alerts, food_safety::acknowledge, food_safety::resolve,
         audit::events, audit::screens,
         system::healthz, system::readyz, system::metrics, system::info,
     ),
@@ -57,6 +58,7 @@ impl Modify for BearerAuth {
         (name = "kitchen", description = "Kitchen progress of lines"),
         (name = "staff", description = "Staff management"),
         (name = "devices", description = "Kitchen device registry and MQTT credentials"),
+        (name = "food-safety", description = "Temperature alerts and their corrective actions (HACCP)"),
         (name = "audit", description = "The immutable event journal"),
         (name = "system", description = "Health, readiness, metrics"),
     )

@@ -721,6 +721,22 @@ impl State {
                         }
                     }
                 }
+                Event::FoodSafetyAlertRaised { alert } => {
+                    let alert = replica
+                        .food_safety_alerts
+                        .get(&alert.id)
+                        .map_or(Value::Null, to_value);
+                    out.push((alerts.clone(), "food_safety_alert", alert));
+                }
+                Event::FoodSafetyAlertRecovered { alert_id, .. }
+                | Event::FoodSafetyAlertAcknowledged { alert_id, .. }
+                | Event::FoodSafetyAlertResolved { alert_id, .. } => {
+                    let alert = replica
+                        .food_safety_alerts
+                        .get(alert_id)
+                        .map_or(Value::Null, to_value);
+                    out.push((alerts.clone(), "food_safety_alert_changed", alert));
+                }
                 Event::ItemAvailabilityChanged { item_id, available } => {
                     let name = replica.items.get(item_id).map(|i| i.name.clone());
                     out.push((
@@ -842,6 +858,7 @@ impl State {
             ))?),
             Channel::Alerts => json!({
                 "delivery_alerts": delivery_alerts(&|_| true),
+                "food_safety": venue.food_safety_alerts.values().filter(|a| a.is_open()).collect::<Vec<_>>(),
                 "sold_out": venue.items.values().filter(|i| i.active && !i.available)
                     .map(|i| json!({"menu_item_id": i.id, "name": i.name}))
                     .collect::<Vec<_>>(),

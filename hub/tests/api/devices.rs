@@ -138,3 +138,115 @@ async fn a_manager_provisions_rotates_disables_and_removes_a_device(db: TestData
     );
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn a_food_safety_alert_reaches_the_screens_and_is_resolved_on_the_record() {
+    use hub::{
+        domain::{Actor, AlertId, Command, DeviceId, food_safety::FoodSafetyAlertKind},
+        engine::Envelope,
+    };
+    let db = TestDatabase::new(crate::database::Backend::Sqlite).await;
+    let hub = TestHub::start(&db).await;
+    let manager = hub.login(MANAGER_PIN).await;
+    let kitchen = hub.login(crate::helpers::KITCHEN_PIN).await;
+    let created = manager
+        .post("/api/v1/devices", probe(&command_id()))
+        .await
+        .expect(StatusCode::CREATED);
+    let device_id: uuid::Uuid = created["device"]["id"].as_str().unwrap().parse().unwrap();
+    let mut screen = crate::screen::Screen::connect(&hub, &kitchen).await;
+    let snapshot = screen.subscribe("alerts", None).await;
+    assert_eq!(snapshot["data"]["food_safety"], json!([]));
+
+    // What the device bridge does when a fridge stays too warm.
+    let alert_id = AlertId(uuid::Uuid::now_v7());
+    let venue = hub.state.engine.venue_by_slug("demo").unwrap();
+    venue
+        .execute(Envelope {
+            command_id: uuid::Uuid::now_v7(),
+            actor: Actor::system(),
+            command: Command::RaiseFoodSafetyAlert {
+                alert_id,
+                device_id: DeviceId(device_id),
+                kind: FoodSafetyAlertKind::Excursion,
+                celsius: Some(7.4),
+                limit: Some(5.0),
+                since: chrono::Utc::now() - chrono::Duration::minutes(16),
+            },
+        })
+        .await
+        .unwrap();
+    let frame = screen.event("alerts", "food_safety_alert").await;
+    assert_eq!(
+        (
+            frame["data"]["unit"].as_str(),
+            frame["data"]["celsius"].as_f64()
+        ),
+        (Some("Walk-in fridge"), Some(7.4))
+    );
+
+    let open = kitchen
+        .get("/api/v1/food-safety/alerts")
+        .await
+        .expect(StatusCode::OK);
+    assert_eq!(open.as_array().unwrap().len(), 1);
+    let path = format!("/api/v1/food-safety/alerts/{alert_id}");
+    kitchen
+        .post(
+            &format!("{path}/acknowledge"),
+            json!({"command_id": command_id()}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    kitchen
+        .post(
+            &format!("{path}/resolve"),
+            json!({"command_id": command_id(), "corrective_action": ""}),
+        )
+        .await
+        .expect_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_corrective_action",
+        );
+    let resolved = kitchen
+        .post(&format!("{path}/resolve"), json!({"command_id": command_id(), "corrective_action": "Moved stock to the reach-in; door seal replaced"}))
+        .await
+        .expect(StatusCode::OK);
+    let me = kitchen.get("/api/v1/me").await.expect(StatusCode::OK);
+    assert_eq!(resolved["resolved_by"], me["staff"]["id"]);
+    assert_eq!(resolved["acknowledged_by"], me["staff"]["id"]);
+    let changed = screen.event("alerts", "food_safety_alert_changed").await;
+    assert_eq!(changed["data"]["id"], alert_id.to_string());
+    assert_eq!(
+        kitchen
+            .get("/api/v1/food-safety/alerts")
+            .await
+            .expect(StatusCode::OK),
+        json!([])
+    );
+
+    // The record: raised, acknowledged (by whom), resolved with the action, in the journal.
+    let journal = manager
+        .get("/api/v1/events?kind=food_safety_alert_raised,food_safety_alert_acknowledged,food_safety_alert_resolved&order=asc")
+        .await
+        .expect(StatusCode::OK);
+    let kinds: Vec<&str> = journal["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "food_safety_alert_raised",
+            "food_safety_alert_acknowledged",
+            "food_safety_alert_resolved"
+        ]
+    );
+    assert_eq!(
+        journal["events"][2]["event"]["corrective_action"],
+        "Moved stock to the reach-in; door seal replaced"
+    );
+    hub.stop().await;
+}
