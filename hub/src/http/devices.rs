@@ -109,6 +109,29 @@ async fn new_secret() -> Result<(String, String), ApiError> {
     Ok((secret, hash))
 }
 
+/// Attaches the new secret to the answer, unless the command was a replay: then the secret
+/// generated for this request was never stored, and the one that was cannot be shown.
+fn with_credentials(
+    executed: Executed<DeviceView>,
+    caller: &Caller,
+    secret: String,
+) -> Executed<ProvisionedDevice> {
+    let Executed {
+        status,
+        view: device,
+        outcome,
+    } = executed;
+    let credentials = (!outcome.replayed).then(|| credentials(caller, &device.key, secret));
+    Executed {
+        status,
+        view: ProvisionedDevice {
+            device,
+            credentials,
+        },
+        outcome,
+    }
+}
+
 fn credentials(caller: &Caller, key: &str, password: String) -> DeviceCredentials {
     let venue = caller.venue.slug();
     DeviceCredentials {
@@ -150,17 +173,12 @@ pub async fn provision_device(
         .device_id
         .unwrap_or_else(|| DeviceId(derived_id(body.command_id, "device", 0)));
     let (secret, secret_hash) = new_secret().await?;
-    let key = body.spec.key.clone();
     let command = Command::ProvisionDevice {
         device_id,
         spec: body.spec,
         secret_hash,
     };
-    let Executed {
-        status,
-        view: device,
-        outcome,
-    } = run(
+    let executed = run(
         &caller,
         Permission::ManageDevices,
         body.command_id,
@@ -169,15 +187,7 @@ pub async fn provision_device(
         move |v| DeviceView::find(v, device_id),
     )
     .await?;
-    let credentials = (!outcome.replayed).then(|| credentials(&caller, &key, secret));
-    Ok(Executed {
-        status,
-        view: ProvisionedDevice {
-            device,
-            credentials,
-        },
-        outcome,
-    })
+    Ok(with_credentials(executed, &caller, secret))
 }
 
 #[utoipa::path(
@@ -249,11 +259,7 @@ pub async fn rotate_secret(
         device_id,
         secret_hash,
     };
-    let Executed {
-        status,
-        view: device,
-        outcome,
-    } = run(
+    let executed = run(
         &caller,
         Permission::ManageDevices,
         body.command_id,
@@ -262,15 +268,7 @@ pub async fn rotate_secret(
         move |v| DeviceView::find(v, device_id),
     )
     .await?;
-    let credentials = (!outcome.replayed).then(|| credentials(&caller, &device.key, secret));
-    Ok(Executed {
-        status,
-        view: ProvisionedDevice {
-            device,
-            credentials,
-        },
-        outcome,
-    })
+    Ok(with_credentials(executed, &caller, secret))
 }
 
 #[utoipa::path(
