@@ -199,6 +199,13 @@ impl Order {
         self.lines.iter().map(Line::total).sum()
     }
 
+    /// Adds a station to one of the order's station lists (recalled, unseen), once.
+    pub fn mark_station(list: &mut Vec<StationId>, station: StationId) {
+        if !list.contains(&station) {
+            list.push(station);
+        }
+    }
+
     /// Lines of the order routed to `station`.
     pub fn lines_at(&self, station: StationId) -> impl Iterator<Item = &Line> {
         self.lines

@@ -1904,9 +1904,7 @@ impl Venue {
                 self.update_lines(order_id, line_ids, |line| {
                     match station_id {
                         Some(station) => {
-                            if !line.stations_ready.contains(station) {
-                                line.stations_ready.push(*station);
-                            }
+                            Order::mark_station(&mut line.stations_ready, *station);
                         }
                         None => line.stations_ready.clone_from(&line.stations),
                     }
@@ -1924,40 +1922,34 @@ impl Venue {
                 order_id,
                 station_id,
                 ..
-            } => {
-                if let Some(order) = self.orders.get_mut(order_id)
-                    && !order.recalled.contains(station_id)
-                {
-                    order.recalled.push(*station_id);
-                }
             }
-            Event::TicketBumped {
+            | Event::TicketBumped {
+                order_id,
+                station_id,
+                ..
+            }
+            | Event::DeliveryAlertRaised {
+                order_id,
+                station_id,
+                ..
+            }
+            | Event::DeliveryAlertCleared {
                 order_id,
                 station_id,
                 ..
             } => {
                 if let Some(order) = self.orders.get_mut(order_id) {
-                    order.recalled.retain(|s| s != station_id);
-                }
-            }
-            Event::DeliveryAlertRaised {
-                order_id,
-                station_id,
-                ..
-            } => {
-                if let Some(order) = self.orders.get_mut(order_id)
-                    && !order.unseen_at.contains(station_id)
-                {
-                    order.unseen_at.push(*station_id);
-                }
-            }
-            Event::DeliveryAlertCleared {
-                order_id,
-                station_id,
-                ..
-            } => {
-                if let Some(order) = self.orders.get_mut(order_id) {
-                    order.unseen_at.retain(|s| s != station_id);
+                    let (list, on) = match event {
+                        Event::TicketRecalled { .. } => (&mut order.recalled, true),
+                        Event::TicketBumped { .. } => (&mut order.recalled, false),
+                        Event::DeliveryAlertRaised { .. } => (&mut order.unseen_at, true),
+                        _ => (&mut order.unseen_at, false),
+                    };
+                    if on {
+                        Order::mark_station(list, *station_id);
+                    } else {
+                        list.retain(|s| s != station_id);
+                    }
                 }
             }
             Event::LinesServed {

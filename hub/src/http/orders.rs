@@ -514,80 +514,42 @@ async fn station_command(
     .await
 }
 
-#[utoipa::path(
-    post, path = "/api/v1/orders/{id}/stations/{station}/start", tag = "kitchen", security(("bearer" = [])),
-    params(("id" = Uuid, Path), ("station" = String, Path, description = "Station key, e.g. `grill`")),
-    request_body = CommandOnly,
-    responses((status = 200, body = OrderView), (status = 404, description = "`station_not_found`", body = ErrorBody), (status = 409, description = "`nothing_to_start`", body = ErrorBody))
-)]
-pub async fn start_ticket(
-    caller: Caller,
-    ApiPath((id, station)): ApiPath<(Uuid, String)>,
-    ApiJson(body): ApiJson<CommandOnly>,
-) -> Result<Executed<OrderView>, ApiError> {
-    station_command(
-        caller,
-        id,
-        station,
-        body.command_id,
-        Permission::KitchenWork,
-        |order_id, station_id| Command::StartTicket {
-            order_id,
-            station_id,
-        },
-    )
-    .await
+/// Generates a kitchen-screen action on one station's part of an order.
+macro_rules! station_action {
+    ($(#[$doc:meta])* $name:ident, $path:literal, $command:ident, $conflicts:literal) => {
+        $(#[$doc])*
+        #[utoipa::path(
+            post, path = $path, tag = "kitchen", security(("bearer" = [])),
+            params(("id" = Uuid, Path), ("station" = String, Path, description = "Station key, e.g. `grill`")),
+            request_body = CommandOnly,
+            responses(
+                (status = 200, body = OrderView),
+                (status = 404, description = "`order_not_found`, `station_not_found`", body = ErrorBody),
+                (status = 409, description = $conflicts, body = ErrorBody),
+            )
+        )]
+        pub async fn $name(
+            caller: Caller,
+            ApiPath((id, station)): ApiPath<(Uuid, String)>,
+            ApiJson(body): ApiJson<CommandOnly>,
+        ) -> Result<Executed<OrderView>, ApiError> {
+            station_command(caller, id, station, body.command_id, Permission::KitchenWork, |order_id, station_id| {
+                Command::$command { order_id, station_id }
+            })
+            .await
+        }
+    };
 }
 
-#[utoipa::path(
-    post, path = "/api/v1/orders/{id}/stations/{station}/bump", tag = "kitchen", security(("bearer" = [])),
-    params(("id" = Uuid, Path), ("station" = String, Path, description = "Station key")),
-    request_body = CommandOnly,
-    responses((status = 200, body = OrderView), (status = 409, description = "`nothing_to_bump`", body = ErrorBody))
-)]
-pub async fn bump_ticket(
-    caller: Caller,
-    ApiPath((id, station)): ApiPath<(Uuid, String)>,
-    ApiJson(body): ApiJson<CommandOnly>,
-) -> Result<Executed<OrderView>, ApiError> {
-    station_command(
-        caller,
-        id,
-        station,
-        body.command_id,
-        Permission::KitchenWork,
-        |order_id, station_id| Command::BumpTicket {
-            order_id,
-            station_id,
-        },
-    )
-    .await
-}
-
-#[utoipa::path(
-    post, path = "/api/v1/orders/{id}/stations/{station}/recall", tag = "kitchen", security(("bearer" = [])),
-    params(("id" = Uuid, Path), ("station" = String, Path, description = "Station key")),
-    request_body = CommandOnly,
-    responses((status = 200, body = OrderView), (status = 409, description = "`ticket_on_screen`, `not_at_station`", body = ErrorBody))
-)]
-pub async fn recall_ticket(
-    caller: Caller,
-    ApiPath((id, station)): ApiPath<(Uuid, String)>,
-    ApiJson(body): ApiJson<CommandOnly>,
-) -> Result<Executed<OrderView>, ApiError> {
-    station_command(
-        caller,
-        id,
-        station,
-        body.command_id,
-        Permission::KitchenWork,
-        |order_id, station_id| Command::RecallTicket {
-            order_id,
-            station_id,
-        },
-    )
-    .await
-}
+station_action!(
+    /// Start cooking the station's fired lines.
+    start_ticket, "/api/v1/orders/{id}/stations/{station}/start", StartTicket, "`nothing_to_start`");
+station_action!(
+    /// The station's part of the order is done.
+    bump_ticket, "/api/v1/orders/{id}/stations/{station}/bump", BumpTicket, "`nothing_to_bump`");
+station_action!(
+    /// Bring a bumped ticket back onto the station's screen.
+    recall_ticket, "/api/v1/orders/{id}/stations/{station}/recall", RecallTicket, "`ticket_on_screen`, `not_at_station`");
 
 #[utoipa::path(
     post, path = "/api/v1/orders/{id}/serve-ready", tag = "kitchen", security(("bearer" = [])),
