@@ -92,7 +92,14 @@ impl HubProcess {
             .arg("-c")
             .arg(RAISE_FILES_THEN_EXEC)
             .arg(binary)
-            .args(["--http", "127.0.0.1:0", "--demo", "--data-dir"])
+            .args([
+                "--http",
+                "127.0.0.1:0",
+                "--mqtt",
+                "off",
+                "--demo",
+                "--data-dir",
+            ])
             .arg(data_dir.path())
             .env("DATABASE_URL", database_url)
             .env("HUB_DELIVERY_ALERT_SECONDS", "0")

@@ -38,6 +38,7 @@ pub struct Application {
     state: AppState,
     settings: Settings,
     demo: Option<DemoVenue>,
+    mqtt: Option<crate::mqtt::MqttService>,
 }
 
 impl Application {
@@ -88,6 +89,13 @@ impl Application {
         let gateway = crate::ws::Gateway::start(engine.clone(), settings.gateway())
             .await
             .context("starting the screen gateway")?;
+        let mqtt = crate::mqtt::MqttService::start(
+            &settings.mqtt_config(),
+            engine.clone(),
+            metrics.clone(),
+        )
+        .await
+        .context("starting the device side (MQTT)")?;
         let state = AppState {
             gateway,
             engine,
@@ -106,11 +114,17 @@ impl Application {
             state,
             settings,
             demo,
+            mqtt,
         })
     }
 
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// Where devices connect, when the embedded broker runs.
+    pub fn mqtt_address(&self) -> Option<SocketAddr> {
+        self.mqtt.as_ref().and_then(|mqtt| mqtt.address())
     }
 
     pub fn state(&self) -> &AppState {
@@ -156,6 +170,9 @@ impl Application {
                     Err(_) => tracing::warn!(?grace, "requests still running after the grace period"),
                 }
             }
+        }
+        if let Some(mqtt) = self.mqtt {
+            mqtt.stop().await;
         }
         self.state.engine.shutdown().await;
         tracing::info!("stopped");

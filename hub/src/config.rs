@@ -25,6 +25,7 @@ const DEFAULT_REFRESH_TOKEN_HOURS: u32 = 12;
 const DEFAULT_SHUTDOWN_GRACE_SECONDS: u64 = 10;
 const DEFAULT_DELIVERY_ALERT_SECONDS: f64 = 10.0;
 const DEFAULT_HEARTBEAT_SECONDS: f64 = 15.0;
+const DEFAULT_MQTT: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 1883);
 /// HS256 is only as strong as its key; a short one can be brute-forced offline from any
 /// token a handheld leaks.
 const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -69,6 +70,8 @@ pub struct Settings {
     pub delivery_alert_seconds: f64,
     /// Seconds between heartbeats to screens; a screen silent for three is dropped.
     pub heartbeat_seconds: f64,
+    /// How devices reach the hub: embedded broker, external broker, or off.
+    pub mqtt: crate::mqtt::MqttMode,
     /// The TOML file the settings were read from, if any (for the startup log).
     pub config_file: Option<PathBuf>,
 }
@@ -78,6 +81,15 @@ impl fmt::Debug for Settings {
         // Settings are logged at startup: keep secrets out of the logs.
         f.debug_struct("Settings")
             .field("http", &self.http)
+            .field(
+                "mqtt",
+                &match &self.mqtt {
+                    crate::mqtt::MqttMode::External { url } => {
+                        format!("external {}", redact_url(url))
+                    }
+                    other => format!("{other:?}"),
+                },
+            )
             .field(
                 "database_url",
                 &self.database_url.as_deref().map(redact_url),
@@ -99,6 +111,41 @@ impl fmt::Debug for Settings {
             .field("config_file", &self.config_file)
             .finish()
     }
+}
+
+/// Flags and environment win over the file; within one source an external broker and an
+/// embedded listen address exclude each other (clap checks that for flags).
+fn resolve_mqtt(
+    cli_listen: Option<MqttListen>,
+    cli_broker: Option<String>,
+    file_listen: Option<MqttListen>,
+    file_broker: Option<String>,
+) -> anyhow::Result<crate::mqtt::MqttMode> {
+    use crate::mqtt::MqttMode;
+    if file_listen.is_some() && file_broker.is_some() {
+        bail!("the config file sets both mqtt and mqtt_broker; keep one");
+    }
+    let mode = match (cli_listen, cli_broker, file_listen, file_broker) {
+        (Some(MqttListen::Off), _, _, _) => MqttMode::Off,
+        (Some(MqttListen::At(listen)), _, _, _) => MqttMode::Embedded {
+            listen,
+            required: true,
+        },
+        (None, Some(url), _, _) | (None, None, None, Some(url)) => {
+            crate::mqtt::external::parse_url(&url).context("mqtt_broker")?;
+            MqttMode::External { url }
+        }
+        (None, None, Some(MqttListen::Off), _) => MqttMode::Off,
+        (None, None, Some(MqttListen::At(listen)), _) => MqttMode::Embedded {
+            listen,
+            required: true,
+        },
+        (None, None, None, None) => MqttMode::Embedded {
+            listen: DEFAULT_MQTT,
+            required: false,
+        },
+    };
+    Ok(mode)
 }
 
 /// Replaces the password of `scheme://user:password@host` with `***`.
@@ -187,6 +234,44 @@ struct Cli {
     /// Seconds between heartbeats to screens; three missed answers drop the screen [default: 15]
     #[arg(long, env = "HUB_HEARTBEAT_SECONDS", value_name = "SECONDS")]
     heartbeat_seconds: Option<f64>,
+
+    /// Address of the embedded MQTT broker for kitchen devices, or `off` [default: 0.0.0.0:1883]
+    #[arg(long, env = "HUB_MQTT", value_name = "ADDR|off", value_parser = parse_mqtt_listen)]
+    mqtt: Option<MqttListen>,
+
+    /// Use this MQTT broker instead of the embedded one: mqtt://[user:password@]host[:port]
+    #[arg(
+        long,
+        env = "HUB_MQTT_BROKER",
+        value_name = "URL",
+        conflicts_with = "mqtt"
+    )]
+    mqtt_broker: Option<String>,
+}
+
+/// `--mqtt`: an address, or `off`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "String")]
+enum MqttListen {
+    Off,
+    At(SocketAddr),
+}
+
+impl TryFrom<String> for MqttListen {
+    type Error = String;
+    fn try_from(value: String) -> Result<Self, Self::Error> {
+        parse_mqtt_listen(&value)
+    }
+}
+
+fn parse_mqtt_listen(value: &str) -> Result<MqttListen, String> {
+    if value.eq_ignore_ascii_case("off") {
+        return Ok(MqttListen::Off);
+    }
+    value
+        .parse()
+        .map(MqttListen::At)
+        .map_err(|_| format!("{value:?} is neither an address like 0.0.0.0:1883 nor `off`"))
 }
 
 /// The TOML file. Unknown keys are an error naming the key, so a typo is never ignored.
@@ -206,6 +291,8 @@ struct FileSettings {
     shutdown_grace_seconds: Option<u64>,
     delivery_alert_seconds: Option<f64>,
     heartbeat_seconds: Option<f64>,
+    mqtt: Option<MqttListen>,
+    mqtt_broker: Option<String>,
 }
 
 impl FileSettings {
@@ -253,6 +340,7 @@ impl Settings {
             shutdown_grace_seconds: 1,
             delivery_alert_seconds: DEFAULT_DELIVERY_ALERT_SECONDS,
             heartbeat_seconds: DEFAULT_HEARTBEAT_SECONDS,
+            mqtt: crate::mqtt::MqttMode::Off,
             config_file: None,
         }
     }
@@ -314,10 +402,19 @@ impl Settings {
                 .heartbeat_seconds
                 .or(file.heartbeat_seconds)
                 .unwrap_or(DEFAULT_HEARTBEAT_SECONDS),
+            mqtt: resolve_mqtt(cli.mqtt, cli.mqtt_broker, file.mqtt, file.mqtt_broker)?,
             config_file: cli.config,
         };
         settings.validate()?;
         Ok(settings)
+    }
+
+    /// The device side's configuration.
+    pub fn mqtt_config(&self) -> crate::mqtt::MqttConfig {
+        crate::mqtt::MqttConfig {
+            mode: self.mqtt.clone(),
+            ..crate::mqtt::MqttConfig::default()
+        }
     }
 
     /// Timings of the WebSocket gateway.

@@ -7,6 +7,8 @@
 //! - [`auth`]: staff login (PIN / password), tokens, roles and what each role may do.
 //! - [`ws`]: the WebSocket gateway for live screens: channels, snapshots, resume, delivery.
 //! - [`view`]: read models shared by the REST API and the screens.
+//! - [`mqtt`]: kitchen devices: the embedded broker and its gate, or an external broker;
+//!   the bridge from device messages to commands and back.
 //! - [`http`]: the REST adapter (`/api/v1`), health, metrics and the embedded web pages.
 //! - [`config`], [`telemetry`], [`metrics`]: settings, logs and Prometheus figures.
 //! - [`demo`]: the demo venue `hub --demo` seeds into an empty database.
@@ -20,6 +22,7 @@ pub mod domain;
 pub mod engine;
 pub mod http;
 pub mod metrics;
+pub mod mqtt;
 pub mod store;
 pub mod telemetry;
 pub mod view;

@@ -41,6 +41,10 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     println!("  landing page   http://{host}/");
     println!("  API document   http://{host}/api/v1/openapi.json");
     println!("  metrics        http://{host}/metrics");
+    if let Some(mqtt) = app.mqtt_address() {
+        // Tests and scripts read this line to find the MQTT port when started with --mqtt ...:0.
+        println!("  devices (MQTT) mqtt://{mqtt}");
+    }
     if !app.has_venues() {
         println!(
             "No venue yet: create the first one with POST /api/v1/setup (see docs/api.md), or start with --demo."

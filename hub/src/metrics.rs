@@ -88,6 +88,7 @@ struct Inner {
     commit_batch_size: Histogram,
     venues: Gauge,
     open_orders: Family<VenueLabels, Gauge>,
+    mqtt: crate::mqtt::metrics::MqttMetrics,
 }
 
 /// The hub's metrics. Cloning shares the same counters; one per hub, in `AppState`.
@@ -162,6 +163,8 @@ impl Metrics {
             open_orders.clone(),
         );
 
+        let mqtt = crate::mqtt::metrics::MqttMetrics::register(&mut registry);
+
         Self {
             inner: Arc::new(Inner {
                 registry,
@@ -173,6 +176,7 @@ impl Metrics {
                 commit_batch_size,
                 venues,
                 open_orders,
+                mqtt,
             }),
         }
     }
@@ -249,6 +253,11 @@ impl Metrics {
                 venue: venue.to_owned(),
             })
             .set(i64::try_from(count).unwrap_or(i64::MAX));
+    }
+
+    /// The device side's figures.
+    pub fn mqtt(&self) -> &crate::mqtt::metrics::MqttMetrics {
+        &self.inner.mqtt
     }
 
     /// Everything in the Prometheus text exposition format (OpenMetrics flavour).

@@ -7,8 +7,10 @@ use tracing_subscriber::EnvFilter;
 use crate::config::LogFormat;
 
 /// What is logged when `RUST_LOG` is not set: our own info, and only sqlx's warnings
-/// (it logs every statement at info).
-pub const DEFAULT_FILTER: &str = "info,sqlx=warn";
+/// (it logs every statement at info). The embedded broker logs ordinary disconnects as
+/// errors, so it is silent unless asked for (`RUST_LOG=info,rumqttd=info`); the gate and
+/// the bridge log what matters about devices.
+pub const DEFAULT_FILTER: &str = "info,sqlx=warn,rumqttd=off";
 
 /// Installs the subscriber. `RUST_LOG` overrides [`DEFAULT_FILTER`]. Returns `false`
 /// if a subscriber was already installed, which is not an error.

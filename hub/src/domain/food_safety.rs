@@ -44,7 +44,7 @@ impl FoodSafetyAlert {
 }
 
 /// Why a food-safety alert was raised.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum FoodSafetyAlertKind {
     Excursion,
@@ -177,6 +177,14 @@ impl ProbeMonitor {
             });
         }
         actions
+    }
+
+    /// Starts the silence clock without a reading, e.g. when the hub starts and has not yet
+    /// heard from a probe it knows: if the probe never reports, it still goes offline.
+    pub fn assume_heard(&mut self, at: DateTime<Utc>) {
+        if self.last_heard.is_none() {
+            self.last_heard = Some(at);
+        }
     }
 
     /// Called on a clock tick: a probe silent for three report intervals is offline.

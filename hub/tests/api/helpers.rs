@@ -40,6 +40,8 @@ fn init_logs() {
 /// A hub running inside the test process.
 pub struct TestHub {
     pub address: SocketAddr,
+    /// Where devices connect, when the test asked for the embedded broker.
+    pub mqtt: Option<SocketAddr>,
     pub state: AppState,
     stop: Option<oneshot::Sender<()>>,
     task: Option<JoinHandle<anyhow::Result<()>>>,
@@ -59,6 +61,7 @@ impl TestHub {
         configure(&mut settings);
         let app = Application::build(settings).await.expect("the hub starts");
         let address = app.address();
+        let mqtt = app.mqtt_address();
         let state = app.state().clone();
         let (stop, stopped) = oneshot::channel::<()>();
         let task = tokio::spawn(app.run_until(async move {
@@ -66,11 +69,23 @@ impl TestHub {
         }));
         Self {
             address,
+            mqtt,
             state,
             stop: Some(stop),
             task: Some(task),
             _data_dir: data_dir,
         }
+    }
+
+    /// A hub with the embedded MQTT broker on a free loopback port.
+    pub async fn start_with_mqtt(db: &TestDatabase) -> Self {
+        Self::start_with(db, |settings| {
+            settings.mqtt = hub::mqtt::MqttMode::Embedded {
+                listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+                required: true,
+            };
+        })
+        .await
     }
 
     pub fn client(&self) -> Api {
@@ -104,7 +119,14 @@ impl HubProcess {
     pub async fn start(db: &TestDatabase) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
         let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hub"))
-            .args(["--http", "127.0.0.1:0", "--demo", "--data-dir"])
+            .args([
+                "--http",
+                "127.0.0.1:0",
+                "--mqtt",
+                "off",
+                "--demo",
+                "--data-dir",
+            ])
             .arg(data_dir.path())
             .env("DATABASE_URL", db.url())
             .env("RUST_LOG", "warn")

@@ -28,6 +28,7 @@ mod devices;
 mod errors;
 mod helpers;
 mod live;
+mod mqtt;
 mod orders;
 mod recovery;
 mod screen;

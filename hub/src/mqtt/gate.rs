@@ -1,0 +1,474 @@
+//! The device gate: the MQTT port devices connect to. It reads a connection's CONNECT,
+//! authenticates the device against the registry (user name `<venue>/<key>`, the secret
+//! shown once at provisioning), then relays the connection to the embedded broker's
+//! loopback listener, checking every packet the device sends on the way:
+//!
+//! - PUBLISH only under the device's own `almahira/v1/<venue>/<key>/` and never to its own
+//!   `cmd` or `error` (those are the hub's); a last will only on its own `status`;
+//! - SUBSCRIBE only to its own `cmd`, `error` or `almahira/v1/<venue>/<key>/+`.
+//!
+//! Anything else closes the connection and is counted. This is what makes "a device cannot
+//! speak as another device" hold although rumqttd has no per-topic ACL: the broker's own
+//! listener accepts only the gate, which logs every client in under a name derived from
+//! the device it authenticated. Disabling, rotating or removing a device closes its open
+//! connections. Packets from the broker to the device are relayed untouched.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use bytes::{Buf, BytesMut};
+use dashmap::DashMap;
+use rumqttd::protocol::{Login, Packet, Protocol, v4::V4};
+use tokio::{
+    io::{AsyncReadExt, AsyncWriteExt},
+    net::{TcpListener, TcpStream},
+    sync::{mpsc, watch},
+};
+
+use super::{
+    Presence,
+    directory::{Directory, DirectoryEntry, parse_username},
+    limiter::LogLimiter,
+    packet::{self, ConnackCode, FrameError, PacketType},
+};
+use crate::metrics::Metrics;
+
+/// Time a new connection gets to send its CONNECT.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub struct Gate {
+    pub directory: Directory,
+    /// rumqttd's loopback listener.
+    pub broker: SocketAddr,
+    /// What the broker's auth handler expects from the gate.
+    pub broker_secret: Arc<str>,
+    pub max_packet_bytes: usize,
+    pub metrics: Metrics,
+    pub presence: mpsc::UnboundedSender<Presence>,
+    pub log_limiter: LogLimiter,
+    /// Open connections per device, for online/offline.
+    connections: Arc<DashMap<(Arc<str>, String), usize>>,
+    serial: std::sync::atomic::AtomicU64,
+}
+
+/// How a relayed connection ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Ending {
+    /// The device sent DISCONNECT (or the hub is stopping).
+    Clean,
+    /// The network dropped, the device broke a rule or was kicked.
+    Lost,
+}
+
+/// Why the gate closed or refused a connection: a metrics label.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Refusal {
+    NotConnect,
+    Malformed,
+    Timeout,
+    NoCredentials,
+    BadUsername,
+    BadClientId,
+    UnknownDevice,
+    BadSecret,
+    DeviceDisabled,
+    ForeignWill,
+    ForeignTopic,
+    ForeignSubscription,
+    BrokerUnavailable,
+}
+
+impl Refusal {
+    fn reason(self) -> &'static str {
+        match self {
+            Refusal::NotConnect => "not_connect",
+            Refusal::Malformed => "malformed_packet",
+            Refusal::Timeout => "connect_timeout",
+            Refusal::NoCredentials => "no_credentials",
+            Refusal::BadUsername => "bad_username",
+            Refusal::BadClientId => "bad_client_id",
+            Refusal::UnknownDevice => "unknown_device",
+            Refusal::BadSecret => "bad_secret",
+            Refusal::DeviceDisabled => "device_disabled",
+            Refusal::ForeignWill => "foreign_will",
+            Refusal::ForeignTopic => "foreign_topic",
+            Refusal::ForeignSubscription => "foreign_subscription",
+            Refusal::BrokerUnavailable => "broker_unavailable",
+        }
+    }
+
+    /// The CONNACK code a refused CONNECT gets. Unknown devices and wrong secrets look
+    /// the same from outside, so the answer does not tell which device keys exist.
+    fn connack(self) -> Option<ConnackCode> {
+        match self {
+            Refusal::NoCredentials
+            | Refusal::BadUsername
+            | Refusal::UnknownDevice
+            | Refusal::BadSecret => Some(ConnackCode::BadUserNameOrPassword),
+            Refusal::DeviceDisabled | Refusal::ForeignWill => Some(ConnackCode::NotAuthorized),
+            Refusal::BrokerUnavailable => Some(ConnackCode::ServerUnavailable),
+            Refusal::BadClientId => Some(ConnackCode::IdentifierRejected),
+            _ => None,
+        }
+    }
+}
+
+/// Every reason a connection is refused or closed, for pre-registering metric labels.
+pub const REFUSAL_REASONS: [&str; 13] = [
+    "not_connect",
+    "malformed_packet",
+    "connect_timeout",
+    "no_credentials",
+    "bad_username",
+    "bad_client_id",
+    "unknown_device",
+    "bad_secret",
+    "device_disabled",
+    "foreign_will",
+    "foreign_topic",
+    "foreign_subscription",
+    "broker_unavailable",
+];
+
+impl Gate {
+    pub fn new(
+        directory: Directory,
+        broker: SocketAddr,
+        broker_secret: Arc<str>,
+        max_packet_bytes: usize,
+        metrics: Metrics,
+        presence: mpsc::UnboundedSender<Presence>,
+    ) -> Self {
+        Self {
+            directory,
+            broker,
+            broker_secret,
+            max_packet_bytes,
+            metrics,
+            presence,
+            log_limiter: LogLimiter::default(),
+            connections: Arc::new(DashMap::new()),
+            serial: std::sync::atomic::AtomicU64::new(0),
+        }
+    }
+
+    /// Accepts device connections until `stop` turns true.
+    pub async fn serve(self: Arc<Self>, listener: TcpListener, mut stop: watch::Receiver<bool>) {
+        loop {
+            let accepted = tokio::select! {
+                accepted = listener.accept() => accepted,
+                _ = stop.changed() => return,
+            };
+            match accepted {
+                Ok((stream, peer)) => {
+                    let _ = stream.set_nodelay(true);
+                    let gate = self.clone();
+                    let stop = stop.clone();
+                    tokio::spawn(async move { gate.connection(stream, peer, stop).await });
+                }
+                Err(error) => {
+                    if self.log_limiter.allow("accept") {
+                        tracing::warn!(%error, "accepting an MQTT connection failed");
+                    }
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+
+    fn refuse(&self, refusal: Refusal, peer: SocketAddr, who: &str) {
+        self.metrics.mqtt().connection_refused(refusal.reason());
+        if self.log_limiter.allow(refusal.reason()) {
+            tracing::warn!(%peer, device = who, reason = refusal.reason(), "MQTT connection refused");
+        }
+    }
+
+    async fn connection(
+        self: Arc<Self>,
+        mut device: TcpStream,
+        peer: SocketAddr,
+        stop: watch::Receiver<bool>,
+    ) {
+        let mut buf = BytesMut::with_capacity(1024);
+        let admitted =
+            match tokio::time::timeout(CONNECT_TIMEOUT, self.admit(&mut device, &mut buf)).await {
+                Ok(admitted) => admitted,
+                Err(_) => Err((Refusal::Timeout, String::new())),
+            };
+        let (entry, broker) = match admitted {
+            Ok(admitted) => admitted,
+            Err((refusal, who)) => {
+                self.refuse(refusal, peer, &who);
+                if let Some(code) = refusal.connack() {
+                    let _ = device.write_all(&packet::connack_refusal(code)).await;
+                }
+                let _ = device.shutdown().await;
+                return;
+            }
+        };
+        self.online(&entry, 1, false);
+        let (ending, refusal) = self.relay(&entry, device, broker, buf, stop).await;
+        if let Some(refusal) = refusal {
+            let who = format!("{}/{}", entry.venue_slug, entry.device.key);
+            self.refuse(refusal, peer, &who);
+        }
+        self.online(&entry, -1, ending == Ending::Clean);
+    }
+
+    fn online(&self, entry: &Arc<DirectoryEntry>, delta: isize, clean: bool) {
+        let key = (entry.venue_slug.clone(), entry.device.key.clone());
+        let now_online = {
+            let mut count = self.connections.entry(key.clone()).or_insert(0);
+            let before = *count;
+            *count = count.saturating_add_signed(delta);
+            match (before, *count) {
+                (0, 1..) => Some(true),
+                (1.., 0) => Some(false),
+                _ => None,
+            }
+        };
+        if now_online == Some(false) {
+            self.connections.remove_if(&key, |_, count| *count == 0);
+        }
+        if let Some(online) = now_online {
+            self.metrics
+                .mqtt()
+                .devices_connected(if online { 1 } else { -1 });
+            let _ = self.presence.send(Presence {
+                entry: entry.clone(),
+                online,
+                clean,
+            });
+        }
+    }
+
+    /// Open connections per device, shared with the bridge: a retained `offline` status
+    /// or a will from an old connection means nothing while a newer one is open.
+    pub fn connections(&self) -> Arc<DashMap<(Arc<str>, String), usize>> {
+        self.connections.clone()
+    }
+
+    /// Reads and checks the CONNECT, then logs the device in to the broker.
+    async fn admit(
+        &self,
+        device: &mut TcpStream,
+        buf: &mut BytesMut,
+    ) -> Result<(Arc<DirectoryEntry>, TcpStream), (Refusal, String)> {
+        let refused = |refusal| (refusal, String::new());
+        let frame = loop {
+            match packet::frame(buf, self.max_packet_bytes) {
+                Ok(Some(frame)) => break frame,
+                Ok(None) => {}
+                Err(_) => return Err(refused(Refusal::Malformed)),
+            }
+            match device.read_buf(buf).await {
+                Ok(0) | Err(_) => return Err(refused(Refusal::NotConnect)),
+                Ok(_) => {}
+            }
+        };
+        if frame.packet_type != PacketType::Connect {
+            return Err(refused(Refusal::NotConnect));
+        }
+        let mut connect_bytes = buf.split_to(frame.total_len);
+        let Ok(Packet::Connect(connect, _, will, _, login)) =
+            V4.read_mut(&mut connect_bytes, self.max_packet_bytes)
+        else {
+            return Err(refused(Refusal::Malformed));
+        };
+        let Some(login) = login else {
+            return Err(refused(Refusal::NoCredentials));
+        };
+        let who = login.username.clone();
+        let Some(name) = parse_username(&login.username) else {
+            return Err((Refusal::BadUsername, who));
+        };
+        let Some(entry) = self.directory.lookup(name.venue, name.key).await else {
+            return Err((Refusal::UnknownDevice, who));
+        };
+        if !self.directory.verify(&entry.device, &login.password).await {
+            return Err((Refusal::BadSecret, who));
+        }
+        if !entry.device.enabled {
+            return Err((Refusal::DeviceDisabled, who));
+        }
+        let prefix = device_prefix(&entry);
+        if let Some(will) = &will
+            && will.topic.as_ref() != format!("{prefix}status").as_bytes()
+        {
+            return Err((Refusal::ForeignWill, who));
+        }
+        let mut broker = TcpStream::connect(self.broker)
+            .await
+            .map_err(|_| (Refusal::BrokerUnavailable, who.clone()))?;
+        let _ = broker.set_nodelay(true);
+        if connect.client_id.contains(['+', '$', '#', '/']) {
+            return Err((Refusal::BadClientId, who));
+        }
+        // Unique per connection: rumqttd's will bookkeeping panics when a client id comes
+        // back after a link that failed half-way (and then refuses everyone), so no id is
+        // ever reused. Sessions are therefore clean; online/offline comes from the gate.
+        let serial = self
+            .serial
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let client_id = format!(
+            "{}.{}.{serial}.{}",
+            entry.venue_slug, entry.device.key, connect.client_id
+        );
+        let rewritten = Packet::Connect(
+            rumqttd::protocol::Connect {
+                client_id,
+                ..connect
+            },
+            None,
+            will,
+            None,
+            Some(Login {
+                username: format!("{}/{}", entry.venue_slug, entry.device.key),
+                password: self.broker_secret.to_string(),
+            }),
+        );
+        let mut out = BytesMut::new();
+        V4.write(rewritten, &mut out)
+            .map_err(|_| (Refusal::Malformed, who.clone()))?;
+        broker
+            .write_all(&out)
+            .await
+            .map_err(|_| (Refusal::BrokerUnavailable, who.clone()))?;
+        Ok((entry, broker))
+    }
+
+    /// Relays an admitted connection until either side closes, the device breaks a rule
+    /// (returned), it is kicked, or the hub stops.
+    async fn relay(
+        &self,
+        entry: &Arc<DirectoryEntry>,
+        device: TcpStream,
+        broker: TcpStream,
+        mut buf: BytesMut,
+        mut stop: watch::Receiver<bool>,
+    ) -> (Ending, Option<Refusal>) {
+        let kick = self
+            .directory
+            .kick_signal(&entry.venue_slug, &entry.device.key);
+        let kicked = kick.notified();
+        tokio::pin!(kicked);
+        let (mut device_read, mut device_write) = device.into_split();
+        let (mut broker_read, mut broker_write) = broker.into_split();
+        let downstream = tokio::io::copy(&mut broker_read, &mut device_write);
+        tokio::pin!(downstream);
+        let prefix = device_prefix(entry);
+        let mut ending = Ending::Lost;
+        loop {
+            // Forward every whole packet already buffered, after checking it.
+            let mut ready = 0;
+            loop {
+                let frame = match packet::frame(&buf[ready..], self.max_packet_bytes) {
+                    Ok(Some(frame)) => frame,
+                    Ok(None) => break,
+                    Err(FrameError::TooLarge { .. } | FrameError::BadLength) => {
+                        return (Ending::Lost, Some(Refusal::Malformed));
+                    }
+                    Err(FrameError::Malformed(_)) => {
+                        return (Ending::Lost, Some(Refusal::Malformed));
+                    }
+                };
+                let bytes = &buf[ready..ready + frame.total_len];
+                match frame.packet_type {
+                    PacketType::Publish => match packet::publish_topic(bytes, frame) {
+                        Ok(topic) if may_publish(&prefix, topic) => {}
+                        Ok(_) => return (Ending::Lost, Some(Refusal::ForeignTopic)),
+                        Err(_) => return (Ending::Lost, Some(Refusal::Malformed)),
+                    },
+                    PacketType::Subscribe => match packet::subscribe_filters(bytes, frame) {
+                        Ok(filters) if filters.iter().all(|f| may_subscribe(&prefix, f)) => {}
+                        Ok(_) => return (Ending::Lost, Some(Refusal::ForeignSubscription)),
+                        Err(_) => return (Ending::Lost, Some(Refusal::Malformed)),
+                    },
+                    PacketType::Connect => return (Ending::Lost, Some(Refusal::Malformed)),
+                    PacketType::Disconnect => ending = Ending::Clean,
+                    PacketType::Other(_) => {}
+                }
+                ready += frame.total_len;
+            }
+            if ready > 0 {
+                if broker_write.write_all(&buf[..ready]).await.is_err() {
+                    return (ending, None);
+                }
+                buf.advance(ready);
+            }
+            tokio::select! {
+                read = device_read.read_buf(&mut buf) => match read {
+                    Ok(0) | Err(_) => return (ending, None),
+                    Ok(_) => {}
+                },
+                _ = &mut downstream => return (ending, None),
+                _ = &mut kicked => return (Ending::Lost, None),
+                _ = stop.changed() => return (Ending::Clean, None),
+            }
+        }
+    }
+}
+
+/// `almahira/v1/<venue>/<key>/`.
+fn device_prefix(entry: &DirectoryEntry) -> String {
+    format!("almahira/v1/{}/{}/", entry.venue_slug, entry.device.key)
+}
+
+/// A device publishes one level below its own prefix, never on the hub's `cmd`/`error`.
+/// (A wrong kind such as `telemtry` passes here and is refused by the bridge with an
+/// error reply, which is more useful to a firmware writer than a closed connection.)
+fn may_publish(prefix: &str, topic: &str) -> bool {
+    topic.strip_prefix(prefix).is_some_and(|kind| {
+        !kind.is_empty() && !kind.contains(['/', '+', '#']) && kind != "cmd" && kind != "error"
+    })
+}
+
+/// A device listens to its own downlinks only.
+fn may_subscribe(prefix: &str, filter: &str) -> bool {
+    matches!(filter.strip_prefix(prefix), Some("cmd" | "error" | "+"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PREFIX: &str = "almahira/v1/demo/fridge-1/";
+
+    #[test]
+    fn a_device_may_publish_its_own_uplinks() {
+        for kind in ["telemetry", "event", "status", "telemtry"] {
+            assert!(may_publish(PREFIX, &format!("{PREFIX}{kind}")), "{kind}");
+        }
+    }
+
+    #[test]
+    fn a_device_may_not_publish_as_another_device_or_as_the_hub() {
+        for topic in [
+            "almahira/v1/demo/fridge-2/telemetry",
+            "almahira/v1/other/fridge-1/telemetry",
+            "almahira/v1/demo/fridge-1/cmd",
+            "almahira/v1/demo/fridge-1/error",
+            "almahira/v1/demo/fridge-1/telemetry/extra",
+            "almahira/v1/demo/fridge-1/",
+            "almahira/v1/demo/fridge-10/telemetry",
+            "elsewhere",
+        ] {
+            assert!(!may_publish(PREFIX, topic), "{topic}");
+        }
+    }
+
+    #[test]
+    fn a_device_may_subscribe_only_to_its_own_downlinks() {
+        assert!(may_subscribe(PREFIX, "almahira/v1/demo/fridge-1/cmd"));
+        assert!(may_subscribe(PREFIX, "almahira/v1/demo/fridge-1/error"));
+        assert!(may_subscribe(PREFIX, "almahira/v1/demo/fridge-1/+"));
+        for filter in [
+            "#",
+            "almahira/v1/#",
+            "almahira/v1/demo/+/cmd",
+            "almahira/v1/demo/fridge-2/cmd",
+            "almahira/v1/demo/fridge-1/#",
+        ] {
+            assert!(!may_subscribe(PREFIX, filter), "{filter}");
+        }
+    }
+}
