@@ -25,6 +25,7 @@ const DEFAULT_REFRESH_TOKEN_HOURS: u32 = 12;
 const DEFAULT_SHUTDOWN_GRACE_SECONDS: u64 = 10;
 const DEFAULT_DELIVERY_ALERT_SECONDS: f64 = 10.0;
 const DEFAULT_HEARTBEAT_SECONDS: f64 = 15.0;
+const DEFAULT_READING_RETENTION_DAYS: u32 = 90;
 /// HS256 is only as strong as its key; a short one can be brute-forced offline from any
 /// token a handheld leaks.
 const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -69,6 +70,8 @@ pub struct Settings {
     pub delivery_alert_seconds: f64,
     /// Seconds between heartbeats to screens; a screen silent for three is dropped.
     pub heartbeat_seconds: f64,
+    /// Days raw probe readings are kept; 0 keeps them for ever. Day summaries are kept.
+    pub reading_retention_days: u32,
     /// The TOML file the settings were read from, if any (for the startup log).
     pub config_file: Option<PathBuf>,
 }
@@ -96,6 +99,7 @@ impl fmt::Debug for Settings {
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
             .field("delivery_alert_seconds", &self.delivery_alert_seconds)
             .field("heartbeat_seconds", &self.heartbeat_seconds)
+            .field("reading_retention_days", &self.reading_retention_days)
             .field("config_file", &self.config_file)
             .finish()
     }
@@ -187,6 +191,10 @@ struct Cli {
     /// Seconds between heartbeats to screens; three missed answers drop the screen [default: 15]
     #[arg(long, env = "HUB_HEARTBEAT_SECONDS", value_name = "SECONDS")]
     heartbeat_seconds: Option<f64>,
+
+    /// Days raw probe readings are kept (day summaries stay); 0 = for ever [default: 90]
+    #[arg(long, env = "HUB_READING_RETENTION_DAYS", value_name = "DAYS")]
+    reading_retention_days: Option<u32>,
 }
 
 /// The TOML file. Unknown keys are an error naming the key, so a typo is never ignored.
@@ -206,6 +214,7 @@ struct FileSettings {
     shutdown_grace_seconds: Option<u64>,
     delivery_alert_seconds: Option<f64>,
     heartbeat_seconds: Option<f64>,
+    reading_retention_days: Option<u32>,
 }
 
 impl FileSettings {
@@ -253,6 +262,7 @@ impl Settings {
             shutdown_grace_seconds: 1,
             delivery_alert_seconds: DEFAULT_DELIVERY_ALERT_SECONDS,
             heartbeat_seconds: DEFAULT_HEARTBEAT_SECONDS,
+            reading_retention_days: DEFAULT_READING_RETENTION_DAYS,
             config_file: None,
         }
     }
@@ -314,6 +324,10 @@ impl Settings {
                 .heartbeat_seconds
                 .or(file.heartbeat_seconds)
                 .unwrap_or(DEFAULT_HEARTBEAT_SECONDS),
+            reading_retention_days: cli
+                .reading_retention_days
+                .or(file.reading_retention_days)
+                .unwrap_or(DEFAULT_READING_RETENTION_DAYS),
             config_file: cli.config,
         };
         settings.validate()?;
@@ -328,6 +342,15 @@ impl Settings {
             heartbeat_timeout: heartbeat * 3,
             delivery_timeout: Duration::from_secs_f64(self.delivery_alert_seconds),
             ..crate::ws::GatewayConfig::default()
+        }
+    }
+
+    /// Tuning of the readings recorder.
+    pub fn readings(&self) -> crate::readings::RecorderConfig {
+        crate::readings::RecorderConfig {
+            retention: (self.reading_retention_days > 0)
+                .then(|| Duration::from_secs(u64::from(self.reading_retention_days) * 24 * 3600)),
+            ..crate::readings::RecorderConfig::default()
         }
     }
 
@@ -400,6 +423,11 @@ mod tests {
         assert_eq!(settings.log_format, LogFormat::Text);
         assert_eq!(settings.shutdown_grace_seconds, 10);
         assert_eq!(settings.token_lifetimes(), TokenLifetimes::default());
+        assert_eq!(settings.reading_retention_days, 90);
+        assert_eq!(
+            settings.readings().retention,
+            Some(Duration::from_secs(90 * 24 * 3600))
+        );
     }
 
     #[test]
