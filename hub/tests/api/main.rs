@@ -29,6 +29,7 @@ mod errors;
 mod helpers;
 mod live;
 mod orders;
+mod readings;
 mod recovery;
 mod screen;
 mod store;
