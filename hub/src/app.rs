@@ -14,6 +14,7 @@ use crate::{
     engine::{Engine, EngineConfig},
     http,
     metrics::Metrics,
+    readings::ReadingsRecorder,
     store::{self, Store},
 };
 
@@ -28,6 +29,8 @@ pub struct AppState {
     pub throttle: Arc<LoginThrottle>,
     pub metrics: Metrics,
     pub gateway: crate::ws::Gateway,
+    /// Where the MQTT bridge hands every accepted probe reading to be stored in batches.
+    pub readings: ReadingsRecorder,
     /// Serialises first-run setup so two requests cannot both create a first venue.
     pub setup_lock: Arc<tokio::sync::Mutex<()>>,
 }
@@ -67,6 +70,12 @@ impl Application {
         )
         .await
         .context("starting the venues")?;
+        let (readings, _readings_task) = ReadingsRecorder::start(
+            store.clone(),
+            engine.clone(),
+            metrics.clone(),
+            settings.readings(),
+        );
         let pin_key: Arc<[u8]> = Arc::from(pin_key.into_bytes());
         let demo = if settings.demo {
             demo::seed_if_empty(&engine, &pin_key)
@@ -98,6 +107,7 @@ impl Application {
         .context("starting the device side (MQTT)")?;
         let state = AppState {
             gateway,
+            readings,
             engine,
             store,
             tokens: Arc::new(
@@ -141,7 +151,8 @@ impl Application {
     }
 
     /// Serves until `shutdown` resolves, then stops accepting, lets requests in flight finish
-    /// (up to the grace period), flushes every venue's queued commands and writes snapshots.
+    /// (up to the grace period), writes the queued probe readings (up to the grace period again),
+    /// flushes every venue's queued commands and writes snapshots.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
@@ -173,6 +184,16 @@ impl Application {
         }
         if let Some(mqtt) = self.mqtt {
             mqtt.stop().await;
+        }
+        // Before the venues: the recorder asks them for their timezones.
+        if tokio::time::timeout(grace, self.state.readings.stop())
+            .await
+            .is_err()
+        {
+            tracing::error!(
+                ?grace,
+                "the store did not take the last probe readings within the grace period; they are lost"
+            );
         }
         self.state.engine.shutdown().await;
         tracing::info!("stopped");

@@ -26,6 +26,7 @@ const DEFAULT_SHUTDOWN_GRACE_SECONDS: u64 = 10;
 const DEFAULT_DELIVERY_ALERT_SECONDS: f64 = 10.0;
 const DEFAULT_HEARTBEAT_SECONDS: f64 = 15.0;
 const DEFAULT_MQTT: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 1883);
+const DEFAULT_READING_RETENTION_DAYS: u32 = 90;
 /// HS256 is only as strong as its key; a short one can be brute-forced offline from any
 /// token a handheld leaks.
 const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -72,6 +73,8 @@ pub struct Settings {
     pub heartbeat_seconds: f64,
     /// How devices reach the hub: embedded broker, external broker, or off.
     pub mqtt: crate::mqtt::MqttMode,
+    /// Days raw probe readings are kept; 0 keeps them for ever. Day summaries are kept.
+    pub reading_retention_days: u32,
     /// The TOML file the settings were read from, if any (for the startup log).
     pub config_file: Option<PathBuf>,
 }
@@ -108,6 +111,7 @@ impl fmt::Debug for Settings {
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
             .field("delivery_alert_seconds", &self.delivery_alert_seconds)
             .field("heartbeat_seconds", &self.heartbeat_seconds)
+            .field("reading_retention_days", &self.reading_retention_days)
             .field("config_file", &self.config_file)
             .finish()
     }
@@ -235,6 +239,10 @@ struct Cli {
     #[arg(long, env = "HUB_HEARTBEAT_SECONDS", value_name = "SECONDS")]
     heartbeat_seconds: Option<f64>,
 
+    /// Days raw probe readings are kept (day summaries stay); 0 = for ever [default: 90]
+    #[arg(long, env = "HUB_READING_RETENTION_DAYS", value_name = "DAYS")]
+    reading_retention_days: Option<u32>,
+
     /// Address of the embedded MQTT broker for kitchen devices, or `off` [default: 0.0.0.0:1883]
     #[arg(long, env = "HUB_MQTT", value_name = "ADDR|off", value_parser = parse_mqtt_listen)]
     mqtt: Option<MqttListen>,
@@ -293,6 +301,7 @@ struct FileSettings {
     heartbeat_seconds: Option<f64>,
     mqtt: Option<MqttListen>,
     mqtt_broker: Option<String>,
+    reading_retention_days: Option<u32>,
 }
 
 impl FileSettings {
@@ -341,6 +350,7 @@ impl Settings {
             delivery_alert_seconds: DEFAULT_DELIVERY_ALERT_SECONDS,
             heartbeat_seconds: DEFAULT_HEARTBEAT_SECONDS,
             mqtt: crate::mqtt::MqttMode::Off,
+            reading_retention_days: DEFAULT_READING_RETENTION_DAYS,
             config_file: None,
         }
     }
@@ -403,6 +413,10 @@ impl Settings {
                 .or(file.heartbeat_seconds)
                 .unwrap_or(DEFAULT_HEARTBEAT_SECONDS),
             mqtt: resolve_mqtt(cli.mqtt, cli.mqtt_broker, file.mqtt, file.mqtt_broker)?,
+            reading_retention_days: cli
+                .reading_retention_days
+                .or(file.reading_retention_days)
+                .unwrap_or(DEFAULT_READING_RETENTION_DAYS),
             config_file: cli.config,
         };
         settings.validate()?;
@@ -425,6 +439,15 @@ impl Settings {
             heartbeat_timeout: heartbeat * 3,
             delivery_timeout: Duration::from_secs_f64(self.delivery_alert_seconds),
             ..crate::ws::GatewayConfig::default()
+        }
+    }
+
+    /// Tuning of the readings recorder.
+    pub fn readings(&self) -> crate::readings::RecorderConfig {
+        crate::readings::RecorderConfig {
+            retention: (self.reading_retention_days > 0)
+                .then(|| Duration::from_secs(u64::from(self.reading_retention_days) * 24 * 3600)),
+            ..crate::readings::RecorderConfig::default()
         }
     }
 
@@ -497,6 +520,11 @@ mod tests {
         assert_eq!(settings.log_format, LogFormat::Text);
         assert_eq!(settings.shutdown_grace_seconds, 10);
         assert_eq!(settings.token_lifetimes(), TokenLifetimes::default());
+        assert_eq!(settings.reading_retention_days, 90);
+        assert_eq!(
+            settings.readings().retention,
+            Some(Duration::from_secs(90 * 24 * 3600))
+        );
     }
 
     #[test]

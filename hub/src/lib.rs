@@ -5,6 +5,7 @@
 //! - [`engine`]: one single-writer actor per venue: decide, persist (group commit), apply, publish.
 //! - [`store`]: the event journal, snapshots and projections on Postgres or embedded SQLite.
 //! - [`auth`]: staff login (PIN / password), tokens, roles and what each role may do.
+//! - [`readings`]: probe temperature readings written in batches, with day summaries.
 //! - [`ws`]: the WebSocket gateway for live screens: channels, snapshots, resume, delivery.
 //! - [`view`]: read models shared by the REST API and the screens.
 //! - [`mqtt`]: kitchen devices: the embedded broker and its gate, or an external broker;
@@ -23,6 +24,7 @@ pub mod engine;
 pub mod http;
 pub mod metrics;
 pub mod mqtt;
+pub mod readings;
 pub mod store;
 pub mod telemetry;
 pub mod view;

@@ -89,6 +89,12 @@ struct Inner {
     venues: Gauge,
     open_orders: Family<VenueLabels, Gauge>,
     mqtt: crate::mqtt::metrics::MqttMetrics,
+    readings_persisted: Counter,
+    readings_duplicate: Counter,
+    readings_dropped: Counter,
+    reading_batches: Counter,
+    reading_batch_size: Histogram,
+    reading_store_failures: Counter,
 }
 
 /// The hub's metrics. Cloning shares the same counters; one per hub, in `AppState`.
@@ -164,6 +170,42 @@ impl Metrics {
         );
 
         let mqtt = crate::mqtt::metrics::MqttMetrics::register(&mut registry);
+        let readings_persisted = Counter::default();
+        registry.register(
+            "hub_readings_persisted",
+            "Temperature readings newly stored by the readings recorder",
+            readings_persisted.clone(),
+        );
+        let readings_duplicate = Counter::default();
+        registry.register(
+            "hub_readings_duplicate",
+            "Readings the store already had (a retried batch or a repeated message)",
+            readings_duplicate.clone(),
+        );
+        let readings_dropped = Counter::default();
+        registry.register(
+            "hub_readings_dropped",
+            "Readings that were not stored: refused by the store, or recorded after the recorder stopped",
+            readings_dropped.clone(),
+        );
+        let reading_batches = Counter::default();
+        registry.register(
+            "hub_reading_batches",
+            "Batches of readings written to the store",
+            reading_batches.clone(),
+        );
+        let reading_batch_size = Histogram::new(exponential_buckets(1.0, 2.0, 13));
+        registry.register(
+            "hub_reading_batch_size",
+            "Readings per batch written to the store",
+            reading_batch_size.clone(),
+        );
+        let reading_store_failures = Counter::default();
+        registry.register(
+            "hub_reading_store_failures",
+            "Failed attempts to write a batch of readings (each retry counts)",
+            reading_store_failures.clone(),
+        );
 
         Self {
             inner: Arc::new(Inner {
@@ -177,6 +219,12 @@ impl Metrics {
                 venues,
                 open_orders,
                 mqtt,
+                readings_persisted,
+                readings_duplicate,
+                readings_dropped,
+                reading_batches,
+                reading_batch_size,
+                reading_store_failures,
             }),
         }
     }
@@ -258,6 +306,26 @@ impl Metrics {
     /// The device side's figures.
     pub fn mqtt(&self) -> &crate::mqtt::metrics::MqttMetrics {
         &self.inner.mqtt
+    }
+
+    /// One batch of readings written: `size` readings sent, `inserted` of them new.
+    pub fn observe_reading_batch(&self, size: usize, inserted: usize) {
+        self.inner.reading_batches.inc();
+        self.inner.reading_batch_size.observe(size as f64);
+        self.inner.readings_persisted.inc_by(inserted as u64);
+        self.inner
+            .readings_duplicate
+            .inc_by(size.saturating_sub(inserted) as u64);
+    }
+
+    /// One failed attempt to write a batch of readings.
+    pub fn reading_store_failure(&self) {
+        self.inner.reading_store_failures.inc();
+    }
+
+    /// Readings that will never be stored.
+    pub fn readings_dropped(&self, count: usize) {
+        self.inner.readings_dropped.inc_by(count as u64);
     }
 
     /// Everything in the Prometheus text exposition format (OpenMetrics flavour).
@@ -352,6 +420,25 @@ mod tests {
             text.contains(r#"hub_open_orders{venue="demo"} 4"#),
             "{text}"
         );
+    }
+
+    #[test]
+    fn reading_batches_count_new_and_duplicate_readings() {
+        let metrics = Metrics::new();
+        metrics.observe_reading_batch(10, 7);
+        metrics.observe_reading_batch(3, 3);
+        metrics.reading_store_failure();
+        metrics.readings_dropped(2);
+        let text = metrics.encode();
+        assert!(text.contains("hub_readings_persisted_total 10"), "{text}");
+        assert!(text.contains("hub_readings_duplicate_total 3"), "{text}");
+        assert!(text.contains("hub_reading_batches_total 2"), "{text}");
+        assert!(text.contains("hub_reading_batch_size_sum 13.0"), "{text}");
+        assert!(
+            text.contains("hub_reading_store_failures_total 1"),
+            "{text}"
+        );
+        assert!(text.contains("hub_readings_dropped_total 2"), "{text}");
     }
 
     #[test]

@@ -44,10 +44,12 @@ pub enum Permission {
     /// Read the audit trail (the event journal).
     ReadAudit,
     ViewMetrics,
+    /// Read probe temperature histories and the daily food-safety report (HACCP record).
+    ReadTemperatures,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 18] = [
+    pub const ALL: [Permission; 19] = [
         Permission::ViewFloor,
         Permission::ViewMenu,
         Permission::ViewOrders,
@@ -66,6 +68,7 @@ impl Permission {
         Permission::ManageDevices,
         Permission::ReadAudit,
         Permission::ViewMetrics,
+        Permission::ReadTemperatures,
     ];
 
     /// Phrase for error messages: "your role may not ...".
@@ -89,6 +92,7 @@ impl Permission {
             Permission::ManageDevices => "manage devices",
             Permission::ReadAudit => "read the audit trail",
             Permission::ViewMetrics => "view metrics",
+            Permission::ReadTemperatures => "read temperature records",
         }
     }
 }
@@ -121,9 +125,16 @@ pub fn allows(role: Role, permission: Permission) -> bool {
                 | CleanTables
         ),
         // The expeditor at the pass is kitchen staff: it marks tickets picked up (served).
+        // The kitchen keeps the temperature log, so it reads temperatures and the report.
         Role::Kitchen => matches!(
             permission,
-            ViewFloor | ViewMenu | ViewOrders | ServeLines | KitchenWork | MarkItemAvailability
+            ViewFloor
+                | ViewMenu
+                | ViewOrders
+                | ServeLines
+                | KitchenWork
+                | MarkItemAvailability
+                | ReadTemperatures
         ),
     }
 }
@@ -235,6 +246,13 @@ mod tests {
     }
 
     #[test]
+    fn only_the_kitchen_and_managers_read_temperature_records() {
+        assert!(allows(Role::Kitchen, ReadTemperatures));
+        assert!(!allows(Role::Waiter, ReadTemperatures));
+        assert!(!allows(Role::Cashier, ReadTemperatures));
+    }
+
+    #[test]
     fn require_names_the_missing_permission() {
         assert!(require(Role::Waiter, TakeOrders).is_ok());
         let err = require(Role::Kitchen, VoidBeforeCooking).unwrap_err();
@@ -252,7 +270,8 @@ mod tests {
                 ViewOrders,
                 ServeLines,
                 KitchenWork,
-                MarkItemAvailability
+                MarkItemAvailability,
+                ReadTemperatures
             ]
         );
         assert_eq!(permissions(Role::Owner).len(), Permission::ALL.len());

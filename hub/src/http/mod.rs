@@ -2,7 +2,8 @@
 //! live here; every refusal comes from the domain or the auth policy.
 //!
 //! # Layout
-//! - [`auth`], [`floor`], [`menu`], [`orders`], [`staff`], [`devices`], [`audit`], [`system`]: handlers.
+//! - [`auth`], [`floor`], [`menu`], [`orders`], [`staff`], [`devices`], [`food_safety`],
+//!   [`readings`], [`audit`], [`system`]: handlers.
 //! - [`extract`]: JSON/path/query extractors with clear errors; the bearer-token `Caller`.
 //! - [`command`]: running a command idempotently and answering with the resulting view.
 //! - [`error`]: `ApiError` and the error body; [`openapi`]: the document.
@@ -20,6 +21,7 @@ pub mod food_safety;
 pub mod menu;
 pub mod openapi;
 pub mod orders;
+pub mod readings;
 pub mod setup;
 pub mod staff;
 pub mod system;
@@ -122,7 +124,9 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/devices/{id}/enabled", post(devices::set_enabled))
         .route("/devices/{id}/rotate", post(devices::rotate_secret))
+        .route("/devices/{id}/readings", get(readings::history))
         .route("/food-safety/alerts", get(food_safety::list_alerts))
+        .route("/food-safety/report", get(readings::report))
         .route(
             "/food-safety/alerts/{id}/acknowledge",
             post(food_safety::acknowledge),

@@ -5,7 +5,9 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{audit, auth, devices, floor, food_safety, menu, orders, setup, staff, system};
+use super::{
+    audit, auth, devices, floor, food_safety, menu, orders, readings, setup, staff, system,
+};
 
 struct BearerAuth;
 
@@ -47,6 +49,7 @@ impl Modify for BearerAuth {
         devices::list_devices, devices::provision_device, devices::update_device,
         devices::set_enabled, devices::rotate_secret, devices::remove_device,
         food_safety::list_alerts, food_safety::acknowledge, food_safety::resolve,
+        readings::history, readings::report,
         audit::events, audit::screens,
         system::healthz, system::readyz, system::metrics, system::info,
     ),
@@ -58,7 +61,7 @@ impl Modify for BearerAuth {
         (name = "kitchen", description = "Kitchen progress of lines"),
         (name = "staff", description = "Staff management"),
         (name = "devices", description = "Kitchen device registry and MQTT credentials"),
-        (name = "food-safety", description = "Temperature alerts and their corrective actions (HACCP)"),
+        (name = "food-safety", description = "Temperature alerts and their corrective actions, probe histories and the daily report (HACCP)"),
         (name = "audit", description = "The immutable event journal"),
         (name = "system", description = "Health, readiness, metrics"),
     )

@@ -1,11 +1,13 @@
 //! Owns the backend-independent rules every [`Store`](super::Store) implementation applies
 //! before touching SQL, so Postgres and SQLite cannot drift apart on them. No SQL here.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 
+use chrono::{DateTime, NaiveDate, SubsecRound as _, Utc};
 use uuid::Uuid;
 
-use super::{Commit, StoreError, StoreResult};
+use super::{Commit, DatedReading, ReadingDay, StoreError, StoreResult};
+use crate::domain::{DeviceId, VenueId};
 
 /// The audit journal never returns more than this many events per call, whatever the
 /// client asks for, so one request cannot pull a whole venue's history into memory.
@@ -65,8 +67,87 @@ pub(super) fn newest_per_id<T>(rows: &[T], id: impl Fn(&T) -> Uuid) -> Vec<&T> {
     newest
 }
 
+/// A unit's history never returns more readings than this per call (a week of one probe
+/// reporting every minute).
+pub(super) const MAX_READING_LIMIT: u32 = 10_000;
+
+pub(super) fn reading_limit(requested: u32) -> i64 {
+    i64::from(requested.clamp(1, MAX_READING_LIMIT))
+}
+
+/// What identifies a stored reading: the primary key of `device_readings`.
+pub(super) type ReadingKey = (VenueId, DeviceId, String, DateTime<Utc>);
+
+pub(super) fn reading_key(row: &DatedReading) -> ReadingKey {
+    let r = &row.reading;
+    (r.venue_id, r.device_id, r.probe.clone(), r.measured_at)
+}
+
+/// Readings as both backends store them: times cut to microseconds (what Postgres keeps,
+/// so a reading is identified by the same key on either backend and when read back), and
+/// only the first of readings sharing a key, so the rows a statement reports as inserted
+/// map back to exactly one input each. A reading that is not a finite number is a bug in
+/// the caller: SQLite would store NaN as NULL and Postgres would keep it and poison every
+/// average, so the whole batch is refused.
+pub(super) fn prepare_readings(rows: &[DatedReading]) -> StoreResult<Vec<DatedReading>> {
+    if let Some(bad) = rows.iter().find(|row| !row.reading.celsius.is_finite()) {
+        return Err(StoreError::Other(anyhow::anyhow!(
+            "reading of device {} probe {:?} is not a finite number: {}",
+            bad.reading.device_id,
+            bad.reading.probe,
+            bad.reading.celsius
+        )));
+    }
+    let mut seen = HashSet::with_capacity(rows.len());
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let mut row = row.clone();
+            row.reading.measured_at = row.reading.measured_at.trunc_subsecs(6);
+            row.reading.received_at = row.reading.received_at.trunc_subsecs(6);
+            row
+        })
+        .filter(|row| seen.insert(reading_key(row)))
+        .collect())
+}
+
+/// Adds the inserted readings up per venue, day, device and probe: the amounts each day
+/// summary grows by. Computed here, not in SQL, so both backends add up the same way.
+pub(super) fn summarise<'a>(
+    inserted: impl IntoIterator<Item = &'a DatedReading>,
+) -> Vec<ReadingDay> {
+    let mut days: BTreeMap<(VenueId, NaiveDate, DeviceId, &'a str), ReadingDay> = BTreeMap::new();
+    for row in inserted {
+        let r = &row.reading;
+        days.entry((r.venue_id, row.day, r.device_id, r.probe.as_str()))
+            .and_modify(|day| {
+                day.count += 1;
+                day.min_celsius = day.min_celsius.min(r.celsius);
+                day.max_celsius = day.max_celsius.max(r.celsius);
+                day.sum_celsius += r.celsius;
+                day.first_at = day.first_at.min(r.measured_at);
+                day.last_at = day.last_at.max(r.measured_at);
+            })
+            .or_insert_with(|| ReadingDay {
+                venue_id: r.venue_id,
+                device_id: r.device_id,
+                probe: r.probe.clone(),
+                day: row.day,
+                count: 1,
+                min_celsius: r.celsius,
+                max_celsius: r.celsius,
+                sum_celsius: r.celsius,
+                first_at: r.measured_at,
+                last_at: r.measured_at,
+            });
+    }
+    days.into_values().collect()
+}
+
 #[cfg(test)]
 mod tests {
+    use chrono::Datelike as _;
+
     use super::*;
 
     #[test]
@@ -103,5 +184,71 @@ mod tests {
             ..Commit::default()
         };
         assert!(matches!(check_commit(&commit), Err(StoreError::Other(_))));
+    }
+
+    fn dated(probe: &str, celsius: f64, at: DateTime<Utc>, day: u32) -> DatedReading {
+        DatedReading {
+            reading: super::super::ReadingRow {
+                venue_id: VenueId(Uuid::from_u128(1)),
+                device_id: DeviceId(Uuid::from_u128(2)),
+                probe: probe.into(),
+                celsius,
+                measured_at: at,
+                received_at: at,
+            },
+            day: NaiveDate::from_ymd_opt(2025, 6, day).unwrap(),
+        }
+    }
+
+    #[test]
+    fn readings_sharing_a_key_after_cutting_to_microseconds_are_kept_once() {
+        let at = DateTime::from_timestamp(1_750_000_000, 123_456_789).unwrap();
+        let later_nanos = DateTime::from_timestamp(1_750_000_000, 123_456_999).unwrap();
+        let rows = [
+            dated("main", 3.0, at, 1),
+            dated("main", 9.0, later_nanos, 1),
+            dated("core", 4.0, at, 1),
+        ];
+        let prepared = prepare_readings(&rows).unwrap();
+        assert_eq!(prepared.len(), 2);
+        assert_eq!(prepared[0].reading.celsius, 3.0);
+        assert_eq!(
+            prepared[0].reading.measured_at.timestamp_subsec_nanos(),
+            123_456_000
+        );
+    }
+
+    #[test]
+    fn a_reading_that_is_not_a_number_refuses_the_batch() {
+        let at = DateTime::from_timestamp(1_750_000_000, 0).unwrap();
+        let rows = [dated("main", 3.0, at, 1), dated("main", f64::NAN, at, 1)];
+        assert!(matches!(prepare_readings(&rows), Err(StoreError::Other(_))));
+    }
+
+    #[test]
+    fn summaries_add_up_per_day_and_probe() {
+        let t = |s: i64| DateTime::from_timestamp(1_750_000_000 + s, 0).unwrap();
+        let rows = [
+            dated("main", 4.0, t(60), 1),
+            dated("main", 2.0, t(0), 1),
+            dated("main", 6.0, t(120), 2),
+            dated("core", 1.0, t(30), 1),
+        ];
+        let days = summarise(&rows);
+        assert_eq!(days.len(), 3);
+        let main_first = days
+            .iter()
+            .find(|d| d.probe == "main" && d.day.day() == 1)
+            .unwrap();
+        assert_eq!(
+            (
+                main_first.count,
+                main_first.min_celsius,
+                main_first.max_celsius
+            ),
+            (2, 2.0, 4.0)
+        );
+        assert_eq!(main_first.mean_celsius(), 3.0);
+        assert_eq!((main_first.first_at, main_first.last_at), (t(0), t(60)));
     }
 }

@@ -16,17 +16,31 @@ use sqlx::{
 /// One migration file: `(version, description, sql)`, named `<version>_<description>.sql`.
 type Source = (i64, &'static str, &'static str);
 
-const POSTGRES: &[Source] = &[(
-    1,
-    "journal",
-    include_str!("../../../migrations/postgres/0001_journal.sql"),
-)];
+const POSTGRES: &[Source] = &[
+    (
+        1,
+        "journal",
+        include_str!("../../../migrations/postgres/0001_journal.sql"),
+    ),
+    (
+        2,
+        "readings",
+        include_str!("../../../migrations/postgres/0002_readings.sql"),
+    ),
+];
 
-const SQLITE: &[Source] = &[(
-    1,
-    "journal",
-    include_str!("../../../migrations/sqlite/0001_journal.sql"),
-)];
+const SQLITE: &[Source] = &[
+    (
+        1,
+        "journal",
+        include_str!("../../../migrations/sqlite/0001_journal.sql"),
+    ),
+    (
+        2,
+        "readings",
+        include_str!("../../../migrations/sqlite/0002_readings.sql"),
+    ),
+];
 
 pub(super) fn postgres() -> Migrator {
     migrator(POSTGRES)

@@ -5,6 +5,7 @@
 //! The store knows nothing of domain types: events arrive already serialised (kind +
 //! JSON payload) and projections arrive as flat rows, so the domain can evolve without
 //! touching SQL, and both backends are held to the same behaviour by one test suite.
+//! (Temperature readings use the typed venue and device ids: they are plain UUIDs.)
 
 mod contract;
 mod error;
@@ -16,9 +17,11 @@ mod sqlite;
 use std::{path::Path, sync::Arc};
 
 use async_trait::async_trait;
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
+
+use crate::domain::{DeviceId, VenueId};
 
 pub use postgres::PostgresStore;
 pub use sqlite::SqliteStore;
@@ -159,6 +162,51 @@ pub struct VenueRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// One temperature reading of one probe, as the MQTT bridge accepted it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReadingRow {
+    pub venue_id: VenueId,
+    pub device_id: DeviceId,
+    /// The probe's name on its device (`main`, `core`, `ambient`).
+    pub probe: String,
+    pub celsius: f64,
+    /// Device time when the device has a clock, else the hub's receive time. Stored with
+    /// microsecond precision; with the venue, device and probe it identifies the reading.
+    pub measured_at: DateTime<Utc>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// A reading with the calendar day, in its venue's timezone, whose summary it counts
+/// towards. The recorder fills `day` in, so the store needs no timezone rules.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DatedReading {
+    pub reading: ReadingRow,
+    pub day: NaiveDate,
+}
+
+/// What one probe measured during one venue-local day.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReadingDay {
+    pub venue_id: VenueId,
+    pub device_id: DeviceId,
+    pub probe: String,
+    pub day: NaiveDate,
+    pub count: i64,
+    pub min_celsius: f64,
+    pub max_celsius: f64,
+    /// Sum of all readings, so batches can add to it; see [`ReadingDay::mean_celsius`].
+    pub sum_celsius: f64,
+    pub first_at: DateTime<Utc>,
+    pub last_at: DateTime<Utc>,
+}
+
+impl ReadingDay {
+    pub fn mean_celsius(&self) -> f64 {
+        // `count` is at least 1 for every stored summary (the schema checks it).
+        self.sum_celsius / self.count.max(1) as f64
+    }
+}
+
 /// Filters for reading the audit journal. All filters combine with AND.
 #[derive(Clone, Debug, Default)]
 pub struct EventQuery {
@@ -250,6 +298,31 @@ pub trait Store: Send + Sync + 'static {
     /// Returns the stored value of a hub setting, storing `value` first if the key is absent
     /// (used for secrets that must survive restarts, like the token signing key).
     async fn setting_or_insert(&self, key: &str, value: &str) -> StoreResult<String>;
+
+    /// Stores a batch of temperature readings and adds them to their day summaries, in one
+    /// transaction. A reading whose (venue, device, probe, `measured_at`) is already stored
+    /// (a retried batch, a repeated message) is skipped and not counted again; returns how
+    /// many readings were new. Times are kept to the microsecond.
+    async fn append_readings(&self, rows: &[DatedReading]) -> StoreResult<usize>;
+
+    /// The newest `limit` (clamped to 1..=10 000) readings of a device with
+    /// `from <= measured_at < to`, of one probe or all, returned oldest first.
+    async fn reading_history(
+        &self,
+        venue: VenueId,
+        device: DeviceId,
+        probe: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<ReadingRow>>;
+
+    /// Every probe's summary of one venue-local day, ordered by device and probe.
+    async fn reading_days(&self, venue: VenueId, day: NaiveDate) -> StoreResult<Vec<ReadingDay>>;
+
+    /// Deletes raw readings measured before `before` (retention); day summaries stay.
+    /// Returns how many readings were deleted.
+    async fn prune_readings(&self, before: DateTime<Utc>) -> StoreResult<u64>;
 }
 
 /// Opens the store named by `database_url` (`postgres://...` or `sqlite://...`), or the

@@ -5,10 +5,11 @@
 //! round trip per table however many rows the batch holds, and one prepared statement
 //! whatever the batch size (a multi-row `VALUES` list would be a new statement per size).
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use anyhow::Context as _;
 use async_trait::async_trait;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{
     PgPool, Postgres, QueryBuilder, Row as _, Transaction,
     postgres::{PgPoolOptions, PgRow},
@@ -16,9 +17,11 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    Backend, CommandRecord, Commit, EventQuery, OrderLineRow, OrderRow, Store, StoreResult,
-    StoredEvent, TableRow, TenantRecord, VenueRecord, contract, error::from_postgres, migration,
+    Backend, CommandRecord, Commit, DatedReading, EventQuery, OrderLineRow, OrderRow, ReadingDay,
+    ReadingRow, Store, StoreResult, StoredEvent, TableRow, TenantRecord, VenueRecord, contract,
+    error::from_postgres, migration,
 };
+use crate::domain::{DeviceId, VenueId};
 
 /// Enough for the venue writers, readers and `/readyz` of one hub without starving other
 /// hubs sharing the server (Postgres defaults to 100 connections in total).
@@ -283,6 +286,134 @@ impl Store for PostgresStore {
             .await
             .map_err(from_postgres)
     }
+
+    async fn append_readings(&self, rows: &[DatedReading]) -> StoreResult<usize> {
+        let rows = contract::prepare_readings(rows)?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await.map_err(from_postgres)?;
+        let batch: Vec<&DatedReading> = rows.iter().collect();
+        let inserted = sqlx::query(
+            "INSERT INTO device_readings (venue_id, device_id, probe, celsius, measured_at,
+                                          received_at)
+             SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::text[], $4::float8[],
+                                  $5::timestamptz[], $6::timestamptz[])
+             ON CONFLICT DO NOTHING
+             RETURNING venue_id, device_id, probe, measured_at",
+        )
+        .bind(column(&batch, |r| r.reading.venue_id.0))
+        .bind(column(&batch, |r| r.reading.device_id.0))
+        .bind(column(&batch, |r| r.reading.probe.as_str()))
+        .bind(column(&batch, |r| r.reading.celsius))
+        .bind(column(&batch, |r| r.reading.measured_at))
+        .bind(column(&batch, |r| r.reading.received_at))
+        .fetch_all(&mut *tx)
+        .await
+        .map_err(from_postgres)?;
+        let inserted: HashSet<contract::ReadingKey> = inserted
+            .iter()
+            .map(|row| {
+                Ok((
+                    VenueId(row.try_get("venue_id")?),
+                    DeviceId(row.try_get("device_id")?),
+                    row.try_get("probe")?,
+                    row.try_get("measured_at")?,
+                ))
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(from_postgres)?;
+        let days = contract::summarise(
+            rows.iter()
+                .filter(|row| inserted.contains(&contract::reading_key(row))),
+        );
+        add_to_reading_days(&mut tx, &days).await?;
+        tx.commit().await.map_err(from_postgres)?;
+        Ok(inserted.len())
+    }
+
+    async fn reading_history(
+        &self,
+        venue: VenueId,
+        device: DeviceId,
+        probe: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<ReadingRow>> {
+        let rows = sqlx::query(
+            "SELECT venue_id, device_id, probe, celsius, measured_at, received_at
+             FROM device_readings
+             WHERE venue_id = $1 AND device_id = $2 AND ($3::text IS NULL OR probe = $3)
+               AND measured_at >= $4 AND measured_at < $5
+             ORDER BY measured_at DESC, probe DESC LIMIT $6",
+        )
+        .bind(venue.0)
+        .bind(device.0)
+        .bind(probe)
+        .bind(from)
+        .bind(to)
+        .bind(contract::reading_limit(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_postgres)?;
+        let mut readings = rows
+            .iter()
+            .map(|row| {
+                Ok(ReadingRow {
+                    venue_id: VenueId(row.try_get("venue_id")?),
+                    device_id: DeviceId(row.try_get("device_id")?),
+                    probe: row.try_get("probe")?,
+                    celsius: row.try_get("celsius")?,
+                    measured_at: row.try_get("measured_at")?,
+                    received_at: row.try_get("received_at")?,
+                })
+            })
+            .collect::<Result<Vec<_>, sqlx::Error>>()
+            .map_err(from_postgres)?;
+        readings.reverse();
+        Ok(readings)
+    }
+
+    async fn reading_days(&self, venue: VenueId, day: NaiveDate) -> StoreResult<Vec<ReadingDay>> {
+        let rows = sqlx::query(
+            "SELECT venue_id, device_id, probe, day, count, min_celsius, max_celsius,
+                    sum_celsius, first_at, last_at
+             FROM device_reading_days WHERE venue_id = $1 AND day = $2
+             ORDER BY device_id, probe",
+        )
+        .bind(venue.0)
+        .bind(day)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_postgres)?;
+        rows.iter()
+            .map(|row| {
+                Ok(ReadingDay {
+                    venue_id: VenueId(row.try_get("venue_id")?),
+                    device_id: DeviceId(row.try_get("device_id")?),
+                    probe: row.try_get("probe")?,
+                    day: row.try_get("day")?,
+                    count: row.try_get("count")?,
+                    min_celsius: row.try_get("min_celsius")?,
+                    max_celsius: row.try_get("max_celsius")?,
+                    sum_celsius: row.try_get("sum_celsius")?,
+                    first_at: row.try_get("first_at")?,
+                    last_at: row.try_get("last_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(from_postgres)
+    }
+
+    async fn prune_readings(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let deleted = sqlx::query("DELETE FROM device_readings WHERE measured_at < $1")
+            .bind(before)
+            .execute(&self.pool)
+            .await
+            .map_err(from_postgres)?;
+        Ok(deleted.rows_affected())
+    }
 }
 
 fn event_from_row(row: &PgRow) -> Result<StoredEvent, sqlx::Error> {
@@ -484,6 +615,46 @@ async fn upsert_tables(
     .bind(column(tables, |t| t.seated_at))
     .bind(column(tables, |t| t.server_id))
     .bind(column(tables, |t| t.merged_into))
+    .execute(&mut **tx)
+    .await
+    .map_err(from_postgres)?;
+    Ok(())
+}
+
+/// Grows each day summary by a batch's new readings (or starts it).
+async fn add_to_reading_days(
+    tx: &mut Transaction<'static, Postgres>,
+    days: &[ReadingDay],
+) -> StoreResult<()> {
+    if days.is_empty() {
+        return Ok(());
+    }
+    let days: Vec<&ReadingDay> = days.iter().collect();
+    sqlx::query(
+        "INSERT INTO device_reading_days AS d (venue_id, day, device_id, probe, count,
+                                               min_celsius, max_celsius, sum_celsius,
+                                               first_at, last_at)
+         SELECT * FROM UNNEST($1::uuid[], $2::date[], $3::uuid[], $4::text[], $5::bigint[],
+                              $6::float8[], $7::float8[], $8::float8[], $9::timestamptz[],
+                              $10::timestamptz[])
+         ON CONFLICT (venue_id, day, device_id, probe) DO UPDATE SET
+             count = d.count + EXCLUDED.count,
+             min_celsius = LEAST(d.min_celsius, EXCLUDED.min_celsius),
+             max_celsius = GREATEST(d.max_celsius, EXCLUDED.max_celsius),
+             sum_celsius = d.sum_celsius + EXCLUDED.sum_celsius,
+             first_at = LEAST(d.first_at, EXCLUDED.first_at),
+             last_at = GREATEST(d.last_at, EXCLUDED.last_at)",
+    )
+    .bind(column(&days, |d| d.venue_id.0))
+    .bind(column(&days, |d| d.day))
+    .bind(column(&days, |d| d.device_id.0))
+    .bind(column(&days, |d| d.probe.as_str()))
+    .bind(column(&days, |d| d.count))
+    .bind(column(&days, |d| d.min_celsius))
+    .bind(column(&days, |d| d.max_celsius))
+    .bind(column(&days, |d| d.sum_celsius))
+    .bind(column(&days, |d| d.first_at))
+    .bind(column(&days, |d| d.last_at))
     .execute(&mut **tx)
     .await
     .map_err(from_postgres)?;

@@ -7,11 +7,11 @@
 //! with exactly six fractional digits (so text order is time order and precision matches
 //! Postgres), and JSON text.
 
-use std::{str::FromStr as _, time::Duration};
+use std::{collections::HashSet, str::FromStr as _, time::Duration};
 
 use anyhow::Context as _;
 use async_trait::async_trait;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use sqlx::{
     QueryBuilder, Row as _, Sqlite, SqlitePool, Transaction,
     query_builder::Separated,
@@ -22,9 +22,11 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    Backend, Commit, EventQuery, OrderLineRow, OrderRow, Store, StoreError, StoreResult,
-    StoredEvent, TableRow, TenantRecord, VenueRecord, contract, error::from_sqlite, migration,
+    Backend, Commit, DatedReading, EventQuery, OrderLineRow, OrderRow, ReadingDay, ReadingRow,
+    Store, StoreError, StoreResult, StoredEvent, TableRow, TenantRecord, VenueRecord, contract,
+    error::from_sqlite, migration,
 };
+use crate::domain::{DeviceId, VenueId};
 
 /// WAL lets readers (replay, audit screens) run beside the one writer; more connections
 /// than this would only queue on SQLite's single write lock.
@@ -350,6 +352,157 @@ impl Store for SqliteStore {
             .await
             .map_err(from_sqlite)
     }
+    async fn append_readings(&self, rows: &[DatedReading]) -> StoreResult<usize> {
+        let rows = contract::prepare_readings(rows)?;
+        if rows.is_empty() {
+            return Ok(0);
+        }
+        let mut tx = self.pool.begin().await.map_err(from_sqlite)?;
+        let mut inserted: HashSet<contract::ReadingKey> = HashSet::with_capacity(rows.len());
+        for chunk in rows.chunks(MAX_PARAMETERS / 6) {
+            let mut sql = QueryBuilder::<Sqlite>::new(
+                "INSERT INTO device_readings (venue_id, device_id, probe, celsius, measured_at,
+                                              received_at) ",
+            );
+            sql.push_values(chunk, |mut row, dated| {
+                let r = &dated.reading;
+                row.push_bind(text_uuid(r.venue_id.0))
+                    .push_bind(text_uuid(r.device_id.0))
+                    .push_bind(r.probe.clone())
+                    .push_bind(r.celsius)
+                    .push_bind(text_time(r.measured_at))
+                    .push_bind(text_time(r.received_at));
+            });
+            sql.push(" ON CONFLICT DO NOTHING RETURNING venue_id, device_id, probe, measured_at");
+            let returned = sql.build().fetch_all(&mut *tx).await.map_err(from_sqlite)?;
+            for row in &returned {
+                inserted.insert((
+                    VenueId(uuid_at(row, "venue_id")?),
+                    DeviceId(uuid_at(row, "device_id")?),
+                    row.try_get("probe").map_err(from_sqlite)?,
+                    time_at(row, "measured_at")?,
+                ));
+            }
+        }
+        let days = contract::summarise(
+            rows.iter()
+                .filter(|row| inserted.contains(&contract::reading_key(row))),
+        );
+        insert_batched(
+            &mut tx,
+            "INSERT INTO device_reading_days AS d (venue_id, day, device_id, probe, count,
+                                                   min_celsius, max_celsius, sum_celsius,
+                                                   first_at, last_at) ",
+            " ON CONFLICT (venue_id, day, device_id, probe) DO UPDATE SET
+                 count = d.count + excluded.count,
+                 min_celsius = MIN(d.min_celsius, excluded.min_celsius),
+                 max_celsius = MAX(d.max_celsius, excluded.max_celsius),
+                 sum_celsius = d.sum_celsius + excluded.sum_celsius,
+                 first_at = MIN(d.first_at, excluded.first_at),
+                 last_at = MAX(d.last_at, excluded.last_at)",
+            10,
+            &days.iter().collect::<Vec<_>>(),
+            |mut row, day| {
+                row.push_bind(text_uuid(day.venue_id.0))
+                    .push_bind(text_day(day.day))
+                    .push_bind(text_uuid(day.device_id.0))
+                    .push_bind(day.probe.clone())
+                    .push_bind(day.count)
+                    .push_bind(day.min_celsius)
+                    .push_bind(day.max_celsius)
+                    .push_bind(day.sum_celsius)
+                    .push_bind(text_time(day.first_at))
+                    .push_bind(text_time(day.last_at));
+            },
+        )
+        .await?;
+        tx.commit().await.map_err(from_sqlite)?;
+        Ok(inserted.len())
+    }
+
+    async fn reading_history(
+        &self,
+        venue: VenueId,
+        device: DeviceId,
+        probe: Option<&str>,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<ReadingRow>> {
+        // Text comparison is time comparison because every stored timestamp has one format.
+        let rows = sqlx::query(
+            "SELECT venue_id, device_id, probe, celsius, measured_at, received_at
+             FROM device_readings
+             WHERE venue_id = ?1 AND device_id = ?2 AND (?3 IS NULL OR probe = ?3)
+               AND measured_at >= ?4 AND measured_at < ?5
+             ORDER BY measured_at DESC, probe DESC LIMIT ?6",
+        )
+        .bind(text_uuid(venue.0))
+        .bind(text_uuid(device.0))
+        .bind(probe)
+        .bind(text_time(from))
+        .bind(text_time(to))
+        .bind(contract::reading_limit(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlite)?;
+        let mut readings = rows
+            .iter()
+            .map(|row| {
+                Ok(ReadingRow {
+                    venue_id: VenueId(uuid_at(row, "venue_id")?),
+                    device_id: DeviceId(uuid_at(row, "device_id")?),
+                    probe: row.try_get("probe").map_err(from_sqlite)?,
+                    celsius: row.try_get("celsius").map_err(from_sqlite)?,
+                    measured_at: time_at(row, "measured_at")?,
+                    received_at: time_at(row, "received_at")?,
+                })
+            })
+            .collect::<StoreResult<Vec<_>>>()?;
+        readings.reverse();
+        Ok(readings)
+    }
+
+    async fn reading_days(&self, venue: VenueId, day: NaiveDate) -> StoreResult<Vec<ReadingDay>> {
+        let rows = sqlx::query(
+            "SELECT venue_id, device_id, probe, day, count, min_celsius, max_celsius,
+                    sum_celsius, first_at, last_at
+             FROM device_reading_days WHERE venue_id = ? AND day = ?
+             ORDER BY device_id, probe",
+        )
+        .bind(text_uuid(venue.0))
+        .bind(text_day(day))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlite)?;
+        rows.iter()
+            .map(|row| {
+                let day_text: String = row.try_get("day").map_err(from_sqlite)?;
+                Ok(ReadingDay {
+                    venue_id: VenueId(uuid_at(row, "venue_id")?),
+                    device_id: DeviceId(uuid_at(row, "device_id")?),
+                    probe: row.try_get("probe").map_err(from_sqlite)?,
+                    day: NaiveDate::parse_from_str(&day_text, DAY_FORMAT)
+                        .map_err(|error| corrupt("day", &day_text, error))?,
+                    count: row.try_get("count").map_err(from_sqlite)?,
+                    min_celsius: row.try_get("min_celsius").map_err(from_sqlite)?,
+                    max_celsius: row.try_get("max_celsius").map_err(from_sqlite)?,
+                    sum_celsius: row.try_get("sum_celsius").map_err(from_sqlite)?,
+                    first_at: time_at(row, "first_at")?,
+                    last_at: time_at(row, "last_at")?,
+                })
+            })
+            .collect()
+    }
+
+    async fn prune_readings(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let deleted = sqlx::query("DELETE FROM device_readings WHERE measured_at < ?")
+            .bind(text_time(before))
+            .execute(&self.pool)
+            .await
+            .map_err(from_sqlite)?;
+        Ok(deleted.rows_affected())
+    }
 }
 
 /// Inserts `rows` with multi-row `VALUES` lists, as few statements as the parameter limit
@@ -517,6 +670,12 @@ fn text_uuid(id: Uuid) -> String {
 /// always six digits and `Z`, so stored text sorts in time order.
 fn text_time(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
+}
+
+const DAY_FORMAT: &str = "%Y-%m-%d";
+
+fn text_day(day: NaiveDate) -> String {
+    day.format(DAY_FORMAT).to_string()
 }
 
 fn uuid_at(row: &SqliteRow, column: &str) -> StoreResult<Uuid> {

@@ -30,6 +30,7 @@ mod helpers;
 mod live;
 mod mqtt;
 mod orders;
+mod readings;
 mod recovery;
 mod screen;
 mod store;
