@@ -213,7 +213,7 @@ impl ProbeMonitor {
 }
 
 /// The two stages of cooling cooked food safely.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CoolingStage {
     /// From 57 °C to 21 °C within 2 hours.

@@ -18,6 +18,8 @@ pub struct OrderView {
     /// Sum of the non-voided lines, in minor units, before service charge and taxes.
     pub subtotal: i64,
     pub table_label: Option<String>,
+    /// The code printed on the order's tickets for the pass scanner, e.g. `T42`.
+    pub ticket_code: String,
 }
 
 impl OrderView {
@@ -25,6 +27,7 @@ impl OrderView {
         Self {
             order: order.clone(),
             subtotal: order.subtotal(),
+            ticket_code: order.ticket_code(),
             table_label: order
                 .table_id
                 .and_then(|t| venue.tables.get(&t))

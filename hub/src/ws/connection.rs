@@ -657,8 +657,7 @@ async fn execute(
                 .as_deref()
                 .and_then(|key| view::station_by_key(v, key))
                 .map(|s| s.id);
-            let last =
-                station.and_then(|s| view::recently_bumped(v, s).first().map(|b| b.order_id));
+            let last = station.and_then(|s| v.last_bumped(s));
             (station, last)
         })
         .await
