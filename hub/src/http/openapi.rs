@@ -5,7 +5,9 @@ use utoipa::{
     openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
 };
 
-use super::{audit, auth, devices, floor, food_safety, menu, orders, setup, staff, system};
+use super::{
+    audit, auth, cooling, devices, floor, food_safety, menu, orders, scans, setup, staff, system,
+};
 
 struct BearerAuth;
 
@@ -36,6 +38,7 @@ impl Modify for BearerAuth {
         floor::floor, floor::create_area, floor::update_area, floor::create_table, floor::update_table,
         floor::remove_table, floor::seat, floor::move_party, floor::merge, floor::split,
         floor::request_bill, floor::clear, floor::clean, floor::assign_server,
+        floor::acknowledge_service, floor::cancel_service,
         menu::menu, menu::stations, menu::create_category, menu::update_category,
         menu::create_modifier_group, menu::update_modifier_group, menu::create_item, menu::update_item,
         menu::create_station, menu::update_station, menu::set_availability,
@@ -47,6 +50,7 @@ impl Modify for BearerAuth {
         devices::list_devices, devices::provision_device, devices::update_device,
         devices::set_enabled, devices::rotate_secret, devices::remove_device,
         food_safety::list_alerts, food_safety::acknowledge, food_safety::resolve,
+        cooling::list_cooling, scans::list_scans,
         audit::events, audit::screens,
         system::healthz, system::readyz, system::metrics, system::info,
     ),

@@ -1,7 +1,9 @@
 //! Read models: what the REST API and the screens show, built from the venue state. Orders
 //! with totals, tables with their derived status, the floor plan and the menu here; kitchen
-//! cards, expo tickets and all-day counts in [`kitchen`]. They never change state.
+//! cards, expo tickets and all-day counts in [`kitchen`]; devices, scans and the cooling
+//! log in [`device`]. They never change state.
 
+pub mod device;
 pub mod kitchen;
 
 use serde::Serialize;

@@ -24,6 +24,7 @@ macro_rules! on_both_backends {
 
 mod auth;
 mod database;
+mod device_channel;
 mod devices;
 mod errors;
 mod helpers;
@@ -31,5 +32,6 @@ mod live;
 mod orders;
 mod recovery;
 mod screen;
+mod service;
 mod store;
 mod system;
