@@ -13,7 +13,7 @@ use super::{
     command::Command,
     device::DeviceKind,
     event::Event,
-    food_safety::{CoolingAction, CoolingStage},
+    food_safety::{CoolingAction, CoolingBatch, CoolingStage},
     id::{CoolingBatchId, DeviceId},
     rejection::Rejection,
     venue::{MAX_NAME, Venue, validate_text},
@@ -134,20 +134,32 @@ impl CoolingRecord {
         self.outcome.is_none()
     }
 
+    /// The stage still to meet (`None` once both are met).
+    pub fn stage(&self) -> Option<CoolingStage> {
+        if self.to_twenty_one_at.is_none() {
+            Some(CoolingStage::ToTwentyOne)
+        } else if self.to_five_at.is_none() {
+            Some(CoolingStage::ToFive)
+        } else {
+            None
+        }
+    }
+
     /// The deadline of the stage still to meet, once the clock has started.
     pub fn next_deadline(&self) -> Option<DateTime<Utc>> {
         let from = self.cooling_from?;
         if self.outcome.is_some() {
             return None;
         }
-        let stage = if self.to_twenty_one_at.is_none() {
-            CoolingStage::ToTwentyOne
-        } else if self.to_five_at.is_none() {
-            CoolingStage::ToFive
-        } else {
-            return None;
-        };
-        Some(from + stage.allowed())
+        Some(from + self.stage()?.allowed())
+    }
+
+    /// The cooling rule in the state this record describes, for the bridge to go on
+    /// feeding readings after a restart without starting the clock again.
+    pub fn rule(&self) -> CoolingBatch {
+        let stage = self.stage();
+        let warned = stage.is_some_and(|stage| self.warnings.iter().any(|w| w.stage == stage));
+        CoolingBatch::resumed(self.cooling_from, stage, warned, self.outcome.is_some())
     }
 }
 

@@ -294,6 +294,24 @@ impl CoolingBatch {
         }
     }
 
+    /// A batch picked up where its journaled record left it (after a hub restart): when the
+    /// clock started, the stage still to meet (`None`: both met), whether that stage was
+    /// already warned about, and whether the batch is finished. Its slope starts afresh.
+    pub fn resumed(
+        started_at: Option<DateTime<Utc>>,
+        stage: Option<CoolingStage>,
+        warned: bool,
+        finished: bool,
+    ) -> Self {
+        Self {
+            started_at,
+            stage,
+            warned,
+            finished,
+            recent: Vec::new(),
+        }
+    }
+
     pub fn is_finished(&self) -> bool {
         self.finished
     }

@@ -28,7 +28,10 @@ use super::{
     protocol::Channel,
 };
 use crate::{
-    domain::{Actor, Command, Event, OrderId, StationId, TableId, Venue},
+    domain::{
+        Actor, Command, CoolingBatchId, CoolingProgress, DeviceId, Event, OrderId, ServiceReason,
+        StaffId, StationId, TableId, Venue,
+    },
     engine::{EngineError, Envelope, Feed, Published, VenueHandle},
     view::{
         FloorView, OrderView, TableView,
@@ -427,7 +430,7 @@ fn table_staff_channel(venue: &Venue, table_id: TableId) -> Option<Arc<str>> {
 }
 
 /// A device as screens show it, with its last live values.
-fn device_value(venue: &Venue, live: &VenueLive, device_id: crate::domain::DeviceId) -> Value {
+fn device_value(venue: &Venue, live: &VenueLive, device_id: DeviceId) -> Value {
     let Some(device) = venue.devices.get(&device_id) else {
         return json!({"id": device_id});
     };
@@ -436,7 +439,7 @@ fn device_value(venue: &Venue, live: &VenueLive, device_id: crate::domain::Devic
     value
 }
 
-fn cooling_value(venue: &Venue, batch_id: crate::domain::CoolingBatchId) -> Value {
+fn cooling_value(venue: &Venue, batch_id: CoolingBatchId) -> Value {
     venue
         .cooling_batches
         .get(&batch_id)
@@ -449,7 +452,7 @@ fn service_notice(venue: &Venue, event: &Event, table_id: TableId) -> Value {
         .tables
         .get(&table_id)
         .map_or_else(|| "?".to_owned(), |t| t.layout.label.clone());
-    let staff_name = |id: &Option<crate::domain::StaffId>| {
+    let staff_name = |id: &Option<StaffId>| {
         id.and_then(|id| venue.staff.get(&id))
             .map(|s| s.name.clone())
     };
@@ -461,8 +464,8 @@ fn service_notice(venue: &Venue, event: &Event, table_id: TableId) -> Value {
             ..
         } => {
             let what = match reason {
-                crate::domain::ServiceReason::Service => "Service requested",
-                crate::domain::ServiceReason::Bill => "Bill requested",
+                ServiceReason::Service => "Service requested",
+                ServiceReason::Bill => "Bill requested",
             };
             json!({
                 "table_id": table_id,
@@ -885,11 +888,11 @@ impl State {
                     batch_id, progress, ..
                 } => {
                     let kind = match progress {
-                        crate::domain::CoolingProgress::Started { .. } => "cooling_clock_started",
-                        crate::domain::CoolingProgress::StageMet { .. } => "cooling_stage_met",
-                        crate::domain::CoolingProgress::Warning { .. } => "cooling_warning",
-                        crate::domain::CoolingProgress::Failed { .. } => "cooling_failed",
-                        crate::domain::CoolingProgress::Passed { .. } => "cooling_passed",
+                        CoolingProgress::Started { .. } => "cooling_clock_started",
+                        CoolingProgress::StageMet { .. } => "cooling_stage_met",
+                        CoolingProgress::Warning { .. } => "cooling_warning",
+                        CoolingProgress::Failed { .. } => "cooling_failed",
+                        CoolingProgress::Passed { .. } => "cooling_passed",
                     };
                     out.push((devices.clone(), kind, cooling_value(replica, *batch_id)));
                 }

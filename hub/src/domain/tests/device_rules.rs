@@ -683,3 +683,41 @@ fn one_batch_cools_on_a_probe_at_a_time_and_only_probes_cool() {
         "empty_text"
     );
 }
+
+#[test]
+fn a_batch_resumed_from_its_record_keeps_its_clock_and_fails_at_the_original_deadline() {
+    let mut f = with_devices();
+    let chiller = device_actor(&f, CHILLER);
+    f.run(&start_batch(BATCH, "core"), &chiller);
+    let start = at(0);
+    let mut rule = CoolingBatch::new();
+    for (minutes, celsius) in [(0, 56.0), (20, 50.0), (40, 45.0)] {
+        for action in rule.observe(celsius, start + Duration::minutes(minutes)) {
+            f.run(&progress(action.into()), &chiller);
+        }
+    }
+    assert_eq!(
+        f.venue.cooling_batches[&BATCH].warnings.len(),
+        1,
+        "too slow"
+    );
+    // The hub restarts: the bridge rebuilds the rule from the journaled record.
+    let mut resumed = f.venue.cooling_batches[&BATCH].rule();
+    assert!(
+        resumed
+            .observe(44.0, start + Duration::minutes(60))
+            .is_empty(),
+        "no second start and no second warning for the same stage"
+    );
+    let actions = resumed.check_deadlines(start + Duration::minutes(121));
+    for action in actions {
+        f.run(&progress(action.into()), &chiller);
+    }
+    let record = &f.venue.cooling_batches[&BATCH];
+    assert_eq!(record.outcome, Some(CoolingOutcome::Failed));
+    assert_eq!(
+        record.finished_at,
+        Some(start + CoolingStage::ToTwentyOne.allowed())
+    );
+    assert!(record.rule().is_finished());
+}
