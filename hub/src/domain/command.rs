@@ -7,13 +7,15 @@ use utoipa::ToSchema;
 
 use super::{
     Role,
+    cooling::CoolingProgress,
     device::{DeviceKind, ScannerPurpose, UnitLimits},
-    floor::{Area, TableLayout},
+    floor::{Area, ServiceReason, TableLayout},
     food_safety::FoodSafetyAlertKind,
-    id::{AlertId, DeviceId},
+    id::{AlertId, CoolingBatchId, DeviceId, ScanId},
     id::{LineId, MenuItemId, ModifierId, OrderId, StaffId, StationId, TableId, TenantId, VenueId},
     menu::{Category, MenuItem, ModifierGroup, Station},
     order::{Customer, OrderKind},
+    scan::ScannedCode,
 };
 
 /// What a manager says about a device: everything but its id and secret.
@@ -257,6 +259,54 @@ pub enum Command {
         alert_id: AlertId,
         corrective_action: String,
     },
+    /// A receiving, counting or waste scanner read a product's barcode (device bridge).
+    RecordScan {
+        scan_id: ScanId,
+        device_id: DeviceId,
+        scan: ScannedCode,
+        scanned_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// A pass scanner read a ticket's printed code: every ready line of that order went
+    /// out (like `ServeReady`).
+    PickUpTicket {
+        device_id: DeviceId,
+        /// The ticket code as printed (`T42`), see `order::ticket_code`.
+        code: String,
+    },
+    /// Guests call for service or the bill, by a call button (`device_id`) or a screen.
+    RequestService {
+        table_id: TableId,
+        #[serde(default)]
+        device_id: Option<DeviceId>,
+        reason: ServiceReason,
+    },
+    /// The call is withdrawn (the button's cancel, or staff closing it after serving).
+    CancelServiceRequest {
+        table_id: TableId,
+    },
+    /// A server saw the call and is on the way.
+    AcknowledgeServiceRequest {
+        table_id: TableId,
+    },
+    /// A cooked batch goes on a probe to be cooled (device bridge or a kitchen screen).
+    StartCoolingBatch {
+        batch_id: CoolingBatchId,
+        device_id: DeviceId,
+        /// Which probe of the device is in the food.
+        probe: String,
+        label: String,
+        started_at: chrono::DateTime<chrono::Utc>,
+    },
+    /// A step the cooling rules reported for the batch.
+    RecordCoolingProgress {
+        batch_id: CoolingBatchId,
+        progress: CoolingProgress,
+    },
+    /// The batch came off the probe before it passed or failed.
+    StopCoolingBatch {
+        batch_id: CoolingBatchId,
+        at: chrono::DateTime<chrono::Utc>,
+    },
     CloseOrder {
         order_id: OrderId,
     },
@@ -313,6 +363,14 @@ impl Command {
             Command::MarkFoodSafetyRecovered { .. } => "mark_food_safety_recovered",
             Command::AcknowledgeFoodSafetyAlert { .. } => "acknowledge_food_safety_alert",
             Command::ResolveFoodSafetyAlert { .. } => "resolve_food_safety_alert",
+            Command::RecordScan { .. } => "record_scan",
+            Command::PickUpTicket { .. } => "pick_up_ticket",
+            Command::RequestService { .. } => "request_service",
+            Command::CancelServiceRequest { .. } => "cancel_service_request",
+            Command::AcknowledgeServiceRequest { .. } => "acknowledge_service_request",
+            Command::StartCoolingBatch { .. } => "start_cooling_batch",
+            Command::RecordCoolingProgress { .. } => "record_cooling_progress",
+            Command::StopCoolingBatch { .. } => "stop_cooling_batch",
             Command::CloseOrder { .. } => "close_order",
             Command::CancelOrder { .. } => "cancel_order",
         }

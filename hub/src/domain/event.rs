@@ -8,13 +8,15 @@ use utoipa::ToSchema;
 use super::{
     Role, Staff,
     command::DeviceSpec,
+    cooling::{CoolingProgress, CoolingRecord},
     device::Device,
-    floor::{Area, TableLayout},
+    floor::{Area, ServiceReason, TableLayout},
     food_safety::FoodSafetyAlert,
-    id::{AlertId, DeviceId},
+    id::{AlertId, CoolingBatchId, DeviceId},
     id::{LineId, MenuItemId, OrderId, StaffId, StationId, TableId, TenantId, VenueId},
     menu::{Category, MenuItem, ModifierGroup, Station},
     order::{Customer, Line, OrderKind},
+    scan::RecordedScan,
 };
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
@@ -213,6 +215,52 @@ pub enum Event {
         at: DateTime<Utc>,
         corrective_action: String,
     },
+    ScanRecorded {
+        scan: RecordedScan,
+    },
+    /// A pass scanner picked the ticket up (its ready lines were served just before).
+    TicketPickedUp {
+        order_id: OrderId,
+        device_id: DeviceId,
+        at: DateTime<Utc>,
+    },
+    ServiceRequested {
+        table_id: TableId,
+        /// The call button that asked, if one did.
+        device_id: Option<DeviceId>,
+        reason: ServiceReason,
+        at: DateTime<Utc>,
+    },
+    /// Another press while the call was open and unanswered: recorded, nothing changes.
+    ServiceRequestRepeated {
+        table_id: TableId,
+        device_id: Option<DeviceId>,
+        reason: ServiceReason,
+        at: DateTime<Utc>,
+    },
+    ServiceRequestCancelled {
+        table_id: TableId,
+        at: DateTime<Utc>,
+    },
+    ServiceRequestAcknowledged {
+        table_id: TableId,
+        /// The call button that asked (so the bridge can light its LED).
+        device_id: Option<DeviceId>,
+        by: Option<StaffId>,
+        at: DateTime<Utc>,
+    },
+    CoolingBatchStarted {
+        batch: CoolingRecord,
+    },
+    CoolingProgressRecorded {
+        batch_id: CoolingBatchId,
+        progress: CoolingProgress,
+        at: DateTime<Utc>,
+    },
+    CoolingBatchStopped {
+        batch_id: CoolingBatchId,
+        at: DateTime<Utc>,
+    },
     OrderClosed {
         order_id: OrderId,
         at: DateTime<Utc>,
@@ -270,6 +318,15 @@ impl Event {
             Event::FoodSafetyAlertRecovered { .. } => "food_safety_alert_recovered",
             Event::FoodSafetyAlertAcknowledged { .. } => "food_safety_alert_acknowledged",
             Event::FoodSafetyAlertResolved { .. } => "food_safety_alert_resolved",
+            Event::ScanRecorded { .. } => "scan_recorded",
+            Event::TicketPickedUp { .. } => "ticket_picked_up",
+            Event::ServiceRequested { .. } => "service_requested",
+            Event::ServiceRequestRepeated { .. } => "service_request_repeated",
+            Event::ServiceRequestCancelled { .. } => "service_request_cancelled",
+            Event::ServiceRequestAcknowledged { .. } => "service_request_acknowledged",
+            Event::CoolingBatchStarted { .. } => "cooling_batch_started",
+            Event::CoolingProgressRecorded { .. } => "cooling_progress_recorded",
+            Event::CoolingBatchStopped { .. } => "cooling_batch_stopped",
             Event::OrderClosed { .. } => "order_closed",
             Event::OrderCancelled { .. } => "order_cancelled",
         }
@@ -289,6 +346,7 @@ impl Event {
             | Event::TicketBumped { order_id, .. }
             | Event::DeliveryAlertRaised { order_id, .. }
             | Event::DeliveryAlertCleared { order_id, .. }
+            | Event::TicketPickedUp { order_id, .. }
             | Event::OrderClosed { order_id, .. }
             | Event::OrderCancelled { order_id, .. } => Some(*order_id),
             _ => None,
@@ -304,7 +362,10 @@ impl Event {
             | Event::PartySeated { table_id, .. }
             | Event::BillRequested { table_id, .. }
             | Event::TableCleared { table_id, .. }
-            | Event::TableCleaned { table_id } => vec![*table_id],
+            | Event::TableCleaned { table_id }
+            | Event::ServiceRequested { table_id, .. }
+            | Event::ServiceRequestCancelled { table_id, .. }
+            | Event::ServiceRequestAcknowledged { table_id, .. } => vec![*table_id],
             Event::PartyMoved {
                 table_id,
                 to_table_id,

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::id::{AreaId, StaffId, TableId};
+use super::id::{AreaId, DeviceId, StaffId, TableId};
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Area {
@@ -75,6 +75,40 @@ pub struct Table {
     pub merged_into: Option<TableId>,
     pub bill_requested_at: Option<DateTime<Utc>>,
     pub needs_cleaning_since: Option<DateTime<Utc>>,
+    /// Guests asked for a server (call button or a screen) and nobody has closed it yet.
+    #[serde(default)]
+    pub service_request: Option<ServiceRequest>,
+}
+
+/// What guests want when they call.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ServiceReason {
+    /// "Someone please come to the table."
+    Service,
+    /// "We would like the bill."
+    Bill,
+}
+
+impl ServiceReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServiceReason::Service => "service",
+            ServiceReason::Bill => "bill",
+        }
+    }
+}
+
+/// An open call for service at a table: shown on the floor until the table is cleared, the
+/// button cancels it or staff close it; acknowledging says someone is on the way.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct ServiceRequest {
+    pub reason: ServiceReason,
+    pub since: DateTime<Utc>,
+    /// The call button that asked, if one did (its LED shows the acknowledgement).
+    pub device_id: Option<DeviceId>,
+    pub acknowledged_by: Option<StaffId>,
+    pub acknowledged_at: Option<DateTime<Utc>>,
 }
 
 /// The live state a floor plan shows for a table.
@@ -111,6 +145,7 @@ impl Table {
             merged_into: None,
             bill_requested_at: None,
             needs_cleaning_since: None,
+            service_request: None,
         }
     }
 

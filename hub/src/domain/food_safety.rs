@@ -221,7 +221,7 @@ impl ProbeMonitor {
 }
 
 /// The two stages of cooling cooked food safely.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum CoolingStage {
     /// From 57 °C to 21 °C within 2 hours.
@@ -298,6 +298,24 @@ impl CoolingBatch {
             stage: Some(CoolingStage::ToTwentyOne),
             warned: false,
             finished: false,
+            recent: Vec::new(),
+        }
+    }
+
+    /// A batch picked up where its journaled record left it (after a hub restart): when the
+    /// clock started, the stage still to meet (`None`: both met), whether that stage was
+    /// already warned about, and whether the batch is finished. Its slope starts afresh.
+    pub fn resumed(
+        started_at: Option<DateTime<Utc>>,
+        stage: Option<CoolingStage>,
+        warned: bool,
+        finished: bool,
+    ) -> Self {
+        Self {
+            started_at,
+            stage,
+            warned,
+            finished,
             recent: Vec::new(),
         }
     }

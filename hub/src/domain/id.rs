@@ -44,4 +44,6 @@ id_type!(
     LineId,
     DeviceId,
     AlertId,
+    ScanId,
+    CoolingBatchId,
 );

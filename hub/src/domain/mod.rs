@@ -7,9 +7,12 @@
 //! - [`venue`]: the aggregate with `decide` and `apply`.
 //! - [`floor`], [`menu`], [`order`], [`staff`], [`device`]: the state's parts.
 //! - [`rejection`]: refusals with stable codes.
-//! - [`food_safety`]: probe monitors and cooling batches, pure rules the device bridge feeds.
+//! - [`food_safety`]: probe monitors and cooling batches, pure rules the device bridge feeds;
+//!   [`cooling`]: the cooling log those rules report into.
+//! - [`scan`]: barcode scans and pass pick-ups; [`service`]: calls for service at a table.
 
 pub mod command;
+pub mod cooling;
 pub mod device;
 pub mod event;
 pub mod floor;
@@ -18,6 +21,8 @@ pub mod id;
 pub mod menu;
 pub mod order;
 pub mod rejection;
+pub mod scan;
+pub mod service;
 pub mod staff;
 pub mod venue;
 
@@ -25,15 +30,19 @@ pub mod venue;
 mod tests;
 
 pub use command::{Command, DeviceSpec, LineInput};
+pub use cooling::{CoolingOutcome, CoolingProgress, CoolingRecord};
 pub use device::{Device, DeviceKind, ScannerPurpose, UnitLimits, UnitProfile};
 pub use event::Event;
-pub use floor::{Area, Party, Table, TableLayout, TableShape, TableStatus};
+pub use floor::{
+    Area, Party, ServiceReason, ServiceRequest, Table, TableLayout, TableShape, TableStatus,
+};
 pub use id::*;
 pub use menu::{Category, MenuItem, ModifierGroup, ModifierOption, Station, TaxCategory};
 pub use order::{
     Customer, Line, LineModifier, LineStatus, LineVoid, Order, OrderKind, OrderStatus,
 };
 pub use rejection::{Rejection, RejectionKind};
+pub use scan::{RecordedScan, ScanKind, ScannedCode};
 pub use staff::{Role, Staff};
 pub use venue::{Venue, VenueInfo};
 
@@ -63,8 +72,22 @@ impl Actor {
         }
     }
 
-    /// Managers, owners and the system may override kitchen-protecting rules.
+    /// A device acting on its own through the device bridge (a scanner, a bump bar, a call
+    /// button), authenticated by its credentials: it has a key but no staff member or role.
+    pub fn device(key: impl Into<String>) -> Self {
+        Self {
+            staff_id: None,
+            role: None,
+            device: Some(key.into()),
+        }
+    }
+
+    /// Managers, owners and the system may override kitchen-protecting rules; a device
+    /// acting on its own may not.
     pub fn is_manager(&self) -> bool {
-        self.role.is_none_or(Role::is_manager)
+        match self.role {
+            Some(role) => role.is_manager(),
+            None => self.staff_id.is_none() && self.device.is_none(),
+        }
     }
 }

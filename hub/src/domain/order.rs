@@ -181,7 +181,29 @@ pub struct Order {
     pub unseen_at: Vec<StationId>,
 }
 
+/// The short code printed on an order's tickets (as text and as a barcode) that a pass
+/// scanner reads to pick the order up: `T` and the order number, e.g. `T42`. Order numbers
+/// never repeat within a venue, so neither do codes.
+pub fn ticket_code(number: u32) -> String {
+    format!("T{number}")
+}
+
+/// Reads a ticket code as printed, typed or scanned: `T42`, `t42`, `T0042`, with spaces
+/// around it. Anything else is not a ticket code.
+pub fn parse_ticket_code(code: &str) -> Option<u32> {
+    let digits = code.trim().strip_prefix(['T', 't'])?;
+    if digits.is_empty() || digits.len() > 10 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    digits.parse().ok().filter(|n| *n > 0)
+}
+
 impl Order {
+    /// See [`ticket_code`].
+    pub fn ticket_code(&self) -> String {
+        ticket_code(self.number)
+    }
+
     pub fn is_open(&self) -> bool {
         self.status == OrderStatus::Open
     }

@@ -1227,6 +1227,8 @@ fn finished_orders_beyond_the_memory_window_leave_memory() {
     assert!(!f.venue.orders.contains_key(&OrderId(id(10_000))));
 }
 
+mod device_rules;
+
 // ----- properties ------------------------------------------------------------------------
 
 /// A command drawn from a small universe of ids so that sequences hit real interactions.
@@ -1322,7 +1324,22 @@ fn arbitrary_command() -> impl Strategy<Value = (Command, u8)> {
         table
             .clone()
             .prop_map(|table_id| Command::ClearTable { table_id }),
-        table.prop_map(|table_id| Command::MarkTableClean { table_id }),
+        table
+            .clone()
+            .prop_map(|table_id| Command::MarkTableClean { table_id }),
+        (table.clone(), any::<bool>()).prop_map(|(table_id, bill)| Command::RequestService {
+            table_id,
+            device_id: None,
+            reason: if bill {
+                ServiceReason::Bill
+            } else {
+                ServiceReason::Service
+            },
+        }),
+        table
+            .clone()
+            .prop_map(|table_id| Command::AcknowledgeServiceRequest { table_id }),
+        table.prop_map(|table_id| Command::CancelServiceRequest { table_id }),
     ];
     (command, 0u8..3)
 }

@@ -9,17 +9,19 @@ use serde::{Deserialize, Serialize};
 use super::{
     Actor, Role, Staff, Timestamp,
     command::{Command, DeviceSpec, LineInput},
+    cooling::CoolingRecord,
     device::{Device, DeviceKind, UnitLimits},
     event::Event,
     floor::{Area, Table, TableLayout, TableStatus},
     food_safety::FoodSafetyAlert,
     id::{
-        AlertId, AreaId, CategoryId, DeviceId, LineId, MenuItemId, ModifierGroupId, OrderId,
-        StaffId, StationId, TableId, TenantId, VenueId,
+        AlertId, AreaId, CategoryId, CoolingBatchId, DeviceId, LineId, MenuItemId, ModifierGroupId,
+        OrderId, StaffId, StationId, TableId, TenantId, VenueId,
     },
     menu::{Category, MenuItem, ModifierGroup, Station},
     order::{Line, LineModifier, LineStatus, LineVoid, Order, OrderKind, OrderStatus},
     rejection::Rejection,
+    scan::RecordedScan,
 };
 
 /// How many closed or cancelled orders stay in memory (for reprints, late voids and the
@@ -32,7 +34,7 @@ pub const RESOLVED_ALERTS_KEPT: usize = 200;
 const MAX_GUESTS: u16 = 200;
 const MAX_QUANTITY: u16 = 999;
 const MAX_COURSE: u8 = 9;
-const MAX_NAME: usize = 120;
+pub(super) const MAX_NAME: usize = 120;
 const MAX_NOTE: usize = 500;
 
 /// Identity of a venue, set once by `VenueCreated`.
@@ -64,6 +66,12 @@ pub struct Venue {
     /// Open food-safety alerts and the most recently resolved ones.
     #[serde(default)]
     pub food_safety_alerts: BTreeMap<AlertId, FoodSafetyAlert>,
+    /// The most recent scans of receiving, counting and waste scanners, oldest first.
+    #[serde(default)]
+    pub scans: VecDeque<RecordedScan>,
+    /// The cooling log: active batches and the most recently finished ones.
+    #[serde(default)]
+    pub cooling_batches: BTreeMap<CoolingBatchId, CoolingRecord>,
     /// Closed and cancelled orders still in memory, oldest first.
     pub finished_orders: VecDeque<OrderId>,
     pub next_order_number: u32,
@@ -132,7 +140,56 @@ impl Venue {
         })
     }
 
-    fn table(&self, id: TableId) -> Result<&Table, Rejection> {
+    /// The order whose printed ticket code this is (see `order::ticket_code`), if it is
+    /// still in memory.
+    pub fn order_by_ticket_code(&self, code: &str) -> Option<&Order> {
+        let number = super::order::parse_ticket_code(code)?;
+        self.orders.values().find(|o| o.number == number)
+    }
+
+    /// The orders on a station's screen, in the order the KDS shows their cards: oldest
+    /// fired first, cards with only held lines last. A bump bar's cursor walks this list.
+    pub fn station_queue(&self, station: StationId) -> Vec<OrderId> {
+        let mut queue: Vec<(bool, Option<Timestamp>, u32, OrderId)> = self
+            .open_orders()
+            .filter(|o| o.is_on_station(station))
+            .map(|o| {
+                let fired = o.live_lines_at(station).filter_map(|l| l.fired_at).min();
+                (fired.is_none(), fired, o.number, o.id)
+            })
+            .collect();
+        queue.sort();
+        queue.into_iter().map(|(_, _, _, id)| id).collect()
+    }
+
+    /// Open orders this station finished and no longer shows, newest bump first, with
+    /// when it was bumped: what the station can recall.
+    pub fn bumped_at_station(&self, station: StationId) -> Vec<(&Order, Option<Timestamp>)> {
+        let mut bumped: Vec<(&Order, Option<Timestamp>)> = self
+            .open_orders()
+            .filter(|o| !o.is_on_station(station))
+            .filter(|o| {
+                o.lines_at(station)
+                    .any(|l| l.stations_ready.contains(&station))
+            })
+            .map(|o| {
+                let at = o
+                    .lines_at(station)
+                    .filter_map(|l| l.ready_at.or(l.fired_at))
+                    .max();
+                (o, at)
+            })
+            .collect();
+        bumped.sort_by(|a, b| b.1.cmp(&a.1).then(b.0.number.cmp(&a.0.number)));
+        bumped
+    }
+
+    /// The ticket a station bumped last: what `RecallTicket` brings back on "recall".
+    pub fn last_bumped(&self, station: StationId) -> Option<OrderId> {
+        self.bumped_at_station(station).first().map(|(o, _)| o.id)
+    }
+
+    pub(super) fn table(&self, id: TableId) -> Result<&Table, Rejection> {
         self.tables
             .get(&id)
             .ok_or_else(|| Rejection::not_found("table_not_found", format!("table {id}")))
@@ -566,10 +623,12 @@ impl Venue {
                         format!("table {} still has open orders", table.layout.label),
                     ));
                 }
-                Ok(vec![Event::TableCleared {
+                let mut events = self.end_service_request(*table_id, now);
+                events.push(Event::TableCleared {
                     table_id: *table_id,
                     at: now,
-                }])
+                });
+                Ok(events)
             }
             Command::MarkTableClean { table_id } => {
                 let table = self.table(*table_id)?;
@@ -963,6 +1022,15 @@ impl Venue {
             | Command::ResolveFoodSafetyAlert { .. } => {
                 self.decide_food_safety(command, actor, now)
             }
+            Command::RecordScan { .. } | Command::PickUpTicket { .. } => {
+                self.decide_scan(command, actor, now)
+            }
+            Command::RequestService { .. }
+            | Command::CancelServiceRequest { .. }
+            | Command::AcknowledgeServiceRequest { .. } => self.decide_service(command, actor, now),
+            Command::StartCoolingBatch { .. }
+            | Command::RecordCoolingProgress { .. }
+            | Command::StopCoolingBatch { .. } => self.decide_cooling(command, actor, now),
             Command::CloseOrder { order_id } => {
                 let order = self.open_order(*order_id)?;
                 let unserved = order
@@ -990,6 +1058,7 @@ impl Venue {
                         .is_some_and(|t| t.party.is_some())
                     && self.open_orders_at(table_id).all(|o| o.id == *order_id)
                 {
+                    events.extend(self.end_service_request(table_id, now));
                     events.push(Event::TableCleared { table_id, at: now });
                 }
                 Ok(events)
@@ -1022,10 +1091,22 @@ impl Venue {
         }
     }
 
-    fn device(&self, id: DeviceId) -> Result<&Device, Rejection> {
+    pub(super) fn device(&self, id: DeviceId) -> Result<&Device, Rejection> {
         self.devices
             .get(&id)
             .ok_or_else(|| Rejection::not_found("device_not_found", format!("device {id}")))
+    }
+
+    /// A device that may act: disabled devices are refused whatever they send.
+    pub(super) fn enabled_device(&self, id: DeviceId) -> Result<&Device, Rejection> {
+        let device = self.device(id)?;
+        if !device.enabled {
+            return Err(Rejection::conflict(
+                "device_disabled",
+                format!("{} is disabled", device.name),
+            ));
+        }
+        Ok(device)
     }
 
     pub fn device_by_key(&self, key: &str) -> Option<&Device> {
@@ -1806,6 +1887,7 @@ impl Venue {
                 if let Some(table) = self.tables.get_mut(table_id) {
                     table.party = None;
                     table.bill_requested_at = None;
+                    table.service_request = None;
                     table.needs_cleaning_since = Some(*at);
                 }
             }
@@ -1985,6 +2067,16 @@ impl Venue {
             | Event::FoodSafetyAlertRecovered { .. }
             | Event::FoodSafetyAlertAcknowledged { .. }
             | Event::FoodSafetyAlertResolved { .. } => self.apply_food_safety(event),
+            Event::ScanRecorded { .. } => self.apply_scan(event),
+            // Its lines were served by the `LinesServed` just before it.
+            Event::TicketPickedUp { .. } => {}
+            Event::ServiceRequested { .. }
+            | Event::ServiceRequestRepeated { .. }
+            | Event::ServiceRequestCancelled { .. }
+            | Event::ServiceRequestAcknowledged { .. } => self.apply_service(event),
+            Event::CoolingBatchStarted { .. }
+            | Event::CoolingProgressRecorded { .. }
+            | Event::CoolingBatchStopped { .. } => self.apply_cooling(event),
             Event::OrderClosed { order_id, at } => {
                 if let Some(order) = self.orders.get_mut(order_id) {
                     order.status = OrderStatus::Closed;
@@ -2145,7 +2237,7 @@ fn needs_cleaning(table: &Table) -> Rejection {
     )
 }
 
-fn validate_text(field: &str, value: &str, max: usize) -> Result<(), Rejection> {
+pub(super) fn validate_text(field: &str, value: &str, max: usize) -> Result<(), Rejection> {
     let trimmed = value.trim();
     if trimmed.is_empty() {
         return Err(Rejection::invalid(

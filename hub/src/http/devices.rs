@@ -15,49 +15,11 @@ use super::{
     extract::{ApiJson, ApiPath, ApiQuery, Caller},
     floor::{RemoveQuery, Removed},
 };
+pub use crate::view::device::DeviceView;
 use crate::{
     auth::{Permission, hash_secret, random_key},
-    domain::{
-        Command, Device, DeviceId, DeviceKind, DeviceSpec, ScannerPurpose, StationId, TableId,
-        UnitLimits, Venue,
-    },
+    domain::{Command, DeviceId, DeviceSpec},
 };
-
-/// A device as the API shows it: everything but its secret.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DeviceView {
-    pub id: DeviceId,
-    pub key: String,
-    pub name: String,
-    pub kind: DeviceKind,
-    pub station_id: Option<StationId>,
-    pub table_id: Option<TableId>,
-    pub limits: Option<UnitLimits>,
-    pub purpose: Option<ScannerPurpose>,
-    pub enabled: bool,
-    pub provisioned_at: chrono::DateTime<chrono::Utc>,
-}
-
-impl DeviceView {
-    fn of(device: &Device) -> Self {
-        Self {
-            id: device.id,
-            key: device.key.clone(),
-            name: device.name.clone(),
-            kind: device.kind,
-            station_id: device.station_id,
-            table_id: device.table_id,
-            limits: device.limits.clone(),
-            purpose: device.purpose,
-            enabled: device.enabled,
-            provisioned_at: device.provisioned_at,
-        }
-    }
-
-    fn find(venue: &Venue, id: DeviceId) -> Option<Self> {
-        venue.devices.get(&id).map(Self::of)
-    }
-}
 
 /// How the device logs in to the hub's MQTT broker. Shown once: keep the password.
 #[derive(Debug, Serialize, ToSchema)]

@@ -1,5 +1,6 @@
 //! Floor endpoints: the live floor plan, the layout editor (areas, tables) and what hosts
-//! and waiters do with tables (seat, move, merge, split, bill, clear, clean, assign).
+//! and waiters do with tables (seat, move, merge, split, bill, clear, clean, assign, answer
+//! a call for service).
 
 use axum::{Json, http::StatusCode};
 use serde::{Deserialize, Serialize};
@@ -306,6 +307,13 @@ simple_table_action!(
 simple_table_action!(
     /// The table was cleaned and is available again.
     clean, "/api/v1/tables/{id}/clean", Permission::CleanTables, MarkTableClean, "`table_not_dirty`");
+simple_table_action!(
+    /// A server saw the table's call for service and is on the way (the call button's LED
+    /// shows it).
+    acknowledge_service, "/api/v1/tables/{id}/service-request/acknowledge", Permission::TakeOrders, AcknowledgeServiceRequest, "`no_service_request`, `service_already_acknowledged`");
+simple_table_action!(
+    /// The call for service was dealt with: it leaves the floor plan.
+    cancel_service, "/api/v1/tables/{id}/service-request/cancel", Permission::TakeOrders, CancelServiceRequest, "`no_service_request`");
 
 #[utoipa::path(
     post, path = "/api/v1/tables/{id}/server", tag = "floor", security(("bearer" = [])),

@@ -3,7 +3,8 @@
 //!
 //! # Layout
 //! - [`auth`], [`floor`], [`menu`], [`orders`], [`staff`], [`devices`], [`food_safety`],
-//!   [`readings`], [`audit`], [`system`]: handlers.
+//!   [`readings`], [`audit`], [`system`]: handlers; [`scans`] and [`cooling`] read what
+//!   scanners and probes recorded.
 //! - [`extract`]: JSON/path/query extractors with clear errors; the bearer-token `Caller`.
 //! - [`command`]: running a command idempotently and answering with the resulting view.
 //! - [`error`]: `ApiError` and the error body; [`openapi`]: the document.
@@ -13,6 +14,7 @@ pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod command;
+pub mod cooling;
 pub mod devices;
 pub mod error;
 pub mod extract;
@@ -22,6 +24,7 @@ pub mod menu;
 pub mod openapi;
 pub mod orders;
 pub mod readings;
+pub mod scans;
 pub mod setup;
 pub mod staff;
 pub mod system;
@@ -68,6 +71,14 @@ pub fn router(state: AppState) -> Router {
         .route("/tables/{id}/clear", post(floor::clear))
         .route("/tables/{id}/clean", post(floor::clean))
         .route("/tables/{id}/server", post(floor::assign_server))
+        .route(
+            "/tables/{id}/service-request/acknowledge",
+            post(floor::acknowledge_service),
+        )
+        .route(
+            "/tables/{id}/service-request/cancel",
+            post(floor::cancel_service),
+        )
         .route("/menu", get(menu::menu))
         .route("/menu/categories", post(menu::create_category))
         .route(
@@ -135,6 +146,8 @@ pub fn router(state: AppState) -> Router {
             "/food-safety/alerts/{id}/resolve",
             post(food_safety::resolve),
         )
+        .route("/food-safety/cooling", get(cooling::list_cooling))
+        .route("/scans", get(scans::list_scans))
         .route("/events", get(audit::events))
         .route("/screens", get(audit::screens))
         .method_not_allowed_fallback(system::method_not_allowed);

@@ -6,7 +6,8 @@ use utoipa::{
 };
 
 use super::{
-    audit, auth, devices, floor, food_safety, menu, orders, readings, setup, staff, system,
+    audit, auth, cooling, devices, floor, food_safety, menu, orders, readings, scans, setup,
+    staff, system,
 };
 
 struct BearerAuth;
@@ -38,6 +39,7 @@ impl Modify for BearerAuth {
         floor::floor, floor::create_area, floor::update_area, floor::create_table, floor::update_table,
         floor::remove_table, floor::seat, floor::move_party, floor::merge, floor::split,
         floor::request_bill, floor::clear, floor::clean, floor::assign_server,
+        floor::acknowledge_service, floor::cancel_service,
         menu::menu, menu::stations, menu::create_category, menu::update_category,
         menu::create_modifier_group, menu::update_modifier_group, menu::create_item, menu::update_item,
         menu::create_station, menu::update_station, menu::set_availability,
@@ -50,6 +52,7 @@ impl Modify for BearerAuth {
         devices::set_enabled, devices::rotate_secret, devices::remove_device,
         food_safety::list_alerts, food_safety::acknowledge, food_safety::resolve,
         readings::history, readings::report,
+        cooling::list_cooling, scans::list_scans,
         audit::events, audit::screens,
         system::healthz, system::readyz, system::metrics, system::info,
     ),

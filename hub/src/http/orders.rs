@@ -253,6 +253,7 @@ pub async fn get_order(
     Ok(Json(OrderView {
         subtotal: order.subtotal(),
         table_label: None,
+        ticket_code: order.ticket_code(),
         order,
     }))
 }

@@ -38,6 +38,8 @@ pub struct ScreenLine {
 pub struct KdsCard {
     pub order_id: OrderId,
     pub number: u32,
+    /// The code printed on the ticket for the pass scanner, e.g. `T42`.
+    pub ticket_code: String,
     /// `Table 12`, `Takeaway · Rina`, `Delivery · GoFood · Budi`.
     pub label: String,
     pub kind: OrderKind,
@@ -68,6 +70,8 @@ pub struct StationProgress {
 pub struct ExpoTicket {
     pub order_id: OrderId,
     pub number: u32,
+    /// The code printed on the ticket for the pass scanner, e.g. `T42`.
+    pub ticket_code: String,
     pub label: String,
     pub kind: OrderKind,
     pub table_id: Option<TableId>,
@@ -172,6 +176,7 @@ pub fn kds_card(venue: &Venue, order: &Order, station: StationId) -> KdsCard {
     KdsCard {
         order_id: order.id,
         number: order.number,
+        ticket_code: order.ticket_code(),
         label: order_label(venue, order),
         kind: order.kind,
         table_id: order.table_id,
@@ -191,15 +196,15 @@ pub fn kds_card(venue: &Venue, order: &Order, station: StationId) -> KdsCard {
     }
 }
 
-/// Cards on a station's screen, oldest fired first (held-only cards last).
+/// Cards on a station's screen, in `Venue::station_queue` order: oldest fired first
+/// (held-only cards last).
 pub fn station_cards(venue: &Venue, station: StationId) -> Vec<KdsCard> {
-    let mut cards: Vec<KdsCard> = venue
-        .open_orders()
-        .filter(|o| o.is_on_station(station))
+    venue
+        .station_queue(station)
+        .iter()
+        .filter_map(|id| venue.orders.get(id))
         .map(|o| kds_card(venue, o, station))
-        .collect();
-    cards.sort_by_key(|c| (c.fired_at.is_none(), c.fired_at, c.number));
-    cards
+        .collect()
 }
 
 pub fn is_on_expo(order: &Order) -> bool {
@@ -234,6 +239,7 @@ pub fn expo_ticket(venue: &Venue, order: &Order) -> ExpoTicket {
     ExpoTicket {
         order_id: order.id,
         number: order.number,
+        ticket_code: order.ticket_code(),
         label: order_label(venue, order),
         kind: order.kind,
         table_id: order.table_id,
@@ -303,27 +309,17 @@ pub fn all_day(venue: &Venue, station: StationId) -> Vec<AllDayCount> {
 
 /// Tickets this station finished most recently (still in memory), newest first.
 pub fn recently_bumped(venue: &Venue, station: StationId) -> Vec<BumpedTicket> {
-    let mut bumped: Vec<BumpedTicket> = venue
-        .orders
-        .values()
-        .filter(|o| o.is_open() && !o.is_on_station(station))
-        .filter(|o| {
-            o.lines_at(station)
-                .any(|l| l.stations_ready.contains(&station))
-        })
-        .map(|o| BumpedTicket {
+    venue
+        .bumped_at_station(station)
+        .into_iter()
+        .take(RECALLABLE)
+        .map(|(o, bumped_at)| BumpedTicket {
             order_id: o.id,
             number: o.number,
             label: order_label(venue, o),
-            bumped_at: o
-                .lines_at(station)
-                .filter_map(|l| l.ready_at.or(l.fired_at))
-                .max(),
+            bumped_at,
         })
-        .collect();
-    bumped.sort_by(|a, b| b.bumped_at.cmp(&a.bumped_at).then(b.number.cmp(&a.number)));
-    bumped.truncate(RECALLABLE);
-    bumped
+        .collect()
 }
 
 pub fn station_by_key<'a>(venue: &'a Venue, key: &str) -> Option<&'a Station> {

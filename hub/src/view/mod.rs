@@ -1,7 +1,9 @@
 //! Read models: what the REST API and the screens show, built from the venue state. Orders
 //! with totals, tables with their derived status, the floor plan and the menu here; kitchen
-//! cards, expo tickets and all-day counts in [`kitchen`]. They never change state.
+//! cards, expo tickets and all-day counts in [`kitchen`]; devices, scans and the cooling
+//! log in [`device`]. They never change state.
 
+pub mod device;
 pub mod kitchen;
 
 use serde::Serialize;
@@ -18,6 +20,8 @@ pub struct OrderView {
     /// Sum of the non-voided lines, in minor units, before service charge and taxes.
     pub subtotal: i64,
     pub table_label: Option<String>,
+    /// The code printed on the order's tickets for the pass scanner, e.g. `T42`.
+    pub ticket_code: String,
 }
 
 impl OrderView {
@@ -25,6 +29,7 @@ impl OrderView {
         Self {
             order: order.clone(),
             subtotal: order.subtotal(),
+            ticket_code: order.ticket_code(),
             table_label: order
                 .table_id
                 .and_then(|t| venue.tables.get(&t))

@@ -26,6 +26,7 @@ use tokio::sync::{broadcast::error::RecvError, mpsc};
 
 use super::{
     Gateway,
+    live::{EPHEMERAL_QUEUE, VenueLive},
     presence::ScreenPresence,
     projector::Projector,
     protocol::{Channel, ClientFrame, ScreenCommand, close},
@@ -130,6 +131,9 @@ struct Connection {
     claims: Claims,
     device: Option<String>,
     subs: HashMap<String, Subscription>,
+    /// Where ephemeral frames of the open channels come from (see [`super::live`]).
+    live: std::sync::Arc<VenueLive>,
+    ephemeral: mpsc::Sender<Utf8Bytes>,
     last_heard: Instant,
     frames: Bucket,
     commands: Bucket,
@@ -207,12 +211,14 @@ async fn serve(
         close_with(&mut sink, close::UNAUTHORIZED, "unknown venue").await;
         return;
     };
+    let claims_venue = claims.venue;
     let Ok(projector) = gateway.projector(claims.venue).await else {
         close_with(&mut sink, close::GOING_AWAY, "venue unavailable").await;
         return;
     };
     let device = device.map(|d| d.chars().take(64).collect::<String>());
     let mut receiver = projector.receiver();
+    let (ephemeral, mut ephemeral_frames) = mpsc::channel(EPHEMERAL_QUEUE);
     let mut connection = Connection {
         id: gateway.presence().next_id(),
         state: state.clone(),
@@ -222,6 +228,8 @@ async fn serve(
         claims,
         device,
         subs: HashMap::new(),
+        live: gateway.live(claims_venue),
+        ephemeral,
         last_heard: Instant::now(),
         frames: Bucket::new(config.commands_per_second * 5),
         commands: Bucket::new(config.commands_per_second),
@@ -253,9 +261,16 @@ async fn serve(
         "heartbeat_seconds": config.heartbeat_interval.as_secs_f64(),
     });
     let end = match send(&mut sink, welcome.to_string().into(), config.write_timeout).await {
-        Ok(()) => connection.run(&mut sink, &mut stream, &mut receiver).await,
+        Ok(()) => {
+            connection
+                .run(&mut sink, &mut stream, &mut receiver, &mut ephemeral_frames)
+                .await
+        }
         Err(end) => end,
     };
+    for name in connection.subs.keys() {
+        connection.live.unlisten(name, connection.id);
+    }
     gateway.presence().remove(connection.id);
     if let End::Close(code, reason) = end {
         close_with(&mut sink, code, reason).await;
@@ -310,6 +325,7 @@ impl Connection {
         receiver: &mut tokio::sync::broadcast::Receiver<
             std::sync::Arc<super::projector::FrameBatch>,
         >,
+        ephemeral: &mut mpsc::Receiver<Utf8Bytes>,
     ) -> End {
         let config = self.gateway.config().clone();
         let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
@@ -326,6 +342,7 @@ impl Connection {
                     _ => Err(End::Closed),
                 },
                 batch = receiver.recv() => self.on_batch(batch, sink).await,
+                Some(frame) = ephemeral.recv() => send(sink, frame, config.write_timeout).await,
                 Some(reply) = replies.recv() => send(sink, reply, config.write_timeout).await,
                 _ = heartbeat.tick() => {
                     if self.last_heard.elapsed() > config.heartbeat_timeout {
@@ -437,6 +454,7 @@ impl Connection {
             .collect();
         for name in lost {
             self.subs.remove(&name);
+            self.live.unlisten(&name, self.id);
             let frame = json!({"type": "unsubscribed", "channel": name, "reason": "role_changed"});
             send(sink, frame.to_string().into(), timeout).await?;
         }
@@ -538,9 +556,11 @@ impl Connection {
                         .refuse_channel(sink, &channel, "forbidden_channel", &message)
                         .await;
                 }
+                // Listen before the snapshot is taken, so no ephemeral frame falls between.
+                let name = parsed.name();
+                self.live.listen(&name, self.id, self.ephemeral.clone());
                 match self.projector.open(&parsed, since) {
                     Ok(opened) => {
-                        let name = parsed.name();
                         self.subs.insert(
                             name,
                             Subscription {
@@ -553,6 +573,9 @@ impl Connection {
                         send_all(sink, opened.frames, timeout).await
                     }
                     Err((code, message)) => {
+                        if !self.subs.contains_key(&name) {
+                            self.live.unlisten(&name, self.id);
+                        }
                         self.refuse_channel(sink, &channel, code, &message).await
                     }
                 }
@@ -560,6 +583,7 @@ impl Connection {
             ClientFrame::Unsubscribe { channel } => {
                 let name = Channel::parse(&channel, self.claims.sub).map_or(channel, |c| c.name());
                 self.subs.remove(&name);
+                self.live.unlisten(&name, self.id);
                 self.note_channels();
                 send(
                     sink,
@@ -648,7 +672,9 @@ async fn execute(
         | ScreenCommand::BumpLine { station, .. }
         | ScreenCommand::RecallLast { station }
         | ScreenCommand::RecallTicket { station, .. } => Some(station.clone()),
-        ScreenCommand::ServeReady { .. } | ScreenCommand::MarkServed { .. } => None,
+        ScreenCommand::ServeReady { .. }
+        | ScreenCommand::MarkServed { .. }
+        | ScreenCommand::AcknowledgeService { .. } => None,
     };
     let lookup = station_key.clone();
     let (station, last_bumped) = venue
@@ -657,8 +683,7 @@ async fn execute(
                 .as_deref()
                 .and_then(|key| view::station_by_key(v, key))
                 .map(|s| s.id);
-            let last =
-                station.and_then(|s| view::recently_bumped(v, s).first().map(|b| b.order_id));
+            let last = station.and_then(|s| v.last_bumped(s));
             (station, last)
         })
         .await
@@ -706,6 +731,9 @@ async fn execute(
         ScreenCommand::ServeReady { order_id } => Command::ServeReady { order_id },
         ScreenCommand::MarkServed { order_id, line_ids } => {
             Command::ServeLines { order_id, line_ids }
+        }
+        ScreenCommand::AcknowledgeService { table_id } => {
+            Command::AcknowledgeServiceRequest { table_id }
         }
     };
     venue

@@ -8,8 +8,10 @@
 //! - [`connection`]: one socket: auth, subscriptions, heartbeats, rate limits, slow consumers.
 //! - KDS cards, expo tickets and all-day counts are read models in [`crate::view::kitchen`].
 //! - [`presence`]: which screens are connected, what they have seen.
+//! - [`live`]: device last values and ephemeral frames (no `seq`, may be missed).
 
 pub mod connection;
+pub mod live;
 pub mod presence;
 pub mod projector;
 pub mod protocol;
@@ -20,9 +22,10 @@ use dashmap::DashMap;
 use tokio::sync::watch;
 
 use crate::{
-    domain::VenueId,
+    domain::{DeviceId, VenueId},
     engine::{Engine, EngineError},
 };
+pub use live::{DeviceLive, VenueLive};
 pub use presence::{Presence, ScreenPresence};
 pub use projector::Projector;
 
@@ -75,6 +78,7 @@ pub struct Gateway {
 struct Inner {
     engine: Engine,
     projectors: DashMap<VenueId, Projector>,
+    live: live::LiveTable,
     presence: Presence,
     config: GatewayConfig,
     stopping: watch::Sender<bool>,
@@ -88,6 +92,7 @@ impl Gateway {
             inner: Arc::new(Inner {
                 engine,
                 projectors: DashMap::new(),
+                live: live::LiveTable::default(),
                 presence: Presence::default(),
                 config,
                 stopping,
@@ -105,7 +110,12 @@ impl Gateway {
             return Ok(projector);
         }
         let handle = self.inner.engine.venue(venue).ok_or(EngineError::Stopped)?;
-        let projector = Projector::start(handle, self.inner.config.clone()).await?;
+        let projector = Projector::start(
+            handle,
+            self.inner.config.clone(),
+            self.inner.live.venue(venue),
+        )
+        .await?;
         Ok(self
             .inner
             .projectors
@@ -124,6 +134,38 @@ impl Gateway {
     ) -> Option<Option<(bool, crate::domain::Role)>> {
         let projector = self.inner.projectors.get(&venue).map(|p| p.clone())?;
         Some(projector.staff_standing(staff))
+    }
+
+    /// Stores what a device last reported and sends a `device_live` frame to the screens
+    /// on the venue's `devices` channel. Never waits: a slow screen misses the frame.
+    pub fn update_device_live(&self, venue: VenueId, device: DeviceId, live: DeviceLive) {
+        self.inner.live.venue(venue).update_device(device, live);
+    }
+
+    /// What a device last reported, if anything.
+    pub fn device_live(&self, venue: VenueId, device: DeviceId) -> Option<DeviceLive> {
+        self.inner.live.venue(venue).device(device)
+    }
+
+    /// Sends a frame that is not part of the journal (no `seq`, not resumed, may be missed)
+    /// to the venue's screens on `channel`, e.g. `kds:grill` / `bump_bar_cursor`. Never
+    /// waits: a slow screen misses the frame.
+    pub fn publish_ephemeral(
+        &self,
+        venue: VenueId,
+        channel: &str,
+        frame_type: &str,
+        body: serde_json::Value,
+    ) {
+        self.inner
+            .live
+            .venue(venue)
+            .publish(channel, frame_type, body);
+    }
+
+    /// The live side of a venue (device values, ephemeral listeners).
+    pub fn live(&self, venue: VenueId) -> std::sync::Arc<VenueLive> {
+        self.inner.live.venue(venue)
     }
 
     pub fn config(&self) -> &GatewayConfig {

@@ -22,12 +22,20 @@ use serde_json::{Value, json};
 use tokio::sync::broadcast::{self, error::RecvError};
 use uuid::Uuid;
 
-use super::{GatewayConfig, protocol::Channel};
+use super::{
+    GatewayConfig,
+    live::{DEVICES_CHANNEL, VenueLive},
+    protocol::Channel,
+};
 use crate::{
-    domain::{Actor, Command, Event, OrderId, StationId, TableId, Venue},
+    domain::{
+        Actor, Command, CoolingBatchId, CoolingProgress, DeviceId, Event, OrderId, ServiceReason,
+        StaffId, StationId, TableId, Venue,
+    },
     engine::{EngineError, Envelope, Feed, Published, VenueHandle},
     view::{
         FloorView, OrderView, TableView,
+        device::{CoolingView, DeviceView, ScanView},
         kitchen::{self as view, is_on_expo},
     },
 };
@@ -83,6 +91,8 @@ pub struct Projector {
 
 struct Inner {
     venue: VenueHandle,
+    /// Device last values (read for the `devices` snapshot; not journaled).
+    live: Arc<VenueLive>,
     state: Mutex<State>,
     frames: broadcast::Sender<Arc<FrameBatch>>,
     config: GatewayConfig,
@@ -93,7 +103,11 @@ struct Inner {
 
 impl Projector {
     /// Starts projecting a venue from its current state.
-    pub async fn start(venue: VenueHandle, config: GatewayConfig) -> Result<Self, EngineError> {
+    pub async fn start(
+        venue: VenueHandle,
+        config: GatewayConfig,
+        live: Arc<VenueLive>,
+    ) -> Result<Self, EngineError> {
         let (replica, seq, feed) = venue.subscribe(Venue::clone).await?;
         let (frames, _) = broadcast::channel(config.fanout_capacity);
         let mut state = State {
@@ -111,6 +125,7 @@ impl Projector {
         let projector = Self {
             inner: Arc::new(Inner {
                 venue,
+                live,
                 state: Mutex::new(state),
                 frames,
                 config,
@@ -195,7 +210,7 @@ impl Projector {
 
     fn publish(&self, group: &[Arc<Published>]) -> Vec<Command> {
         let mut state = self.state();
-        let (batch, commands) = state.project(group);
+        let (batch, commands) = state.project(group, &self.inner.live);
         let batch = Arc::new(batch);
         state.ring.push_back(batch.clone());
         while state.ring.len() > self.inner.config.resume_window {
@@ -272,7 +287,7 @@ impl Projector {
             Some(since) if since > state.seq => json!("ahead_of_hub"),
             Some(_) => json!("too_old"),
         };
-        let data = state.snapshot(channel, station)?;
+        let data = state.snapshot(channel, station, &self.inner.live)?;
         let frame = json!({
             "type": "snapshot",
             "channel": name,
@@ -295,7 +310,7 @@ impl Projector {
             Channel::Kds(key) => Some(view::station_by_key(&state.replica, key)?.id),
             _ => None,
         };
-        let data = state.snapshot(channel, station).ok()?;
+        let data = state.snapshot(channel, station, &self.inner.live).ok()?;
         let frame = json!({
             "type": "snapshot",
             "channel": channel.name(),
@@ -403,6 +418,88 @@ fn staff_channels(venue: &Venue, order: &crate::domain::Order) -> Vec<Arc<str>> 
         .collect()
 }
 
+/// The staff channel of the server looking after a table (its party's, or the table's).
+fn table_staff_channel(venue: &Venue, table_id: TableId) -> Option<Arc<str>> {
+    let table = venue.tables.get(&table_id)?;
+    let server = table
+        .party
+        .as_ref()
+        .and_then(|p| p.server_id)
+        .or(table.server_id)?;
+    Some(Arc::from(format!("staff:{server}")))
+}
+
+/// A device as screens show it, with its last live values.
+fn device_value(venue: &Venue, live: &VenueLive, device_id: DeviceId) -> Value {
+    let Some(device) = venue.devices.get(&device_id) else {
+        return json!({"id": device_id});
+    };
+    let mut value = to_value(&DeviceView::of(device));
+    value["live"] = live.device(device_id).map_or(Value::Null, |l| to_value(&l));
+    value
+}
+
+fn cooling_value(venue: &Venue, batch_id: CoolingBatchId) -> Value {
+    venue
+        .cooling_batches
+        .get(&batch_id)
+        .map_or(Value::Null, |b| to_value(&CoolingView::of(venue, b)))
+}
+
+/// What the floor is told about a table's call for service, with a sentence to show.
+fn service_notice(venue: &Venue, event: &Event, table_id: TableId) -> Value {
+    let label = venue
+        .tables
+        .get(&table_id)
+        .map_or_else(|| "?".to_owned(), |t| t.layout.label.clone());
+    let staff_name = |id: &Option<StaffId>| {
+        id.and_then(|id| venue.staff.get(&id))
+            .map(|s| s.name.clone())
+    };
+    match event {
+        Event::ServiceRequested {
+            device_id,
+            reason,
+            at,
+            ..
+        } => {
+            let what = match reason {
+                ServiceReason::Service => "Service requested",
+                ServiceReason::Bill => "Bill requested",
+            };
+            json!({
+                "table_id": table_id,
+                "table_label": label,
+                "reason": reason,
+                "since": at,
+                "device_id": device_id,
+                "message": format!("{what} at table {label}"),
+            })
+        }
+        Event::ServiceRequestAcknowledged {
+            device_id, by, at, ..
+        } => {
+            let name = staff_name(by);
+            json!({
+                "table_id": table_id,
+                "table_label": label,
+                "device_id": device_id,
+                "acknowledged_by": by,
+                "acknowledged_by_name": name,
+                "acknowledged_at": at,
+                "message": format!("{} is on the way to table {label}", name.as_deref().unwrap_or("Someone")),
+            })
+        }
+        Event::ServiceRequestCancelled { at, .. } => json!({
+            "table_id": table_id,
+            "table_label": label,
+            "at": at,
+            "message": format!("Table {label} no longer needs service"),
+        }),
+        _ => Value::Null,
+    }
+}
+
 /// Everything a screen may show about the entities one event touches, as JSON.
 #[derive(Default)]
 struct Views {
@@ -496,7 +593,11 @@ impl State {
 
     /// Applies one command's events to the replica and returns their frames (all carrying
     /// the command's last sequence number), plus any delivery commands to issue.
-    fn project(&mut self, group: &[Arc<Published>]) -> (FrameBatch, Vec<Command>) {
+    fn project(
+        &mut self,
+        group: &[Arc<Published>],
+        live: &VenueLive,
+    ) -> (FrameBatch, Vec<Command>) {
         let Some(last) = group.last() else {
             return (
                 FrameBatch {
@@ -645,6 +746,7 @@ impl State {
             }
         }
         let alerts: Arc<str> = Arc::from("alerts");
+        let devices: Arc<str> = Arc::from(DEVICES_CHANNEL);
         // Delivery alerts, from what changed in each order's unconfirmed stations: a raise,
         // a clear by a screen's `seen` or a bump, or an order closed with alerts open.
         let no_stations = Vec::new();
@@ -726,7 +828,8 @@ impl State {
                         .food_safety_alerts
                         .get(&alert.id)
                         .map_or(Value::Null, to_value);
-                    out.push((alerts.clone(), "food_safety_alert", alert));
+                    out.push((alerts.clone(), "food_safety_alert", alert.clone()));
+                    out.push((devices.clone(), "food_safety_alert", alert));
                 }
                 Event::FoodSafetyAlertRecovered { alert_id, .. }
                 | Event::FoodSafetyAlertAcknowledged { alert_id, .. }
@@ -735,7 +838,102 @@ impl State {
                         .food_safety_alerts
                         .get(alert_id)
                         .map_or(Value::Null, to_value);
-                    out.push((alerts.clone(), "food_safety_alert_changed", alert));
+                    out.push((alerts.clone(), "food_safety_alert_changed", alert.clone()));
+                    out.push((devices.clone(), "food_safety_alert_changed", alert));
+                }
+                Event::DeviceProvisioned { device } => {
+                    out.push((
+                        devices.clone(),
+                        "device_provisioned",
+                        device_value(replica, live, device.id),
+                    ));
+                }
+                Event::DeviceUpdated { device_id, .. } => {
+                    out.push((
+                        devices.clone(),
+                        "device_updated",
+                        device_value(replica, live, *device_id),
+                    ));
+                }
+                Event::DeviceEnabledChanged { device_id, .. } => {
+                    out.push((
+                        devices.clone(),
+                        "device_enabled",
+                        device_value(replica, live, *device_id),
+                    ));
+                }
+                Event::DeviceRemoved { device_id } => {
+                    live.forget_device(*device_id);
+                    out.push((
+                        devices.clone(),
+                        "device_removed",
+                        json!({"device_id": device_id}),
+                    ));
+                }
+                Event::ScanRecorded { scan } => {
+                    out.push((
+                        devices.clone(),
+                        "scan_recorded",
+                        to_value(&ScanView::of(replica, scan)),
+                    ));
+                }
+                Event::CoolingBatchStarted { batch } => {
+                    out.push((
+                        devices.clone(),
+                        "cooling_started",
+                        cooling_value(replica, batch.id),
+                    ));
+                }
+                Event::CoolingProgressRecorded {
+                    batch_id, progress, ..
+                } => {
+                    let kind = match progress {
+                        CoolingProgress::Started { .. } => "cooling_clock_started",
+                        CoolingProgress::StageMet { .. } => "cooling_stage_met",
+                        CoolingProgress::Warning { .. } => "cooling_warning",
+                        CoolingProgress::Failed { .. } => "cooling_failed",
+                        CoolingProgress::Passed { .. } => "cooling_passed",
+                    };
+                    out.push((devices.clone(), kind, cooling_value(replica, *batch_id)));
+                }
+                Event::CoolingBatchStopped { batch_id, .. } => {
+                    out.push((
+                        devices.clone(),
+                        "cooling_stopped",
+                        cooling_value(replica, *batch_id),
+                    ));
+                }
+                Event::TicketPickedUp {
+                    order_id,
+                    device_id,
+                    ..
+                } => {
+                    if let Some(order) = replica.orders.get(order_id) {
+                        let label = view::order_label(replica, order);
+                        let notice = json!({
+                            "order_id": order_id,
+                            "number": order.number,
+                            "ticket_code": order.ticket_code(),
+                            "label": label,
+                            "device_id": device_id,
+                            "message": format!("Picked up: {label} ({})", order.ticket_code()),
+                        });
+                        out.push((expo.clone(), "ticket_picked_up", notice));
+                    }
+                }
+                Event::ServiceRequested { table_id, .. }
+                | Event::ServiceRequestAcknowledged { table_id, .. }
+                | Event::ServiceRequestCancelled { table_id, .. } => {
+                    let kind = match event {
+                        Event::ServiceRequested { .. } => "service_requested",
+                        Event::ServiceRequestAcknowledged { .. } => "service_acknowledged",
+                        _ => "service_cancelled",
+                    };
+                    let notice = service_notice(replica, event, *table_id);
+                    out.push((floor.clone(), kind, notice.clone()));
+                    if let Some(channel) = table_staff_channel(replica, *table_id) {
+                        out.push((channel, kind, notice));
+                    }
                 }
                 Event::ItemAvailabilityChanged { item_id, available } => {
                     let name = replica.items.get(item_id).map(|i| i.name.clone());
@@ -816,6 +1014,7 @@ impl State {
         &self,
         channel: &Channel,
         station: Option<StationId>,
+        live: &VenueLive,
     ) -> Result<Value, (&'static str, String)> {
         let venue = &self.replica;
         let delivery_alerts = |filter: &dyn Fn(&crate::domain::Order) -> bool| -> Vec<Value> {
@@ -864,6 +1063,27 @@ impl State {
                     .collect::<Vec<_>>(),
             }),
             Channel::Audit => json!({ "recent": self.audit_recent }),
+            Channel::Devices => {
+                let values = live.devices();
+                let mut devices: Vec<&crate::domain::Device> = venue.devices.values().collect();
+                devices.sort_by(|a, b| a.key.cmp(&b.key));
+                let mut cooling: Vec<CoolingView> = venue
+                    .cooling_batches
+                    .values()
+                    .filter(|b| b.is_active())
+                    .map(|b| CoolingView::of(venue, b))
+                    .collect();
+                cooling.sort_by_key(|c| c.batch.started_at);
+                json!({
+                    "devices": devices.into_iter().map(|d| {
+                        let mut value = to_value(&DeviceView::of(d));
+                        value["live"] = values.get(&d.id).map_or(Value::Null, to_value);
+                        value
+                    }).collect::<Vec<_>>(),
+                    "food_safety": venue.food_safety_alerts.values().filter(|a| a.is_open()).collect::<Vec<_>>(),
+                    "cooling": cooling,
+                })
+            }
             Channel::Staff(staff_id) => {
                 let channel: Arc<str> = Arc::from(format!("staff:{staff_id}"));
                 let mine = |o: &crate::domain::Order| staff_channels(venue, o).contains(&channel);

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::Permission,
-    domain::{LineId, OrderId, Role, StaffId},
+    domain::{LineId, OrderId, Role, StaffId, TableId},
 };
 
 /// Frames a client sends.
@@ -81,6 +81,10 @@ pub enum ScreenCommand {
         order_id: OrderId,
         line_ids: Vec<LineId>,
     },
+    /// Floor: a server saw a table's call for service and is on the way.
+    AcknowledgeService {
+        table_id: TableId,
+    },
 }
 
 impl ScreenCommand {
@@ -89,6 +93,7 @@ impl ScreenCommand {
             ScreenCommand::ServeReady { .. } | ScreenCommand::MarkServed { .. } => {
                 Permission::ServeLines
             }
+            ScreenCommand::AcknowledgeService { .. } => Permission::TakeOrders,
             _ => Permission::KitchenWork,
         }
     }
@@ -109,8 +114,11 @@ pub enum Channel {
     Alerts,
     /// The raw journal, for managers.
     Audit,
-    /// Messages for one staff member (food ready at their tables, unseen tickets).
+    /// Messages for one staff member (food ready at their tables, unseen tickets, calls
+    /// for service at their tables).
     Staff(StaffId),
+    /// Kitchen devices with their live values, food-safety alerts, scans, cooling batches.
+    Devices,
 }
 
 impl Channel {
@@ -121,6 +129,7 @@ impl Channel {
             "floor" => Channel::Floor,
             "alerts" => Channel::Alerts,
             "audit" => Channel::Audit,
+            "devices" => Channel::Devices,
             "me" => Channel::Staff(me),
             _ => {
                 let (kind, rest) = name.split_once(':')?;
@@ -144,6 +153,7 @@ impl Channel {
             Channel::Alerts => "alerts".into(),
             Channel::Audit => "audit".into(),
             Channel::Staff(id) => format!("staff:{id}"),
+            Channel::Devices => super::live::DEVICES_CHANNEL.into(),
         }
     }
 
@@ -151,7 +161,7 @@ impl Channel {
     pub fn allows(&self, role: Role, me: StaffId) -> bool {
         let kitchen_side = matches!(role, Role::Kitchen | Role::Manager | Role::Owner);
         match self {
-            Channel::Kds(_) | Channel::Expo => kitchen_side,
+            Channel::Kds(_) | Channel::Expo | Channel::Devices => kitchen_side,
             Channel::Floor | Channel::Order(_) | Channel::Alerts => true,
             Channel::Audit => role.is_manager(),
             Channel::Staff(id) => *id == me || role.is_manager(),

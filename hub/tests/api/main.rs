@@ -24,6 +24,7 @@ macro_rules! on_both_backends {
 
 mod auth;
 mod database;
+mod device_channel;
 mod devices;
 mod errors;
 mod helpers;
@@ -33,5 +34,6 @@ mod orders;
 mod readings;
 mod recovery;
 mod screen;
+mod service;
 mod store;
 mod system;
