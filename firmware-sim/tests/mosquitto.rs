@@ -3,6 +3,12 @@
 //! venue slug so parallel runs never see each other's messages, and clears the retained
 //! statuses it leaves behind.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    reason = "test code: panicking is how a test fails"
+)]
+
 use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
