@@ -151,6 +151,8 @@ struct Outcome {
     scenario_seconds: f64,
     /// Largest delay between a message's due instant and its sending.
     max_lag: Duration,
+    /// Real time the scheduler ran.
+    running: Duration,
 }
 
 /// Runs `scenario` with `credentials` until the story ends, `options.duration` passes or
@@ -226,6 +228,13 @@ pub async fn run_fleet(
         outcome.completed,
     );
     summary.max_lag_ms = outcome.max_lag.as_secs_f64() * 1000.0;
+    // The rate while the story ran, not diluted by connecting and saying goodbye.
+    let running = outcome.running.as_secs_f64();
+    summary.sent_per_second = if running > 0.0 {
+        summary.sent as f64 / running
+    } else {
+        0.0
+    };
     Ok(summary)
 }
 
@@ -345,6 +354,7 @@ async fn schedule(
         }
     }
     let sim_now = clock.sim_at(Instant::now());
+    outcome.running = clock.instant_at(0.0).elapsed();
     outcome.scenario_seconds = length.map_or(sim_now, |l| sim_now.min(l));
     outcome
 }
@@ -451,8 +461,8 @@ fn spawn_progress(
             ticker.tick().await;
             let now = stats.snapshot();
             let sim = clock.get().map_or_else(
-                || "-:--".to_owned(),
-                |c| scenario::clock(c.sim_at(Instant::now())),
+                || "-:--:--".to_owned(),
+                |c| scenario::clock_seconds(c.sim_at(Instant::now())),
             );
             eprintln!(
                 "{}",

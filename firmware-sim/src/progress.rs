@@ -169,7 +169,8 @@ pub struct Summary {
     /// The story reached its end (rather than `--duration` or Ctrl-C stopping it).
     pub completed: bool,
     pub sent: u64,
-    /// Mean uplink messages per real second.
+    /// Mean uplink messages per real second while the scenario ran (connecting and
+    /// disconnecting the fleet not counted).
     pub sent_per_second: f64,
     pub telemetry: u64,
     pub events: u64,
@@ -253,7 +254,7 @@ impl Summary {
             self.scenario,
             self.devices,
             self.real_seconds,
-            crate::scenario::clock(self.scenario_seconds),
+            crate::scenario::clock_seconds(self.scenario_seconds),
             self.speed,
             if self.completed {
                 ", story complete"

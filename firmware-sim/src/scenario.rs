@@ -113,6 +113,12 @@ pub fn clock(seconds: f64) -> String {
     format!("{}:{:02}", minutes / 60, minutes % 60)
 }
 
+/// Scenario seconds as `h:mm:ss`.
+pub fn clock_seconds(seconds: f64) -> String {
+    let whole = seconds.max(0.0).floor() as u64;
+    format!("{}:{:02}:{:02}", whole / 3600, whole / 60 % 60, whole % 60)
+}
+
 #[derive(Debug, Clone)]
 pub struct Scenario {
     pub name: String,
@@ -580,5 +586,6 @@ mod tests {
     fn clock_shows_hours_and_minutes() {
         assert_eq!(clock(0.0), "0:00");
         assert_eq!(clock(3.0 * HOUR + 25.0 * MINUTE + 59.0), "3:25");
+        assert_eq!(clock_seconds(3.0 * HOUR + 25.0 * MINUTE + 59.9), "3:25:59");
     }
 }
