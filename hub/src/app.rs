@@ -102,6 +102,10 @@ impl Application {
             &settings.mqtt_config(),
             engine.clone(),
             metrics.clone(),
+            crate::mqtt::bridge::Sinks {
+                gateway: gateway.clone(),
+                readings: readings.clone(),
+            },
         )
         .await
         .context("starting the device side (MQTT)")?;

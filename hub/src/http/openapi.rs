@@ -6,8 +6,8 @@ use utoipa::{
 };
 
 use super::{
-    audit, auth, cooling, devices, floor, food_safety, menu, orders, readings, scans, setup,
-    staff, system,
+    audit, auth, cooling, devices, floor, food_safety, menu, orders, readings, scans, setup, staff,
+    system,
 };
 
 struct BearerAuth;

@@ -1,10 +1,13 @@
 //! The bridge: what device messages mean for a venue. One task takes every uplink in
 //! arrival order, decodes and checks it (`devices::codec`), drops duplicates and notices
-//! out-of-order and missing messages per device, feeds probe readings to the food-safety
-//! rules and hands what they decide to the venue's engine as commands. Refusals are
-//! counted per reason, logged at a bounded rate and answered on the device's `error`
-//! topic. Engine work runs on one queue per venue, so a slow commit never stalls the
-//! bridge and a device's commands keep their order.
+//! out-of-order and missing messages per device, records readings (batched, see
+//! [`crate::readings`]), shows live values on the `devices` channel, feeds probe readings
+//! to the food-safety rules (unit limits, cooling batches) and hands what they decide,
+//! and what people do on devices ([`super::actions`]), to the venue's engine as commands.
+//! Refusals are counted per reason, logged at a bounded rate and answered on the device's
+//! `error` topic. Engine work runs on one queue per venue, so a slow commit never stalls
+//! the bridge and a device's commands keep their order. Engine events that concern a
+//! device (a waiter answered its call) come back as downlinks.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
@@ -18,23 +21,33 @@ use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use devices::{
     codec::{self, Rejection, UplinkMessage},
-    payload::{DeviceState, Telemetry},
+    payload::{
+        DeviceEvent, DeviceState, EventBody, LedColor, LedPattern, Press, Status, Telemetry,
+    },
 };
 use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use super::{
     Downlink, Presence, RawMessage,
+    actions::{self, Cursors, Feedback, device_envelope, rule_envelope},
     directory::{Directory, DirectoryEntry},
     limiter::LogLimiter,
 };
 use crate::{
     domain::{
-        Actor, AlertId, Command, DeviceId, DeviceKind, VenueId,
-        food_safety::{FoodSafetyAlertKind, ProbeAction, ProbeMonitor},
+        AlertId, Command, CoolingBatchId, CoolingProgress, DeviceId, DeviceKind, Event, ScanId,
+        ScannedCode, ScannerPurpose, VenueId,
+        floor::ServiceReason,
+        food_safety::{
+            CoolingAction, CoolingBatch, FoodSafetyAlertKind, ProbeAction, ProbeMonitor,
+        },
     },
-    engine::{Envelope, VenueHandle},
+    engine::{Published, VenueHandle},
     metrics::Metrics,
+    readings::ReadingsRecorder,
+    store::ReadingRow,
+    ws::{Gateway, live::DeviceLive},
 };
 
 /// msg_ids remembered per device to drop redeliveries.
@@ -45,13 +58,31 @@ const SEQ_RESTART_GAP: u64 = 1000;
 pub const UNIT_PROBE: &str = "main";
 
 /// Reasons the bridge refuses a message beyond the codec's own (`codec::Rejection`).
-pub const BRIDGE_REASONS: [&str; 5] = [
+pub const BRIDGE_REASONS: [&str; 7] = [
     "unknown_device",
     "device_disabled",
     "duplicate",
     "out_of_order",
     "wrong_device_kind",
+    "not_paired",
+    "bad_scan",
 ];
+
+/// Where the bridge's results go besides the engine.
+#[derive(Clone)]
+pub struct Sinks {
+    pub gateway: Gateway,
+    pub readings: ReadingsRecorder,
+}
+
+/// A cooling batch the bridge is feeding readings to.
+struct CoolingTrack {
+    batch_id: CoolingBatchId,
+    label: String,
+    rule: CoolingBatch,
+}
+
+type CoolingTracks = Arc<DashMap<(DeviceId, String), CoolingTrack>>;
 
 type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -126,6 +157,9 @@ pub struct Bridge {
     tick_every: Duration,
     /// Open connections per device, from the gate (embedded broker only).
     connections: Option<OpenConnections>,
+    sinks: Sinks,
+    cooling: CoolingTracks,
+    cursors: Cursors,
 }
 
 /// Open MQTT connections per `(venue slug, device key)`.
@@ -138,6 +172,7 @@ impl Bridge {
         downlinks: mpsc::Sender<Downlink>,
         tick_every: Duration,
         connections: Option<OpenConnections>,
+        sinks: Sinks,
     ) -> Self {
         Self {
             directory,
@@ -149,6 +184,9 @@ impl Bridge {
             queues: HashMap::new(),
             tick_every,
             connections,
+            sinks,
+            cooling: Arc::new(DashMap::new()),
+            cursors: Arc::new(DashMap::new()),
         }
     }
 
@@ -157,6 +195,7 @@ impl Bridge {
         mut self,
         mut uplinks: mpsc::Receiver<RawMessage>,
         mut presence: mpsc::UnboundedReceiver<Presence>,
+        mut reactions: mpsc::UnboundedReceiver<Arc<Published>>,
         mut stop: watch::Receiver<bool>,
     ) {
         self.directory.load_all().await;
@@ -170,6 +209,7 @@ impl Bridge {
                     None => return,
                 },
                 Some(change) = presence.recv() => self.on_presence(change).await,
+                Some(published) = reactions.recv() => self.on_engine_event(&published),
                 _ = tick.tick() => self.on_tick(),
                 _ = stop.changed() => return,
             }
@@ -209,6 +249,34 @@ impl Bridge {
                 .unwrap_or_default();
             for (key, id) in open {
                 self.open_alerts.insert(key, id);
+            }
+            let cooling = handle
+                .read(|venue| {
+                    venue
+                        .cooling_batches
+                        .values()
+                        .filter(|b| b.is_active())
+                        .map(|b| {
+                            (
+                                (b.device_id, b.probe.clone()),
+                                b.id,
+                                b.label.clone(),
+                                b.rule(),
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                })
+                .await
+                .unwrap_or_default();
+            for (key, batch_id, label, rule) in cooling {
+                self.cooling.insert(
+                    key,
+                    CoolingTrack {
+                        batch_id,
+                        label,
+                        rule,
+                    },
+                );
             }
         }
     }
@@ -309,9 +377,10 @@ impl Bridge {
                     // Late readings are kept as data but never move the rules backwards.
                     self.count_rejection("out_of_order", topic, &"seq below the last one");
                 }
-                self.on_telemetry(&entry, telemetry, now, in_order);
+                self.on_telemetry(&entry, telemetry, now, in_order).await;
             }
             UplinkMessage::Status(status) => {
+                self.status_live(&entry, &status, now);
                 // A will or retained `offline` from an old connection means nothing while
                 // the device has a newer one open.
                 let still_connected = self.connections.as_ref().is_some_and(|open| {
@@ -340,7 +409,30 @@ impl Bridge {
         }
     }
 
-    fn on_telemetry(
+    /// Updates what the `devices` channel shows for a device.
+    fn live(&self, entry: &DirectoryEntry, update: impl FnOnce(&mut DeviceLive)) {
+        let gateway = &self.sinks.gateway;
+        let mut live = gateway
+            .device_live(entry.venue_id, entry.device.id)
+            .unwrap_or_default();
+        update(&mut live);
+        gateway.update_device_live(entry.venue_id, entry.device.id, live);
+    }
+
+    fn status_live(&self, entry: &DirectoryEntry, status: &Status, now: DateTime<Utc>) {
+        self.live(entry, |live| {
+            live.online = Some(status.state == DeviceState::Online);
+            live.last_seen = Some(now);
+            if status.firmware.is_some() {
+                live.firmware = status.firmware.clone();
+            }
+            if status.rssi.is_some() {
+                live.rssi = status.rssi;
+            }
+        });
+    }
+
+    async fn on_telemetry(
         &mut self,
         entry: &Arc<DirectoryEntry>,
         telemetry: Telemetry,
@@ -352,6 +444,49 @@ impl Bridge {
             .as_ref()
             .and_then(|ts| ts.to_datetime())
             .map_or(now, |at| at.with_timezone(&Utc));
+        // Every reading is kept, late ones too (they are still what the probe measured).
+        for reading in &telemetry.readings {
+            self.sinks
+                .readings
+                .record(ReadingRow {
+                    venue_id: entry.venue_id,
+                    device_id: entry.device.id,
+                    probe: reading.probe.clone(),
+                    celsius: reading.celsius,
+                    measured_at,
+                    received_at: now,
+                })
+                .await;
+        }
+        if in_order {
+            self.live(entry, |live| {
+                live.online = Some(true);
+                live.last_seen = Some(now);
+                for reading in &telemetry.readings {
+                    live.readings.insert(reading.probe.clone(), reading.celsius);
+                }
+                if let Some(door) = telemetry.door {
+                    live.door = Some(
+                        match door {
+                            devices::payload::DoorState::Open => "open",
+                            devices::payload::DoorState::Closed => "closed",
+                        }
+                        .to_owned(),
+                    );
+                }
+                if telemetry.battery_percent.is_some() {
+                    live.battery_percent = telemetry.battery_percent;
+                }
+            });
+            for reading in &telemetry.readings {
+                let key = (entry.device.id, reading.probe.clone());
+                let actions = match self.cooling.get_mut(&key) {
+                    Some(mut track) => track.rule.observe(reading.celsius, measured_at),
+                    None => continue,
+                };
+                self.apply_cooling_actions(entry, &key, actions, Some(reading.celsius));
+            }
+        }
         let Some(track) = self.tracks.get_mut(&entry.device.id) else {
             return;
         };
@@ -391,6 +526,10 @@ impl Bridge {
     }
 
     async fn on_presence(&mut self, change: Presence) {
+        self.live(&change.entry, |live| {
+            live.online = Some(change.online);
+            live.last_seen = Some(Utc::now());
+        });
         // A clean DISCONNECT is a device going to sleep between reports; silence beyond
         // three intervals still raises "offline" on the tick.
         if change.online || change.clean {
@@ -437,6 +576,23 @@ impl Bridge {
                 self.apply_probe_actions(entry, actions);
             }
         }
+        let mut due = Vec::new();
+        for mut track in self.cooling.iter_mut() {
+            let (device_id, _) = track.key().clone();
+            let offset = self
+                .tracks
+                .get(&device_id)
+                .map_or(chrono::Duration::zero(), |t| t.clock_offset);
+            let actions = track.rule.check_deadlines(now + offset);
+            if !actions.is_empty() {
+                due.push((track.key().clone(), actions));
+            }
+        }
+        for (key, actions) in due {
+            if let Some(entry) = entries.get(&key.0) {
+                self.apply_cooling_actions(entry, &key, actions, None);
+            }
+        }
     }
 
     /// Turns the rules' decisions into engine commands, one alert per device and kind.
@@ -465,7 +621,7 @@ impl Bridge {
                         since,
                     };
                     let open_alerts = self.open_alerts.clone();
-                    self.execute(entry, command, None, move |result| {
+                    self.execute(entry, command, move |result| {
                         if result.is_err() {
                             open_alerts.remove_if(&key, |_, id| *id == alert_id);
                         }
@@ -475,47 +631,300 @@ impl Bridge {
                     let kind = FoodSafetyAlertKind::from(kind);
                     if let Some((_, alert_id)) = self.open_alerts.remove(&(entry.device.id, kind)) {
                         let command = Command::MarkFoodSafetyRecovered { alert_id };
-                        self.execute(entry, command, None, |_| {});
+                        self.execute(entry, command, |_| {});
                     }
                 }
             }
         }
     }
 
-    fn on_event(
+    /// Cooling rule decisions: the record of the batch, plus an alert on `alerts` when a
+    /// stage deadline will be or was missed.
+    fn apply_cooling_actions(
         &mut self,
         entry: &Arc<DirectoryEntry>,
-        event: devices::payload::DeviceEvent,
-        _now: DateTime<Utc>,
+        key: &(DeviceId, String),
+        actions: Vec<CoolingAction>,
+        celsius: Option<f64>,
     ) {
-        self.reply_error(
-            &entry.venue_slug,
-            &entry.device.key,
-            "unsupported_event",
-            "this hub does not handle device events yet".into(),
-            Some(event.msg_id),
-        );
+        let Some(batch_id) = self.cooling.get(key).map(|t| t.batch_id) else {
+            return;
+        };
+        for action in actions {
+            let alert = match &action {
+                CoolingAction::Warning {
+                    stage, deadline, ..
+                } => Some((FoodSafetyAlertKind::CoolingWarning, *stage, *deadline)),
+                CoolingAction::Failed { stage, deadline } => {
+                    Some((FoodSafetyAlertKind::CoolingFailed, *stage, *deadline))
+                }
+                _ => None,
+            };
+            let progress = Command::RecordCoolingProgress {
+                batch_id,
+                progress: CoolingProgress::from(action),
+            };
+            self.execute(entry, progress, |_| {});
+            if let Some((kind, stage, deadline)) = alert {
+                let command = Command::RaiseFoodSafetyAlert {
+                    alert_id: AlertId(Uuid::now_v7()),
+                    device_id: entry.device.id,
+                    kind,
+                    celsius,
+                    limit: Some(stage.target_celsius()),
+                    since: deadline - stage.allowed(),
+                };
+                self.execute(entry, command, |_| {});
+            }
+        }
+        if self.cooling.get(key).is_some_and(|t| t.rule.is_finished()) {
+            self.cooling.remove(key);
+        }
     }
 
-    /// Queues `command` on the venue's engine queue as the device; `then` sees the result.
-    /// `command_id` makes a redelivered device message idempotent end to end.
+    fn on_event(&mut self, entry: &Arc<DirectoryEntry>, event: DeviceEvent, now: DateTime<Utc>) {
+        let feedback = Feedback::for_device(entry, self.downlinks.clone(), self.metrics.clone());
+        let at = event
+            .ts
+            .as_ref()
+            .and_then(|ts| ts.to_datetime())
+            .map_or(now, |at| at.with_timezone(&Utc));
+        let msg_id = event.msg_id;
+        let device = &entry.device;
+        let wrong_kind = |this: &Self, expected: &str| {
+            this.metrics.mqtt().rejected("wrong_device_kind");
+            feedback.error(
+                "wrong_device_kind",
+                format!(
+                    "a {:?} device cannot send this event; it is for a {expected}",
+                    device.kind
+                ),
+                Some(&msg_id),
+            );
+        };
+        match event.event {
+            EventBody::Key { key } => {
+                if device.kind != DeviceKind::BumpBar {
+                    return wrong_kind(self, "bump bar");
+                }
+                let Some(station) = device.station_id else {
+                    self.metrics.mqtt().rejected("not_paired");
+                    return feedback.error(
+                        "not_paired",
+                        "this bump bar is not paired with a station".into(),
+                        Some(&msg_id),
+                    );
+                };
+                let job = actions::bump_bar_key(
+                    entry.clone(),
+                    station,
+                    key,
+                    msg_id,
+                    feedback,
+                    self.cursors.clone(),
+                    self.sinks.gateway.clone(),
+                );
+                self.enqueue(entry.venue_id, Box::pin(job));
+            }
+            EventBody::Scan { code, symbology } => {
+                if device.kind != DeviceKind::Scanner {
+                    return wrong_kind(self, "scanner");
+                }
+                let command = match device.purpose {
+                    Some(ScannerPurpose::Pass) => Command::PickUpTicket {
+                        device_id: device.id,
+                        code,
+                    },
+                    _ => match devices::gs1::decode_scan(&code, symbology) {
+                        Ok(scan) => Command::RecordScan {
+                            scan_id: ScanId(crate::http::command::derived_id(
+                                device.id.0,
+                                &msg_id,
+                                1,
+                            )),
+                            device_id: device.id,
+                            scan: ScannedCode::from(scan),
+                            scanned_at: at,
+                        },
+                        Err(error) => {
+                            self.count_rejection("bad_scan", &feedback.prefix, &error);
+                            feedback.led(LedColor::Red, LedPattern::Blink, Some(3));
+                            return feedback.error("bad_scan", error.to_string(), Some(&msg_id));
+                        }
+                    },
+                };
+                let job = actions::run_with_feedback(
+                    entry.handle.clone(),
+                    device_envelope(entry, &msg_id, command),
+                    msg_id,
+                    feedback,
+                    |feedback| feedback.done(),
+                );
+                self.enqueue(entry.venue_id, Box::pin(job));
+            }
+            EventBody::Button { press } => {
+                if device.kind != DeviceKind::CallButton {
+                    return wrong_kind(self, "call button");
+                }
+                let Some(table_id) = device.table_id else {
+                    self.metrics.mqtt().rejected("not_paired");
+                    return feedback.error(
+                        "not_paired",
+                        "this call button is not placed at a table".into(),
+                        Some(&msg_id),
+                    );
+                };
+                let (command, waiting) = match press {
+                    Press::Service | Press::Bill => (
+                        Command::RequestService {
+                            table_id,
+                            device_id: Some(device.id),
+                            reason: if press == Press::Bill {
+                                ServiceReason::Bill
+                            } else {
+                                ServiceReason::Service
+                            },
+                        },
+                        true,
+                    ),
+                    Press::Cancel => (Command::CancelServiceRequest { table_id }, false),
+                };
+                let job = actions::run_with_feedback(
+                    entry.handle.clone(),
+                    device_envelope(entry, &msg_id, command),
+                    msg_id,
+                    feedback,
+                    move |feedback| {
+                        if waiting {
+                            // Amber until a waiter answers (then green, see on_engine_event).
+                            feedback.led(LedColor::Amber, LedPattern::Pulse, None);
+                        } else {
+                            feedback.led(LedColor::Off, LedPattern::Solid, None);
+                        }
+                    },
+                );
+                self.enqueue(entry.venue_id, Box::pin(job));
+            }
+            EventBody::CoolingStart { probe, batch } => {
+                if device.kind != DeviceKind::Probe {
+                    return wrong_kind(self, "probe");
+                }
+                let key = (device.id, probe.clone());
+                let batch_id =
+                    CoolingBatchId(crate::http::command::derived_id(device.id.0, &msg_id, 2));
+                if self.cooling.contains_key(&key) {
+                    return feedback.error(
+                        "cooling_batch_active",
+                        format!("probe {probe} is already cooling a batch; stop it first"),
+                        Some(&msg_id),
+                    );
+                }
+                self.cooling.insert(
+                    key.clone(),
+                    CoolingTrack {
+                        batch_id,
+                        label: batch.clone(),
+                        rule: CoolingBatch::new(),
+                    },
+                );
+                let command = Command::StartCoolingBatch {
+                    batch_id,
+                    device_id: device.id,
+                    probe,
+                    label: batch,
+                    started_at: at,
+                };
+                let cooling = self.cooling.clone();
+                let handle = entry.handle.clone();
+                let envelope = device_envelope(entry, &msg_id, command);
+                self.enqueue(
+                    entry.venue_id,
+                    Box::pin(async move {
+                        match handle.execute(envelope).await {
+                            Ok(_) => {
+                                feedback.ack(&msg_id);
+                                feedback.done();
+                            }
+                            Err(error) => {
+                                cooling.remove_if(&key, |_, t| t.batch_id == batch_id);
+                                feedback.refused(&error, &msg_id);
+                            }
+                        }
+                    }),
+                );
+            }
+            EventBody::CoolingStop { batch } => {
+                let found = self
+                    .cooling
+                    .iter()
+                    .find(|t| t.key().0 == device.id && t.label == batch)
+                    .map(|t| (t.key().clone(), t.batch_id));
+                let Some((key, batch_id)) = found else {
+                    return feedback.error(
+                        "cooling_batch_not_found",
+                        format!("no batch {batch:?} is cooling on this device"),
+                        Some(&msg_id),
+                    );
+                };
+                self.cooling.remove(&key);
+                let job = actions::run_with_feedback(
+                    entry.handle.clone(),
+                    device_envelope(entry, &msg_id, Command::StopCoolingBatch { batch_id, at }),
+                    msg_id,
+                    feedback,
+                    |feedback| feedback.done(),
+                );
+                self.enqueue(entry.venue_id, Box::pin(job));
+            }
+        }
+    }
+
+    /// Engine events that concern a device: a waiter answered a call button (green), the
+    /// call was cancelled or the table cleared (off).
+    fn on_engine_event(&mut self, published: &Published) {
+        let (buttons, color, pattern, seconds) = match &published.event {
+            Event::ServiceRequestAcknowledged {
+                device_id: Some(device_id),
+                ..
+            } => (
+                vec![*device_id],
+                LedColor::Green,
+                LedPattern::Solid,
+                Some(10),
+            ),
+            Event::ServiceRequestCancelled { table_id, .. } => {
+                let on_table: Vec<DeviceId> = self
+                    .directory
+                    .entries()
+                    .iter()
+                    .filter(|e| {
+                        e.device.kind == DeviceKind::CallButton
+                            && e.device.table_id == Some(*table_id)
+                    })
+                    .map(|e| e.device.id)
+                    .collect();
+                (on_table, LedColor::Off, LedPattern::Solid, None)
+            }
+            _ => return,
+        };
+        for entry in self.directory.entries() {
+            if buttons.contains(&entry.device.id) {
+                Feedback::for_device(&entry, self.downlinks.clone(), self.metrics.clone())
+                    .led(color, pattern, seconds);
+            }
+        }
+    }
+
+    /// Queues a command of the hub's rules on the venue's queue, as the device; `then`
+    /// sees whether the engine took it.
     fn execute(
         &mut self,
         entry: &Arc<DirectoryEntry>,
         command: Command,
-        command_id: Option<Uuid>,
         then: impl FnOnce(Result<(), String>) + Send + 'static,
     ) {
         let handle = entry.handle.clone();
-        let envelope = Envelope {
-            command_id: command_id.unwrap_or_else(Uuid::now_v7),
-            actor: Actor {
-                staff_id: None,
-                role: None,
-                device: Some(entry.device.key.clone()),
-            },
-            command,
-        };
+        let envelope = rule_envelope(entry, command);
         let metrics = self.metrics.clone();
         let job: Job = Box::pin(async move {
             let name = envelope.command.name();
@@ -528,7 +937,12 @@ impl Bridge {
                 }
             }
         });
-        let queue = self.queues.entry(entry.venue_id).or_insert_with(|| {
+        self.enqueue(entry.venue_id, job);
+    }
+
+    /// Runs `job` after the venue's earlier device work.
+    fn enqueue(&mut self, venue: VenueId, job: Job) {
+        let queue = self.queues.entry(venue).or_insert_with(|| {
             let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
             tokio::spawn(async move {
                 while let Some(job) = rx.recv().await {

@@ -8,12 +8,12 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use sha2::{Digest, Sha256};
-use tokio::sync::{Notify, OnceCell, broadcast::error::RecvError};
+use tokio::sync::{Notify, OnceCell, broadcast::error::RecvError, mpsc};
 
 use crate::{
     auth::verify_secret,
     domain::{Device, DeviceId, Event, VenueId},
-    engine::{Engine, VenueHandle},
+    engine::{Engine, Published, VenueHandle},
 };
 
 /// A device as the MQTT side sees it, with its venue.
@@ -42,10 +42,12 @@ struct Inner {
     /// SHA-256 of secrets that already passed argon2, per device and secret hash, so a
     /// reconnect storm after a Wi-Fi outage does not cost one argon2 run per device each.
     verified: DashMap<DeviceId, (String, [u8; 32])>,
+    /// Engine events the bridge answers with downlinks (a waiter answered a call).
+    reactions: Option<mpsc::UnboundedSender<Arc<Published>>>,
 }
 
 impl Directory {
-    pub fn new(engine: Engine) -> Self {
+    pub fn new(engine: Engine, reactions: Option<mpsc::UnboundedSender<Arc<Published>>>) -> Self {
         Self {
             inner: Arc::new(Inner {
                 engine,
@@ -53,6 +55,7 @@ impl Directory {
                 watched: DashMap::new(),
                 kicks: DashMap::new(),
                 verified: DashMap::new(),
+                reactions,
             }),
         }
     }
@@ -153,6 +156,13 @@ impl Directory {
         loop {
             let kicked: Vec<DeviceId> = match feed.recv().await {
                 Ok(published) => match &published.event {
+                    Event::ServiceRequestAcknowledged { .. }
+                    | Event::ServiceRequestCancelled { .. } => {
+                        if let Some(reactions) = &self.inner.reactions {
+                            let _ = reactions.send(published.clone());
+                        }
+                        continue;
+                    }
                     Event::DeviceProvisioned { .. } | Event::DeviceUpdated { .. } => Vec::new(),
                     Event::DeviceEnabledChanged { device_id, enabled } if !enabled => {
                         vec![*device_id]

@@ -67,7 +67,6 @@ enum Refusal {
     Timeout,
     NoCredentials,
     BadUsername,
-    BadClientId,
     UnknownDevice,
     BadSecret,
     DeviceDisabled,
@@ -85,7 +84,6 @@ impl Refusal {
             Refusal::Timeout => "connect_timeout",
             Refusal::NoCredentials => "no_credentials",
             Refusal::BadUsername => "bad_username",
-            Refusal::BadClientId => "bad_client_id",
             Refusal::UnknownDevice => "unknown_device",
             Refusal::BadSecret => "bad_secret",
             Refusal::DeviceDisabled => "device_disabled",
@@ -106,20 +104,18 @@ impl Refusal {
             | Refusal::BadSecret => Some(ConnackCode::BadUserNameOrPassword),
             Refusal::DeviceDisabled | Refusal::ForeignWill => Some(ConnackCode::NotAuthorized),
             Refusal::BrokerUnavailable => Some(ConnackCode::ServerUnavailable),
-            Refusal::BadClientId => Some(ConnackCode::IdentifierRejected),
             _ => None,
         }
     }
 }
 
 /// Every reason a connection is refused or closed, for pre-registering metric labels.
-pub const REFUSAL_REASONS: [&str; 13] = [
+pub const REFUSAL_REASONS: [&str; 12] = [
     "not_connect",
     "malformed_packet",
     "connect_timeout",
     "no_credentials",
     "bad_username",
-    "bad_client_id",
     "unknown_device",
     "bad_secret",
     "device_disabled",
@@ -300,19 +296,26 @@ impl Gate {
             .await
             .map_err(|_| (Refusal::BrokerUnavailable, who.clone()))?;
         let _ = broker.set_nodelay(true);
-        if connect.client_id.contains(['+', '$', '#', '/']) {
-            return Err((Refusal::BadClientId, who));
-        }
         // Unique per connection: rumqttd's will bookkeeping panics when a client id comes
         // back after a link that failed half-way (and then refuses everyone), so no id is
         // ever reused. Sessions are therefore clean; online/offline comes from the gate.
         let serial = self
             .serial
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let client_id = format!(
-            "{}.{}.{serial}.{}",
-            entry.venue_slug, entry.device.key, connect.client_id
-        );
+        // rumqttd refuses `/ + # $` in client ids; devices following the credentials'
+        // `<venue>/<key>` naming use `/`, so those characters are replaced, not refused.
+        let given: String = connect
+            .client_id
+            .chars()
+            .map(|c| {
+                if matches!(c, '/' | '+' | '#' | '$') {
+                    '_'
+                } else {
+                    c
+                }
+            })
+            .collect();
+        let client_id = format!("{}.{}.{serial}.{given}", entry.venue_slug, entry.device.key);
         let rewritten = Packet::Connect(
             rumqttd::protocol::Connect {
                 client_id,

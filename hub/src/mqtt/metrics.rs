@@ -61,7 +61,7 @@ impl MqttMetrics {
         );
         registry.register(
             "hub_mqtt_messages",
-            "Device messages accepted by the bridge, by topic kind",
+            "Device messages the bridge took in (decoded and checked), by topic kind",
             metrics.accepted.clone(),
         );
         registry.register(

@@ -9,9 +9,11 @@
 //! - [`gate`]: the device-facing port: authentication and per-device topic isolation.
 //! - [`packet`]: the little MQTT framing the gate needs.
 //! - [`directory`]: devices by `(venue, key)`, kept current from the engines' feeds.
-//! - [`bridge`]: uplinks -> rules -> commands; error replies; counters.
+//! - [`bridge`]: uplinks -> readings, live values, rules -> commands; error replies; counters.
+//! - [`actions`]: bump-bar keys, scans and call buttons as commands, with device feedback.
 //! - [`external`]: the hub as a client of another broker.
 
+pub mod actions;
 pub mod bridge;
 pub mod broker;
 pub mod directory;
@@ -106,8 +108,13 @@ impl MqttService {
         config: &MqttConfig,
         engine: Engine,
         metrics: Metrics,
+        sinks: bridge::Sinks,
     ) -> anyhow::Result<Option<MqttService>> {
-        let directory = Directory::new(engine);
+        if config.mode == MqttMode::Off {
+            return Ok(None);
+        }
+        let (reactions_tx, reactions_rx) = mpsc::unbounded_channel();
+        let directory = Directory::new(engine, Some(reactions_tx));
         let (stop, stopping) = watch::channel(false);
         let (uplink_tx, uplink_rx) = mpsc::channel::<RawMessage>(8192);
         let (presence_tx, presence_rx) = mpsc::unbounded_channel::<Presence>();
@@ -165,8 +172,14 @@ impl MqttService {
             downlinks,
             config.tick,
             connections,
+            sinks,
         );
-        tasks.push(tokio::spawn(bridge.run(uplink_rx, presence_rx, stopping)));
+        tasks.push(tokio::spawn(bridge.run(
+            uplink_rx,
+            presence_rx,
+            reactions_rx,
+            stopping,
+        )));
         Ok(Some(MqttService {
             address,
             stop,
