@@ -73,6 +73,8 @@ pub struct Settings {
     pub heartbeat_seconds: f64,
     /// How devices reach the hub: embedded broker, external broker, or off.
     pub mqtt: crate::mqtt::MqttMode,
+    /// Benchmark baseline: device messages are counted and dropped.
+    pub mqtt_drain_only: bool,
     /// Days raw probe readings are kept; 0 keeps them for ever. Day summaries are kept.
     pub reading_retention_days: u32,
     /// The TOML file the settings were read from, if any (for the startup log).
@@ -255,6 +257,10 @@ struct Cli {
         conflicts_with = "mqtt"
     )]
     mqtt_broker: Option<String>,
+
+    /// Benchmark baseline: count device messages and drop them (no bridge)
+    #[arg(long, env = "HUB_MQTT_DRAIN_ONLY", hide = true)]
+    mqtt_drain_only: bool,
 }
 
 /// `--mqtt`: an address, or `off`.
@@ -350,6 +356,7 @@ impl Settings {
             delivery_alert_seconds: DEFAULT_DELIVERY_ALERT_SECONDS,
             heartbeat_seconds: DEFAULT_HEARTBEAT_SECONDS,
             mqtt: crate::mqtt::MqttMode::Off,
+            mqtt_drain_only: false,
             reading_retention_days: DEFAULT_READING_RETENTION_DAYS,
             config_file: None,
         }
@@ -413,6 +420,7 @@ impl Settings {
                 .or(file.heartbeat_seconds)
                 .unwrap_or(DEFAULT_HEARTBEAT_SECONDS),
             mqtt: resolve_mqtt(cli.mqtt, cli.mqtt_broker, file.mqtt, file.mqtt_broker)?,
+            mqtt_drain_only: cli.mqtt_drain_only,
             reading_retention_days: cli
                 .reading_retention_days
                 .or(file.reading_retention_days)
@@ -427,6 +435,7 @@ impl Settings {
     pub fn mqtt_config(&self) -> crate::mqtt::MqttConfig {
         crate::mqtt::MqttConfig {
             mode: self.mqtt.clone(),
+            drain_only: self.mqtt_drain_only,
             ..crate::mqtt::MqttConfig::default()
         }
     }

@@ -34,6 +34,7 @@ pub struct MqttMetrics {
     downlinks_dropped: Counter,
     commands_failed: Family<CommandLabels, Counter>,
     external_reconnects: Counter,
+    drained: Counter,
 }
 
 impl MqttMetrics {
@@ -48,6 +49,7 @@ impl MqttMetrics {
             downlinks_dropped: Counter::default(),
             commands_failed: Family::default(),
             external_reconnects: Counter::default(),
+            drained: Counter::default(),
         };
         registry.register(
             "hub_mqtt_connections_refused",
@@ -93,6 +95,11 @@ impl MqttMetrics {
             "hub_mqtt_external_reconnects",
             "Failed polls of the external broker connection (each is retried)",
             metrics.external_reconnects.clone(),
+        );
+        registry.register(
+            "hub_mqtt_drained",
+            "Device messages taken off the broker and dropped (drain-only benchmark baseline)",
+            metrics.drained.clone(),
         );
         for reason in super::gate::REFUSAL_REASONS {
             let _ = metrics.refused.get_or_create(&ReasonLabels {
@@ -157,6 +164,10 @@ impl MqttMetrics {
                 command: command.to_owned(),
             })
             .inc();
+    }
+
+    pub fn drained(&self) {
+        self.drained.inc();
     }
 
     pub fn external_reconnect(&self) {

@@ -81,6 +81,9 @@ pub struct MqttConfig {
     pub limits: broker::BrokerLimits,
     /// How often probes are checked for silence and cooling deadlines.
     pub tick: Duration,
+    /// Benchmark baseline only: take messages off the broker and count them, nothing
+    /// else (no decoding, rules, readings or screens), to show what the bridge costs.
+    pub drain_only: bool,
 }
 
 impl Default for MqttConfig {
@@ -89,6 +92,7 @@ impl Default for MqttConfig {
             mode: MqttMode::Off,
             limits: broker::BrokerLimits::default(),
             tick: Duration::from_secs(1),
+            drain_only: false,
         }
     }
 }
@@ -166,6 +170,24 @@ impl MqttService {
                 (None, None, downlinks, None)
             }
         };
+        if config.drain_only {
+            tracing::warn!("MQTT drain-only mode: device messages are counted and dropped");
+            let counter = metrics.clone();
+            let mut uplink_rx = uplink_rx;
+            drop((presence_rx, reactions_rx, downlinks, sinks));
+            tasks.push(tokio::spawn(async move {
+                while uplink_rx.recv().await.is_some() {
+                    counter.mqtt().drained();
+                }
+            }));
+            return Ok(Some(MqttService {
+                address,
+                stop,
+                tasks,
+                _broker: broker,
+                directory,
+            }));
+        }
         let bridge = bridge::Bridge::new(
             directory.clone(),
             metrics,
