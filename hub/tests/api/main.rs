@@ -28,6 +28,7 @@ mod device_channel;
 mod device_events;
 mod devices;
 mod errors;
+mod firmware;
 mod helpers;
 mod live;
 mod mqtt;
