@@ -24,7 +24,7 @@ use crate::{
 /// How the device logs in to the hub's MQTT broker. Shown once: keep the password.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct DeviceCredentials {
-    /// MQTT client id and username: `<venue slug>/<device key>`.
+    /// MQTT user name (and a good client id): `<venue slug>/<device key>`.
     pub username: String,
     /// The secret; the hub keeps only its hash and cannot show it again.
     pub password: String,
