@@ -240,6 +240,29 @@ pub struct FoodSafetyReport {
     /// False when the hub may no longer hold every alert of the day in memory (it keeps
     /// the 200 most recently resolved); the journal (`GET /events`) has them all.
     pub alerts_complete: bool,
+    /// The cooling log: batches put on a probe that day, oldest first.
+    pub cooling: Vec<CoolingLine>,
+}
+
+/// One cooked batch of the cooling log (57 °C to 21 °C within 2 h, to 5 °C within 6 h).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CoolingLine {
+    pub batch_id: Uuid,
+    /// What was cooling, as the cook named it.
+    pub label: String,
+    pub device_id: DeviceId,
+    pub device_name: Option<String>,
+    pub probe: String,
+    pub started_at: DateTime<Utc>,
+    /// When it was at 57 °C and the clock started.
+    pub cooling_from: Option<DateTime<Utc>>,
+    pub reached_21_at: Option<DateTime<Utc>>,
+    pub reached_5_at: Option<DateTime<Utc>>,
+    /// Warnings that a stage deadline would be missed.
+    pub warnings: usize,
+    /// `passed`, `failed` or `stopped`; absent while still cooling.
+    pub outcome: Option<crate::domain::CoolingOutcome>,
+    pub finished_at: Option<DateTime<Utc>>,
 }
 
 #[utoipa::path(
@@ -347,6 +370,26 @@ fn venue_part(
             corrective_action: a.corrective_action.clone(),
         })
         .collect();
+    let mut cooling: Vec<CoolingLine> = venue
+        .cooling_batches
+        .values()
+        .filter(|b| b.started_at >= from && b.started_at < to)
+        .map(|b| CoolingLine {
+            batch_id: b.id.0,
+            label: b.label.clone(),
+            device_id: b.device_id,
+            device_name: venue.devices.get(&b.device_id).map(|d| d.name.clone()),
+            probe: b.probe.clone(),
+            started_at: b.started_at,
+            cooling_from: b.cooling_from,
+            reached_21_at: b.to_twenty_one_at,
+            reached_5_at: b.to_five_at,
+            warnings: b.warnings.len(),
+            outcome: b.outcome,
+            finished_at: b.finished_at,
+        })
+        .collect();
+    cooling.sort_by_key(|b| (b.started_at, b.batch_id));
     let resolved_in_memory = venue
         .food_safety_alerts
         .values()
@@ -372,6 +415,7 @@ fn venue_part(
         probes: Vec::new(),
         alerts,
         alerts_complete: resolved_in_memory < RESOLVED_ALERTS_KEPT,
+        cooling,
     };
     (report, devices)
 }
@@ -460,8 +504,9 @@ fn csv_response(report: &FoodSafetyReport) -> Response {
     response
 }
 
-/// The report as CSV (RFC 4180, CRLF line ends) in three sections separated by an empty
-/// line, each with its own header row: the report itself, the probes, the alerts. Starts
+/// The report as CSV (RFC 4180, CRLF line ends) in four sections separated by an empty
+/// line, each with its own header row: the report itself, the probes, the alerts, the
+/// cooling log. Starts
 /// with a UTF-8 byte-order mark so spreadsheet programs read names and actions correctly.
 pub fn to_csv(report: &FoodSafetyReport) -> String {
     let mut out = String::from("\u{feff}");
@@ -580,6 +625,49 @@ pub fn to_csv(report: &FoodSafetyReport) -> String {
                 Cell::text(alert.resolved_by_name.as_deref().unwrap_or_default()),
                 Cell::plain(&time(alert.resolved_at)),
                 Cell::text(alert.corrective_action.as_deref().unwrap_or_default()),
+            ],
+        );
+    }
+    out.push_str("\r\n");
+    csv_row(
+        &mut out,
+        &[
+            "cooling_batch_id",
+            "label",
+            "device",
+            "device_id",
+            "probe",
+            "started_at",
+            "cooling_from",
+            "reached_21_at",
+            "reached_5_at",
+            "warnings",
+            "outcome",
+            "finished_at",
+        ]
+        .map(Cell::plain),
+    );
+    for batch in &report.cooling {
+        let outcome = batch
+            .outcome
+            .and_then(|o| serde_json::to_value(o).ok())
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default();
+        csv_row(
+            &mut out,
+            &[
+                Cell::plain(&batch.batch_id.to_string()),
+                Cell::text(&batch.label),
+                Cell::text(batch.device_name.as_deref().unwrap_or_default()),
+                Cell::plain(&batch.device_id.to_string()),
+                Cell::text(&batch.probe),
+                Cell::plain(&batch.started_at.to_rfc3339()),
+                Cell::plain(&time(batch.cooling_from)),
+                Cell::plain(&time(batch.reached_21_at)),
+                Cell::plain(&time(batch.reached_5_at)),
+                Cell::plain(&batch.warnings.to_string()),
+                Cell::plain(&outcome),
+                Cell::plain(&time(batch.finished_at)),
             ],
         );
     }

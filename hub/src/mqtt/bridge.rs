@@ -341,12 +341,30 @@ impl Bridge {
                 return;
             }
         };
+        // With the embedded broker the gate already refused both; with an external broker
+        // the device learns why the hub ignores it.
         let Some(entry) = self.directory.lookup(&uplink.venue, &uplink.device).await else {
             self.count_rejection("unknown_device", topic, &"no such device in the registry");
+            let message = "no device with this key is registered in this venue".to_owned();
+            self.reply_error(
+                &uplink.venue,
+                &uplink.device,
+                "unknown_device",
+                message,
+                uplink.message.msg_id().map(str::to_owned),
+            );
             return;
         };
         if !entry.device.enabled {
             self.count_rejection("device_disabled", topic, &"the device is disabled");
+            let message = "this device is disabled; a manager can enable it".to_owned();
+            self.reply_error(
+                &uplink.venue,
+                &uplink.device,
+                "device_disabled",
+                message,
+                uplink.message.msg_id().map(str::to_owned),
+            );
             return;
         }
         let now = Utc::now();

@@ -387,6 +387,39 @@ async fn a_cooling_batch_is_logged_and_a_slow_one_warns_then_fails() {
     assert_eq!(batch["probe"], "core");
     assert_eq!(batch["outcome"], "failed", "{batch:#}");
     assert!(!batch["warnings"].as_array().unwrap().is_empty());
+
+    // The day's food-safety report carries the cooling log, in JSON and in the CSV file.
+    let day = (t0 + chrono::Duration::hours(7)).date_naive(); // the demo venue is in WIB
+    let report = manager
+        .get(&format!("/api/v1/food-safety/report?date={day}"))
+        .await
+        .expect(StatusCode::OK);
+    let logged = &report["cooling"][0];
+    assert_eq!(logged["label"], "rendang-1", "{report:#}");
+    assert_eq!(logged["outcome"], "failed");
+    assert_eq!(logged["warnings"], 1);
+    let csv = manager
+        .http
+        .get(format!(
+            "{}/api/v1/food-safety/report?date={day}&format=csv",
+            manager.base
+        ))
+        .bearer_auth(manager.token.as_deref().unwrap())
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let section = csv
+        .split("\r\n\r\n")
+        .find(|s| s.starts_with("cooling_batch_id,"))
+        .expect("a cooling section");
+    let row = section.lines().nth(1).expect("one batch");
+    assert!(
+        row.contains(",rendang-1,") && row.contains(",failed,"),
+        "{section}"
+    );
     probe.disconnect().await;
     hub.stop().await;
 }

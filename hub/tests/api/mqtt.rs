@@ -754,6 +754,31 @@ async fn the_hub_works_with_an_external_broker_through_a_shared_subscription() {
             other => panic!("no error reply through Mosquitto: {other:?}"),
         }
     }
+    // A device the registry does not know is told so (Mosquitto let it in; the hub did not).
+    let stranger = format!("almahira/v1/demo/{key}-x");
+    probe
+        .client
+        .subscribe(format!("{stranger}/error"), QoS::AtLeastOnce)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    probe
+        .publish_raw(
+            &format!("{stranger}/telemetry"),
+            json!({"msg_id": "s-1", "seq": 1, "readings": []}).to_string(),
+        )
+        .await;
+    loop {
+        match probe.next(Duration::from_secs(10)).await {
+            Some(Heard::Message { topic, payload }) if topic == format!("{stranger}/error") => {
+                assert_eq!(payload["code"], "unknown_device");
+                assert_eq!(payload["msg_id"], "s-1");
+                break;
+            }
+            Some(Heard::Message { .. }) => continue,
+            other => panic!("no unknown_device reply: {other:?}"),
+        }
+    }
     probe.disconnect().await;
     hub.stop().await;
 }

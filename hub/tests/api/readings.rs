@@ -775,7 +775,7 @@ async fn the_food_safety_report_lists_each_probe_and_the_days_alerts(db: TestDat
         let header = rows[start].clone();
         let body = rows[start + 1..]
             .iter()
-            .take_while(|r| !matches!(r[0].as_str(), "unit" | "alert_id"))
+            .take_while(|r| !matches!(r[0].as_str(), "unit" | "alert_id" | "cooling_batch_id"))
             .cloned()
             .collect();
         (header, body)
