@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use dashmap::DashMap;
 use sha2::{Digest, Sha256};
-use tokio::sync::{Notify, OnceCell, broadcast::error::RecvError, mpsc};
+use tokio::sync::{Notify, OnceCell, Semaphore, broadcast::error::RecvError, mpsc};
 
 use crate::{
     auth::verify_secret,
@@ -44,6 +44,9 @@ struct Inner {
     verified: DashMap<DeviceId, (String, [u8; 32])>,
     /// Engine events the bridge answers with downlinks (a waiter answered a call).
     reactions: Option<mpsc::UnboundedSender<Arc<Published>>>,
+    /// argon2 runs at once: each takes ~19 MiB and tens of milliseconds, so a reconnect
+    /// storm of a thousand devices must queue rather than start a thousand threads.
+    hashing: Semaphore,
 }
 
 impl Directory {
@@ -56,6 +59,9 @@ impl Directory {
                 kicks: DashMap::new(),
                 verified: DashMap::new(),
                 reactions,
+                hashing: Semaphore::new(
+                    std::thread::available_parallelism().map_or(2, |n| n.get()),
+                ),
             }),
         }
     }
@@ -77,8 +83,8 @@ impl Directory {
     }
 
     /// Whether `secret` is the device's current secret. Runs argon2 off the async threads
-    /// the first time; a repeat of a secret that already matched the same hash is answered
-    /// from memory.
+    /// the first time, a few at once; a repeat of a secret that already matched the same
+    /// hash is answered from memory (a wrong one is never remembered).
     pub async fn verify(&self, device: &Device, secret: &str) -> bool {
         let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         if let Some(known) = self.inner.verified.get(&device.id)
@@ -87,6 +93,9 @@ impl Directory {
         {
             return true;
         }
+        let Ok(_permit) = self.inner.hashing.acquire().await else {
+            return false;
+        };
         let (plain, hash) = (secret.to_owned(), device.secret_hash.clone());
         let matches = tokio::task::spawn_blocking(move || verify_secret(&plain, &hash))
             .await

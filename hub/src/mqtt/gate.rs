@@ -185,11 +185,7 @@ impl Gate {
         stop: watch::Receiver<bool>,
     ) {
         let mut buf = BytesMut::with_capacity(1024);
-        let admitted =
-            match tokio::time::timeout(CONNECT_TIMEOUT, self.admit(&mut device, &mut buf)).await {
-                Ok(admitted) => admitted,
-                Err(_) => Err((Refusal::Timeout, String::new())),
-            };
+        let admitted = self.admit(&mut device, &mut buf).await;
         let (entry, broker) = match admitted {
             Ok(admitted) => admitted,
             Err((refusal, who)) => {
@@ -250,17 +246,28 @@ impl Gate {
         buf: &mut BytesMut,
     ) -> Result<(Arc<DirectoryEntry>, TcpStream), (Refusal, String)> {
         let refused = |refusal| (refusal, String::new());
-        let frame = loop {
-            match packet::frame(buf, self.max_packet_bytes) {
-                Ok(Some(frame)) => break frame,
-                Ok(None) => {}
-                Err(_) => return Err(refused(Refusal::Malformed)),
+        // Only reading the CONNECT is timed: a client that connects and says nothing must
+        // not hold a task. Checking the secret may queue behind others (see Directory).
+        let frame = tokio::time::timeout(CONNECT_TIMEOUT, async {
+            loop {
+                // Anything but a CONNECT is refused at its first byte (an HTTP request or a
+                // port scan should not wait for the timeout).
+                if buf.first().is_some_and(|first| first >> 4 != 1) {
+                    return Err(refused(Refusal::NotConnect));
+                }
+                match packet::frame(buf, self.max_packet_bytes) {
+                    Ok(Some(frame)) => return Ok(frame),
+                    Ok(None) => {}
+                    Err(_) => return Err(refused(Refusal::Malformed)),
+                }
+                match device.read_buf(buf).await {
+                    Ok(0) | Err(_) => return Err(refused(Refusal::NotConnect)),
+                    Ok(_) => {}
+                }
             }
-            match device.read_buf(buf).await {
-                Ok(0) | Err(_) => return Err(refused(Refusal::NotConnect)),
-                Ok(_) => {}
-            }
-        };
+        })
+        .await
+        .map_err(|_| refused(Refusal::Timeout))??;
         if frame.packet_type != PacketType::Connect {
             return Err(refused(Refusal::NotConnect));
         }

@@ -782,3 +782,52 @@ async fn the_hub_works_with_an_external_broker_through_a_shared_subscription() {
     probe.disconnect().await;
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn garbage_on_the_mqtt_port_is_refused_and_devices_still_connect() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let db = TestDatabase::sqlite().await;
+    let hub = TestHub::start_with_mqtt(&db).await;
+    let broker = hub.mqtt.unwrap();
+    let manager = hub.login(MANAGER_PIN).await;
+    let credentials = provision(&manager, fridge("fridge-1", 15, 60)).await;
+    for garbage in [
+        &b"GET / HTTP/1.1\r\nHost: hub\r\n\r\n"[..],
+        &[0x10, 0xff, 0xff, 0xff, 0xff, 0x7f][..],
+        &[0x10, 0x02, 0x00, 0x00][..],
+    ] {
+        let mut socket = tokio::net::TcpStream::connect(broker).await.unwrap();
+        socket.write_all(garbage).await.unwrap();
+        let mut answer = Vec::new();
+        let read =
+            tokio::time::timeout(Duration::from_secs(5), socket.read_to_end(&mut answer)).await;
+        assert!(
+            read.is_ok(),
+            "the gate closes the connection for {garbage:?}"
+        );
+    }
+    let mut device = Device::connect(broker, &credentials, "fridge-1", false)
+        .await
+        .unwrap();
+    device.reading(9.0, Utc::now()).await;
+    alerts_until(
+        &manager,
+        &credentials.device_id,
+        "an alert after the garbage",
+        |a| !a.is_empty(),
+    )
+    .await;
+    let refused = metric(
+        &manager,
+        "hub_mqtt_connections_refused_total{reason=\"not_connect\"}",
+    )
+    .await
+        + metric(
+            &manager,
+            "hub_mqtt_connections_refused_total{reason=\"malformed_packet\"}",
+        )
+        .await;
+    assert_eq!(refused, 3.0);
+    device.disconnect().await;
+    hub.stop().await;
+}
