@@ -26,7 +26,7 @@ use crate::device::{Behaviour, Utterance};
 use crate::models::Rng;
 use crate::progress::{Stats, Summary, open_files_limit, progress_line};
 use crate::provision::CredentialsFile;
-use crate::scenario::{self, Scenario};
+use crate::scenario::Scenario;
 
 /// How a fleet runs.
 #[derive(Debug, Clone)]
@@ -169,11 +169,11 @@ pub async fn run_fleet(
     let stopping = Arc::new(AtomicBool::new(false));
     let device_count = scenario.devices.len();
     let started = Instant::now();
+    stats.start_run(started);
 
-    let clock_slot: ClockSlot = Arc::new(std::sync::OnceLock::new());
     let progress = options
         .progress
-        .then(|| spawn_progress(stats.clone(), device_count, started, clock_slot.clone()));
+        .then(|| spawn_progress(stats.clone(), device_count, started));
 
     let mut fleet = Vec::with_capacity(device_count);
     for (index, plan) in scenario.devices.into_iter().enumerate() {
@@ -202,7 +202,7 @@ pub async fn run_fleet(
     wait_for_connections(&stats, device_count, Duration::from_secs(10)).await;
 
     let clock = SimClock::new(Instant::now(), options.start, options.speed);
-    let _ = clock_slot.set(clock);
+    stats.start_clock(clock);
     let outcome = schedule(&mut fleet, clock, scenario.length, options, &stats, stop).await;
 
     stopping.store(true, Relaxed);
@@ -443,15 +443,11 @@ fn send(
     }
 }
 
-/// The scenario clock, known once every device is connected.
-type ClockSlot = Arc<std::sync::OnceLock<SimClock>>;
-
 /// Prints a progress line on stderr every second until aborted.
 fn spawn_progress(
     stats: Arc<Stats>,
     devices: usize,
     started: Instant,
-    clock: ClockSlot,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let interval = Duration::from_secs(1);
@@ -460,15 +456,12 @@ fn spawn_progress(
         loop {
             ticker.tick().await;
             let now = stats.snapshot();
-            let sim = clock.get().map_or_else(
-                || "-:--:--".to_owned(),
-                |c| scenario::clock_seconds(c.sim_at(Instant::now())),
-            );
+            let (elapsed, sim) = stats.stamp();
             eprintln!(
                 "{}",
                 progress_line(
-                    started.elapsed(),
-                    &sim,
+                    elapsed,
+                    sim.as_deref().unwrap_or("-:--:--"),
                     devices,
                     &now,
                     &before,

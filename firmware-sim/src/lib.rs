@@ -3,7 +3,8 @@
 //! crate: they provision through the hub's REST API (or read credentials from a file),
 //! connect one MQTT connection each, announce themselves with a retained status and an
 //! offline last will, and tell a food-safety story in scenario time that can run faster
-//! than real time.
+//! than real time. When it logged in to the hub it also watches the hub's food-safety
+//! alerts over the WebSocket and tells them as they come.
 //!
 //! # Layout
 //! - [`config`]: the command line and [`SimConfig`].
@@ -14,8 +15,10 @@
 //! - [`provision`]: the hub's device API and the credentials file.
 //! - [`client`]: one rumqttc connection per device, with reconnects.
 //! - [`fleet`]: the scheduler that runs a scenario over the connections.
+//! - [`alerts`]: the hub's `alerts` channel over its WebSocket, counted and told.
 //! - [`progress`]: counters, the progress line and the final [`Summary`].
 
+pub mod alerts;
 pub mod barcode;
 pub mod client;
 pub mod config;
@@ -28,19 +31,25 @@ pub mod scenario;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use chrono::Utc;
 
+pub use alerts::AlertWatcher;
 pub use client::Broker;
 pub use config::{Auth, ScenarioChoice, SimConfig};
 pub use fleet::{FleetOptions, run_fleet};
-pub use progress::{Stats, Summary};
+pub use progress::{AlertWatch, SeenAlert, Stats, Summary};
 pub use provision::{CredentialsFile, DeviceCredential, HubApi, Login, provision_fleet};
 pub use scenario::Scenario;
 
 /// Devices registered at once while provisioning: the hub hashes every secret.
 const PROVISION_CONCURRENCY: usize = 8;
+/// After the fleet stops, alerts still on their way get this long of silence to arrive...
+const ALERTS_QUIET: Duration = Duration::from_millis(500);
+/// ...but no more than this in all.
+const ALERTS_PATIENCE: Duration = Duration::from_secs(3);
 
 /// Runs `config` until the story ends, `config.duration` passes or Ctrl-C.
 pub async fn run(config: SimConfig) -> anyhow::Result<Summary> {
@@ -61,7 +70,7 @@ pub async fn run_until(
     config.check()?;
     let start = Utc::now();
     let scenario = build_scenario(&config, start);
-    let credentials = credentials_for(&config, &scenario).await?;
+    let (credentials, api) = credentials_and_api(&config, &scenario).await?;
     if let Some(path) = &config.save_credentials {
         credentials.save(path)?;
         if config.progress {
@@ -80,7 +89,15 @@ pub async fn run_until(
         for beat in &scenario.story {
             eprintln!("  {beat}");
         }
+        if api.is_none() {
+            eprintln!(
+                "alerts: not watched: the hub's alerts need a login (--login), not \
+                 --credentials or --anonymous"
+            );
+        }
     }
+    let stats = Arc::new(Stats::default());
+    let watcher = api.map(|api| AlertWatcher::spawn(api, stats.clone(), config.progress));
     let options = FleetOptions {
         broker: config.broker.clone(),
         speed: config.speed,
@@ -91,14 +108,11 @@ pub async fn run_until(
         progress: config.progress,
         start,
     };
-    run_fleet(
-        scenario,
-        &credentials,
-        &options,
-        Arc::new(Stats::default()),
-        stop,
-    )
-    .await
+    let summary = run_fleet(scenario, &credentials, &options, stats.clone(), stop).await?;
+    if let Some(watcher) = watcher {
+        watcher.finish(ALERTS_QUIET, ALERTS_PATIENCE).await;
+    }
+    Ok(summary.with_alerts(&stats))
 }
 
 /// The scenario `config` asks for, starting at wall-clock `start`.
@@ -128,10 +142,22 @@ pub async fn credentials_for(
     config: &SimConfig,
     scenario: &Scenario,
 ) -> anyhow::Result<CredentialsFile> {
+    Ok(credentials_and_api(config, scenario).await?.0)
+}
+
+/// Credentials for every device of `scenario`, and the logged-in API client when they
+/// came through the hub's API.
+async fn credentials_and_api(
+    config: &SimConfig,
+    scenario: &Scenario,
+) -> anyhow::Result<(CredentialsFile, Option<HubApi>)> {
     match &config.auth {
-        Auth::Anonymous => Ok(CredentialsFile::anonymous(
-            &config.venue,
-            scenario.devices.iter().map(|d| d.key.as_str()),
+        Auth::Anonymous => Ok((
+            CredentialsFile::anonymous(
+                &config.venue,
+                scenario.devices.iter().map(|d| d.key.as_str()),
+            ),
+            None,
         )),
         Auth::File(path) => {
             let file = CredentialsFile::load(path)?;
@@ -144,7 +170,7 @@ pub async fn credentials_for(
                     file.venue
                 );
             }
-            Ok(file)
+            Ok((file, None))
         }
         Auth::Provision { hub, login } => {
             let api = HubApi::login(hub, &config.venue, login.clone())
@@ -156,7 +182,8 @@ pub async fn credentials_for(
                     scenario.devices.len()
                 );
             }
-            provision_fleet(&api, &scenario.devices, PROVISION_CONCURRENCY).await
+            let file = provision_fleet(&api, &scenario.devices, PROVISION_CONCURRENCY).await?;
+            Ok((file, Some(api)))
         }
     }
 }

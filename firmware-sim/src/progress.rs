@@ -1,13 +1,20 @@
-//! Counters every device task bumps (lock-free), the once-a-second progress line on
-//! stderr, and the final [`Summary`]. Nothing here touches the network.
+//! Counters every device task bumps (lock-free), the food-safety alerts the alert watcher
+//! saw, the once-a-second progress line and alert story lines on stderr, and the final
+//! [`Summary`]. Nothing here touches the network.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use serde::Serialize;
+use tokio::time::Instant;
+
+use crate::fleet::SimClock;
+
+/// Alerts kept for the summary; the counts go on beyond it.
+pub const MAX_ALERT_LOG: usize = 1000;
 
 /// Shared counters of a running fleet.
 #[derive(Debug, Default)]
@@ -43,12 +50,55 @@ pub struct Stats {
     pub refused: AtomicU64,
     /// Devices connected right now.
     pub connected: AtomicI64,
+    /// New food-safety alerts the hub announced on its WebSocket (`alerts` channel).
+    pub alerts: AtomicU64,
+    /// Alerts that changed: recovered, acknowledged or resolved.
+    pub alert_changes: AtomicU64,
+    /// An alert watcher runs: the run logged in to the hub, so it has a token.
+    pub alert_watch: AtomicBool,
+    /// Times the watcher subscribed to `alerts`, the first time included.
+    pub alert_subscriptions: AtomicU64,
+    /// New alerts by kind (`excursion`, `critical`, `offline`, `cooling_warning`, ...).
+    alert_kinds: Mutex<BTreeMap<String, u64>>,
+    /// The first [`MAX_ALERT_LOG`] new alerts, in the order they arrived.
+    alert_log: Mutex<Vec<SeenAlert>>,
+    /// When the fleet started and its scenario clock, for stamping lines.
+    timing: Mutex<Timing>,
     /// Most recent connection error, for the progress line.
     last_error: Mutex<Option<String>>,
     /// Error replies by code.
     error_codes: Mutex<BTreeMap<String, u64>>,
     /// Command types received.
     command_types: Mutex<BTreeMap<String, u64>>,
+}
+
+/// Real start of the fleet and, once every device is connected, its scenario clock.
+#[derive(Debug, Default, Clone, Copy)]
+struct Timing {
+    started: Option<Instant>,
+    clock: Option<SimClock>,
+}
+
+/// A food-safety alert the hub raised while the fleet ran, as the `alerts` channel
+/// announced it (`FoodSafetyAlert` in docs/api.md), stamped with when it arrived.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct SeenAlert {
+    pub id: String,
+    /// `excursion`, `critical`, `offline`, `cooling_warning` or `cooling_failed`.
+    pub kind: String,
+    pub device_id: String,
+    /// The device's key, when the hub's device list named it.
+    pub device_key: Option<String>,
+    /// What the probe watches (`Bar fridge`).
+    pub unit: String,
+    pub celsius: Option<f64>,
+    pub limit: Option<f64>,
+    /// When the hub raised it, by the hub's clock.
+    pub raised_at: Option<String>,
+    /// Real seconds since the fleet started when the alert arrived.
+    pub real_seconds: f64,
+    /// The scenario clock (`H:MM:SS`) when it arrived, once the fleet's clock runs.
+    pub scenario_clock: Option<String>,
 }
 
 fn bump(map: &Mutex<BTreeMap<String, u64>>, key: &str) {
@@ -82,6 +132,62 @@ impl Stats {
         }
     }
 
+    /// Counts a new alert, stamps it with the fleet's real and scenario time and keeps it
+    /// for the summary; returns the stamped alert.
+    pub fn note_alert(&self, mut alert: SeenAlert) -> SeenAlert {
+        let (real, clock) = self.stamp();
+        alert.real_seconds = real.as_secs_f64();
+        alert.scenario_clock = clock;
+        self.alerts.fetch_add(1, Relaxed);
+        bump(&self.alert_kinds, &alert.kind);
+        if let Ok(mut log) = self.alert_log.lock()
+            && log.len() < MAX_ALERT_LOG
+        {
+            log.push(alert.clone());
+        }
+        alert
+    }
+
+    pub fn alert_kinds(&self) -> BTreeMap<String, u64> {
+        copy(&self.alert_kinds)
+    }
+
+    pub fn alert_log(&self) -> Vec<SeenAlert> {
+        self.alert_log.lock().map(|l| l.clone()).unwrap_or_default()
+    }
+
+    /// The fleet started now: lines are stamped with real time from here.
+    pub fn start_run(&self, started: Instant) {
+        if let Ok(mut timing) = self.timing.lock() {
+            *timing = Timing {
+                started: Some(started),
+                clock: None,
+            };
+        }
+    }
+
+    /// Every device is connected and scenario time runs on `clock`.
+    pub fn start_clock(&self, clock: SimClock) {
+        if let Ok(mut timing) = self.timing.lock() {
+            timing.clock = Some(clock);
+        }
+    }
+
+    /// Real time since the fleet started and the scenario clock now (`None` before the
+    /// scenario runs).
+    pub fn stamp(&self) -> (Duration, Option<String>) {
+        let timing = self.timing.lock().map(|t| *t).unwrap_or_default();
+        let now = Instant::now();
+        (
+            timing
+                .started
+                .map_or(Duration::ZERO, |s| now.saturating_duration_since(s)),
+            timing
+                .clock
+                .map(|c| crate::scenario::clock_seconds(c.sim_at(now))),
+        )
+    }
+
     pub fn last_error(&self) -> Option<String> {
         self.last_error.lock().ok().and_then(|e| e.clone())
     }
@@ -105,6 +211,10 @@ impl Stats {
             connection_errors: self.connection_errors.load(Relaxed),
             dropped: self.dropped.load(Relaxed),
             connected: self.connected.load(Relaxed).max(0) as u64,
+            alerts: self
+                .alert_watch
+                .load(Relaxed)
+                .then(|| self.alerts.load(Relaxed)),
         }
     }
 }
@@ -121,6 +231,41 @@ pub struct Snapshot {
     pub connection_errors: u64,
     pub dropped: u64,
     pub connected: u64,
+    /// New food-safety alerts, when an alert watcher runs.
+    pub alerts: Option<u64>,
+}
+
+/// The `[  42s sim 0:42:00]` stamp that opens progress and story lines.
+pub fn line_stamp(elapsed: Duration, scenario_clock: Option<&str>) -> String {
+    format!(
+        "[{:>5.0}s sim {}]",
+        elapsed.as_secs_f64(),
+        scenario_clock.unwrap_or("-:--:--")
+    )
+}
+
+/// The story line of a new alert:
+/// `[  192s sim 4:01:10] ALERT critical: Bar fridge (fridge-bar) at 8.3 °C, limit 5 °C`.
+pub fn alert_line(alert: &SeenAlert) -> String {
+    let mut line = format!(
+        "{} ALERT {}: {}",
+        line_stamp(
+            Duration::from_secs_f64(alert.real_seconds.max(0.0)),
+            alert.scenario_clock.as_deref()
+        ),
+        alert.kind,
+        alert.unit
+    );
+    if let Some(key) = &alert.device_key {
+        let _ = write!(line, " ({key})");
+    }
+    if let Some(celsius) = alert.celsius {
+        let _ = write!(line, " at {celsius:.1} °C");
+    }
+    if let Some(limit) = alert.limit {
+        let _ = write!(line, ", limit {limit} °C");
+    }
+    line
 }
 
 /// One progress line: elapsed real time, scenario clock, devices online, and the counters
@@ -136,18 +281,22 @@ pub fn progress_line(
 ) -> String {
     let per_second = |a: u64, b: u64| (a.saturating_sub(b)) as f64 / interval.as_secs_f64();
     let mut line = format!(
-        "[{:>5.0}s sim {scenario_clock}] online {}/{devices} | sent {} ({:.0}/s) | puback {} | \
-         cmd {} (ack {}) | errors {} | reconnects {} | dropped {}",
-        elapsed.as_secs_f64(),
+        "{} online {}/{devices} | sent {} ({:.0}/s) | puback {} | cmd {} (ack {})",
+        line_stamp(elapsed, Some(scenario_clock)),
         now.connected,
         now.sent,
         per_second(now.sent, before.sent),
         now.puback,
         now.commands,
         now.command_acks,
-        now.errors_received,
-        now.reconnects,
-        now.dropped,
+    );
+    if let Some(alerts) = now.alerts {
+        let _ = write!(line, " | alerts {alerts}");
+    }
+    let _ = write!(
+        line,
+        " | errors {} | reconnects {} | dropped {}",
+        now.errors_received, now.reconnects, now.dropped
     );
     if now.connection_errors > before.connection_errors
         && let Some(error) = last_error
@@ -196,6 +345,31 @@ pub struct Summary {
     /// Largest delay between a message's due time and its sending: near zero unless the
     /// simulator itself cannot keep up with the rate.
     pub max_lag_ms: f64,
+    /// Whether the hub's food-safety alerts were watched over its WebSocket.
+    pub alert_watch: AlertWatch,
+    /// New food-safety alerts seen while the fleet ran.
+    pub alerts: u64,
+    /// New alerts by kind.
+    pub alert_kinds: BTreeMap<String, u64>,
+    /// Alerts that recovered or were acknowledged or resolved.
+    pub alert_changes: u64,
+    /// Times the watcher had to subscribe again (a lost socket, a resync).
+    pub alert_resubscribes: u64,
+    /// The new alerts in arrival order (at most [`MAX_ALERT_LOG`]).
+    pub alert_log: Vec<SeenAlert>,
+}
+
+/// Whether a run watched the hub's alerts.
+#[derive(Debug, Clone, Copy, Serialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertWatch {
+    /// Subscribed to the hub's `alerts` channel.
+    Watched,
+    /// No hub login (`--credentials`, `--anonymous`): no token to open the WebSocket.
+    #[default]
+    NoLogin,
+    /// Logged in, but the WebSocket never got as far as a subscription.
+    Unavailable,
 }
 
 impl Summary {
@@ -244,7 +418,31 @@ impl Summary {
             refused: stats.refused.load(Relaxed),
             rss_bytes: resident_memory(),
             max_lag_ms: 0.0,
+            alert_watch: AlertWatch::NoLogin,
+            alerts: 0,
+            alert_kinds: BTreeMap::new(),
+            alert_changes: 0,
+            alert_resubscribes: 0,
+            alert_log: Vec::new(),
         }
+        .with_alerts(stats)
+    }
+
+    /// Takes the alert figures from `stats` again: the watcher may see the last alerts
+    /// after the fleet stopped.
+    pub fn with_alerts(mut self, stats: &Stats) -> Self {
+        let subscriptions = stats.alert_subscriptions.load(Relaxed);
+        self.alert_watch = match (stats.alert_watch.load(Relaxed), subscriptions) {
+            (false, _) => AlertWatch::NoLogin,
+            (true, 0) => AlertWatch::Unavailable,
+            (true, _) => AlertWatch::Watched,
+        };
+        self.alerts = stats.alerts.load(Relaxed);
+        self.alert_kinds = stats.alert_kinds();
+        self.alert_changes = stats.alert_changes.load(Relaxed);
+        self.alert_resubscribes = subscriptions.saturating_sub(1);
+        self.alert_log = stats.alert_log();
+        self
     }
 
     /// The summary for a person.
@@ -292,6 +490,49 @@ impl Summary {
             "  connections: {} connects, {} reconnects, {} errors, {} refused",
             self.connects, self.reconnects, self.connection_errors, self.refused
         );
+        match self.alert_watch {
+            AlertWatch::Watched => {
+                let kinds: Vec<String> = self
+                    .alert_kinds
+                    .iter()
+                    .map(|(kind, n)| format!("{kind} {n}"))
+                    .collect();
+                let _ = write!(
+                    out,
+                    "\n  food-safety alerts: {} new{}, {} changed, {} resubscribes",
+                    self.alerts,
+                    if kinds.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" ({})", kinds.join(", "))
+                    },
+                    self.alert_changes,
+                    self.alert_resubscribes
+                );
+                for alert in &self.alert_log {
+                    let _ = write!(out, "\n    {}", alert_line(alert));
+                }
+                if self.alerts as usize > self.alert_log.len() {
+                    let _ = write!(
+                        out,
+                        "\n    ... and {} more",
+                        self.alerts as usize - self.alert_log.len()
+                    );
+                }
+            }
+            AlertWatch::NoLogin => {
+                let _ = write!(
+                    out,
+                    "\n  food-safety alerts: not watched (no hub login: use --login to see them)"
+                );
+            }
+            AlertWatch::Unavailable => {
+                let _ = write!(
+                    out,
+                    "\n  food-safety alerts: not watched (the hub's WebSocket was unavailable)"
+                );
+            }
+        }
         let _ = write!(out, "\n  scheduler lag at most {:.0} ms", self.max_lag_ms);
         if let Some(rss) = self.rss_bytes {
             let _ = write!(out, ", RSS {:.1} MiB", rss as f64 / (1024.0 * 1024.0));
@@ -386,6 +627,92 @@ mod tests {
         let json = serde_json::to_value(&summary).unwrap();
         assert_eq!(json["error_codes"]["unknown_device"], 1);
         assert!(summary.human().contains("error replies 3"));
+    }
+
+    #[test]
+    fn the_progress_line_shows_alerts_only_when_they_are_watched() {
+        let stats = Stats::default();
+        let line = |stats: &Stats| {
+            progress_line(
+                Duration::from_secs(1),
+                "0:01",
+                1,
+                &stats.snapshot(),
+                &Snapshot::default(),
+                Duration::from_secs(1),
+                None,
+            )
+        };
+        assert!(!line(&stats).contains("alerts"), "{}", line(&stats));
+        stats.alert_watch.store(true, Relaxed);
+        assert!(line(&stats).contains("| alerts 0 |"), "{}", line(&stats));
+    }
+
+    #[test]
+    fn the_summary_lists_the_alerts_by_kind_and_in_json() {
+        let stats = Stats::default();
+        stats.alert_watch.store(true, Relaxed);
+        stats.alert_subscriptions.store(2, Relaxed);
+        let critical = SeenAlert {
+            id: "a-1".into(),
+            kind: "critical".into(),
+            device_id: "d-1".into(),
+            device_key: Some("fridge-bar".into()),
+            unit: "Bar fridge".into(),
+            celsius: Some(8.3),
+            limit: Some(5.0),
+            raised_at: None,
+            real_seconds: 0.0,
+            scenario_clock: None,
+        };
+        stats.note_alert(critical.clone());
+        stats.note_alert(SeenAlert {
+            id: "a-2".into(),
+            kind: "offline".into(),
+            celsius: None,
+            ..critical
+        });
+        let summary = Summary::collect(&stats, "t", 1, 1.0, Duration::from_secs(2), 2.0, true);
+        assert_eq!(summary.alert_watch, AlertWatch::Watched);
+        assert_eq!(summary.alerts, 2);
+        assert_eq!(summary.alert_resubscribes, 1);
+        let human = summary.human();
+        assert!(
+            human.contains("food-safety alerts: 2 new (critical 1, offline 1)"),
+            "{human}"
+        );
+        assert!(
+            human.contains("ALERT offline: Bar fridge (fridge-bar), limit 5 °C"),
+            "{human}"
+        );
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["alert_watch"], "watched");
+        assert_eq!(json["alert_kinds"]["critical"], 1);
+        assert_eq!(json["alert_log"][0]["device_key"], "fridge-bar");
+        assert_eq!(json["alert_log"][0]["celsius"], 8.3);
+    }
+
+    #[test]
+    fn a_run_without_a_login_says_alerts_were_not_watched() {
+        let summary = Summary::collect(
+            &Stats::default(),
+            "t",
+            1,
+            1.0,
+            Duration::from_secs(1),
+            1.0,
+            true,
+        );
+        assert_eq!(summary.alert_watch, AlertWatch::NoLogin);
+        assert!(summary.human().contains("not watched (no hub login"));
+    }
+
+    #[test]
+    fn a_login_whose_websocket_never_opened_says_alerts_were_unavailable() {
+        let stats = Stats::default();
+        stats.alert_watch.store(true, Relaxed);
+        let summary = Summary::collect(&stats, "t", 1, 1.0, Duration::from_secs(1), 1.0, true);
+        assert_eq!(summary.alert_watch, AlertWatch::Unavailable);
     }
 
     #[test]

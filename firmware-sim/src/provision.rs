@@ -1,12 +1,14 @@
 //! Device credentials: registering the simulated devices through the hub's REST API
-//! (login, stations and tables to pair with, `POST /api/v1/devices`, and a secret rotation
-//! for a key that already exists), and the JSON credentials file that lets a later run
-//! skip the API. Knows nothing about MQTT.
+//! (login and token refresh, stations and tables to pair with, `POST /api/v1/devices`, and
+//! a secret rotation for a key that already exists), and the JSON credentials file that
+//! lets a later run skip the API. Knows nothing about MQTT.
 
 use std::collections::HashMap;
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
+
+use tokio::time::Instant;
 
 use anyhow::{Context, anyhow, bail};
 use reqwest::StatusCode;
@@ -108,8 +110,19 @@ pub struct HubApi {
     base: String,
     venue: String,
     login: Login,
-    token: Arc<Mutex<String>>,
+    tokens: Arc<Mutex<Tokens>>,
 }
+
+/// The current token pair and when the access token stops working.
+#[derive(Debug)]
+struct Tokens {
+    access: String,
+    refresh: Option<String>,
+    expires: Instant,
+}
+
+/// Renew the access token this long before the hub would refuse it.
+const TOKEN_MARGIN: Duration = Duration::from_secs(60);
 
 /// The hub's error body: `{"error": code, "message": ...}`.
 #[derive(Debug, Deserialize)]
@@ -142,13 +155,96 @@ impl HubApi {
             base: base.trim_end_matches('/').to_owned(),
             venue: venue.to_owned(),
             login,
-            token: Arc::new(Mutex::new(String::new())),
+            tokens: Arc::new(Mutex::new(Tokens {
+                access: String::new(),
+                refresh: None,
+                expires: Instant::now(),
+            })),
         };
-        api.refresh_token().await?;
+        api.log_in().await?;
         Ok(api)
     }
 
-    async fn refresh_token(&self) -> anyhow::Result<()> {
+    /// The hub's base address (`http://host:port`).
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The venue slug this client is logged in at.
+    pub fn venue(&self) -> &str {
+        &self.venue
+    }
+
+    /// An access token that is good for at least another minute: the current one, or a
+    /// new one from `POST /api/v1/auth/refresh` (logging in again if the refresh token is
+    /// refused). For connections that present the token once, like the WebSocket.
+    pub async fn access_token(&self) -> anyhow::Result<String> {
+        let (fresh, refresh) = match self.tokens.lock() {
+            Ok(tokens) => (
+                (tokens.expires > Instant::now() + TOKEN_MARGIN).then(|| tokens.access.clone()),
+                tokens.refresh.clone(),
+            ),
+            Err(_) => (None, None),
+        };
+        if let Some(token) = fresh {
+            return Ok(token);
+        }
+        self.renew_token(refresh).await?;
+        Ok(self.bearer())
+    }
+
+    /// Replaces a token the hub refused (or that is about to expire): refresh, else log in.
+    pub async fn renew_access_token(&self) -> anyhow::Result<()> {
+        let refresh = self.tokens.lock().ok().and_then(|t| t.refresh.clone());
+        self.renew_token(refresh).await
+    }
+
+    async fn renew_token(&self, refresh: Option<String>) -> anyhow::Result<()> {
+        if let Some(refresh) = refresh {
+            let url = format!("{}/api/v1/auth/refresh", self.base);
+            let answer = self
+                .http
+                .post(&url)
+                .json(&json!({"refresh_token": refresh}))
+                .send()
+                .await;
+            if let Ok(response) = answer
+                && response.status().is_success()
+                && let Ok(value) = response.json::<Value>().await
+                && self.store_tokens(&value).is_ok()
+            {
+                return Ok(());
+            }
+        }
+        self.log_in().await
+    }
+
+    /// Keeps the tokens of a login or refresh answer.
+    fn store_tokens(&self, answer: &Value) -> anyhow::Result<()> {
+        let access = answer
+            .get("access_token")
+            .and_then(Value::as_str)
+            .ok_or_else(|| anyhow!("the hub's token answer has no access_token"))?;
+        // Without `expires_in` assume the hub's default of 15 minutes.
+        let lifetime = answer
+            .get("expires_in")
+            .and_then(Value::as_u64)
+            .unwrap_or(15 * 60);
+        if let Ok(mut tokens) = self.tokens.lock() {
+            *tokens = Tokens {
+                access: access.to_owned(),
+                refresh: answer
+                    .get("refresh_token")
+                    .and_then(Value::as_str)
+                    .map(str::to_owned),
+                expires: Instant::now() + Duration::from_secs(lifetime),
+            };
+        }
+        Ok(())
+    }
+
+    /// Logs in again with the credentials given at start.
+    async fn log_in(&self) -> anyhow::Result<()> {
         let body = match &self.login {
             Login::Password { username, password } => {
                 json!({"venue": self.venue, "username": username, "password": password})
@@ -169,18 +265,14 @@ impl HubApi {
             bail!("login at {url} refused: {}", describe(status, &text));
         }
         let value: Value = serde_json::from_str(&text).context("login answer is not JSON")?;
-        let token = value
-            .get("access_token")
-            .and_then(Value::as_str)
-            .ok_or_else(|| anyhow!("login answer has no access_token"))?;
-        if let Ok(mut slot) = self.token.lock() {
-            *slot = token.to_owned();
-        }
-        Ok(())
+        self.store_tokens(&value)
     }
 
     fn bearer(&self) -> String {
-        self.token.lock().map(|t| t.clone()).unwrap_or_default()
+        self.tokens
+            .lock()
+            .map(|t| t.access.clone())
+            .unwrap_or_default()
     }
 
     /// One request; logs in again once if the token expired.
@@ -205,7 +297,7 @@ impl HubApi {
                 .with_context(|| format!("{method} {url}"))?;
             let status = response.status();
             if status == StatusCode::UNAUTHORIZED && attempt == 0 {
-                self.refresh_token().await?;
+                self.renew_access_token().await?;
                 continue;
             }
             let text = response.text().await.unwrap_or_default();

@@ -1,7 +1,8 @@
 //! Owns firmware-sim against the real hub: the evening's story (provisioned through the
 //! API, played at 1800x over the embedded broker) ends in the food-safety record the
 //! scenario promises: the failing fridge and the drifting hot well alert, the door
-//! opening does not, the rendang batch passes its cooling log, the delivery is scanned.
+//! opening does not, the rendang batch passes its cooling log, the delivery is scanned;
+//! and firmware-sim, watching the hub's WebSocket, reports those alerts in its summary.
 
 #![allow(
     clippy::unwrap_used,
@@ -11,7 +12,7 @@
 
 use std::time::Duration;
 
-use firmware_sim::{Auth, Broker, Login, ScenarioChoice, SimConfig};
+use firmware_sim::{AlertWatch, Auth, Broker, Login, ScenarioChoice, SimConfig};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -95,6 +96,45 @@ async fn an_evening_of_simulated_devices_leaves_the_promised_food_safety_record(
     assert!(
         kinds_for("blast-1").is_empty(),
         "the rendang cools in time: {alerts:#}"
+    );
+
+    // The simulator saw the same alerts live on the hub's `alerts` channel.
+    assert_eq!(summary.alert_watch, AlertWatch::Watched, "{summary:?}");
+    let seen_for = |key: &str| -> Vec<&str> {
+        summary
+            .alert_log
+            .iter()
+            .filter(|a| a.device_key.as_deref() == Some(key) && a.kind != "offline")
+            .map(|a| a.kind.as_str())
+            .collect()
+    };
+    let seen_bar = seen_for("fridge-bar");
+    assert!(
+        seen_bar.contains(&"excursion") || seen_bar.contains(&"critical"),
+        "the summary tells the failing fridge's alert: {:#?}",
+        summary.alert_log
+    );
+    assert!(
+        !seen_for("hotwell-1").is_empty(),
+        "the summary tells the hot well's alert: {:#?}",
+        summary.alert_log
+    );
+    for raised in alerts
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["kind"] != "offline")
+    {
+        assert!(
+            summary.alert_log.iter().any(|a| a.id == raised["id"]),
+            "every alert of the evening reached the simulator: {raised:#} not in {:#?}",
+            summary.alert_log
+        );
+    }
+    assert_eq!(
+        summary.alerts,
+        summary.alert_kinds.values().sum::<u64>(),
+        "{summary:?}"
     );
 
     let cooling = kitchen
