@@ -7,7 +7,7 @@
 //! `food_safety_alert` frame to it. It measures and counts; it asserts nothing.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeMap, HashMap},
     sync::{
         Arc, Mutex,
         atomic::{AtomicBool, AtomicU64, Ordering::Relaxed},
@@ -269,8 +269,9 @@ pub struct Alerts {
     pub latencies: Latencies,
     /// Alert frames matched to a critical reading of an alarm probe.
     pub matched: u64,
-    /// Other `food_safety_alert` frames (another probe, another kind of alert).
-    pub other: u64,
+    /// Other `food_safety_alert` frames (another probe, another kind of alert), by the
+    /// alert's kind.
+    pub other: BTreeMap<String, u64>,
     /// Why the screen stopped before it was told to, if it did.
     pub ended_early: Option<String>,
 }
@@ -299,20 +300,19 @@ pub async fn listen(
         if frame["type"] != "event" || frame["kind"] != "food_safety_alert" {
             continue;
         }
-        match alert_key(&frame["data"]) {
-            Some(key) => {
-                let sent = published.lock().ok().and_then(|mut p| p.remove(&key));
-                match sent {
-                    Some(sent) => {
-                        alerts.matched += 1;
-                        alerts
-                            .latencies
-                            .record(arrived.saturating_duration_since(sent));
-                    }
-                    None => alerts.other += 1,
-                }
+        let sent = alert_key(&frame["data"])
+            .and_then(|key| published.lock().ok().and_then(|mut p| p.remove(&key)));
+        match sent {
+            Some(sent) => {
+                alerts.matched += 1;
+                alerts
+                    .latencies
+                    .record(arrived.saturating_duration_since(sent));
             }
-            None => alerts.other += 1,
+            None => {
+                let kind = frame["data"]["kind"].as_str().unwrap_or("?").to_owned();
+                *alerts.other.entry(kind).or_default() += 1;
+            }
         }
     }
     alerts

@@ -61,6 +61,12 @@ const CONNECT_RATE: f64 = 1000.0;
 const REPORT_INTERVAL_SECONDS: u32 = 3600;
 /// Quiet time after the connections before memory is read and the load starts.
 const SETTLE: Duration = Duration::from_secs(1);
+/// Load before the window opens: the fleet's retained `online` statuses (one per device,
+/// right after it connects) are through the broker by then, so both rows count the same
+/// telemetry.
+const LEAD_IN: Duration = Duration::from_secs(2);
+/// Load after the window closes, so the fleet's goodbyes fall outside it.
+const TAIL: Duration = Duration::from_secs(1);
 /// The drain ends when the counter has not moved for this long...
 const DRAIN_QUIET: Duration = Duration::from_secs(2);
 /// ...or after this long at most.
@@ -77,7 +83,7 @@ pub struct Args {
     probes: u64,
 
     /// Telemetry messages per second across the load fleet (one reading each).
-    #[arg(long, default_value_t = 2000, value_parser = clap::value_parser!(u64).range(1..=50_000))]
+    #[arg(long, default_value_t = 4000, value_parser = clap::value_parser!(u64).range(1..=50_000))]
     rate: u64,
 
     /// Seconds of load per row (provisioning, connecting and the drain come on top).
@@ -103,6 +109,12 @@ pub struct Args {
     /// Run the hubs on an embedded SQLite file in a temporary directory instead of Postgres.
     #[arg(long)]
     sqlite: bool,
+
+    /// Start the hubs with MALLOC_MMAP_THRESHOLD_=BYTES (glibc), so large blocks such as
+    /// argon2's 19 MiB are mapped and returned on free rather than kept in malloc's arenas:
+    /// shows the hub's memory without what provisioning and first connections leave behind.
+    #[arg(long, value_name = "BYTES")]
+    malloc_mmap_threshold: Option<u64>,
 }
 
 /// Which consumer takes the devices' messages off the broker.
@@ -185,7 +197,12 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             args.alarm_probes,
             store.describe()
         );
-        let hub = HubProcess::start_with(&binary, database.url(), consumer.mqtt()).await?;
+        let env: Vec<(&str, String)> = args
+            .malloc_mmap_threshold
+            .map(|bytes| ("MALLOC_MMAP_THRESHOLD_", bytes.to_string()))
+            .into_iter()
+            .collect();
+        let hub = HubProcess::start_with(&binary, database.url(), consumer.mqtt(), &env).await?;
         let outcome = async {
             let fleet = match fleet.take() {
                 Some(fleet) => fleet,
@@ -195,16 +212,20 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             Ok::<_, anyhow::Error>((fleet, row?))
         }
         .await;
-        let log = hub.log();
+        let log = hub.log_counts();
         hub.stop().await;
         let (kept, mut row) = outcome.with_context(|| {
             format!(
                 "the {} row (hub log: {})",
                 consumer.label(),
-                if log.is_empty() {
+                if log.1.is_empty() {
                     "nothing at warn or above".to_owned()
                 } else {
-                    log.join(" | ")
+                    log.1
+                        .iter()
+                        .map(|(message, n)| format!("{n}x {message}"))
+                        .collect::<Vec<_>>()
+                        .join(" | ")
                 }
             )
         })?;
@@ -294,6 +315,10 @@ struct Snapshot {
     /// CPU time of each Postgres backend serving the hub's database.
     postgres: Option<HashMap<u32, Duration>>,
     sent: u64,
+    /// Resident memory, KiB.
+    rss_kib: Option<u64>,
+    /// Log lines the hub has printed so far.
+    log_lines: u64,
 }
 
 impl Snapshot {
@@ -307,6 +332,8 @@ impl Snapshot {
         let at = Instant::now();
         let sent = stats.sent.load(Relaxed);
         let cpu = hub.cpu_time()?;
+        let rss_kib = hub.memory().ok().map(|m| m.rss_kib);
+        let log_lines = hub.log_counts().0;
         let metrics = metrics::fetch(client, base_url).await?;
         let postgres = match postgres_url {
             Some(url) => Some(
@@ -324,6 +351,8 @@ impl Snapshot {
             cpu,
             postgres,
             sent,
+            rss_kib,
+            log_lines,
         })
     }
 
@@ -367,11 +396,16 @@ struct Row {
     peak_kib: Option<u64>,
     peak_reset: bool,
     memory_after: Option<Memory>,
+    /// Resident memory when the window opened (the fleet connected and sending), KiB.
+    rss_at_open: Option<u64>,
     /// Resident memory once a second through the window, KiB.
     rss_series: Vec<u64>,
+    /// Log lines the hub printed during the window.
+    log_lines_in_window: u64,
     alerts: Option<Alerts>,
     latency: Option<LatencySummary>,
-    log: Vec<String>,
+    /// The hub's log lines after its banner: the total, and counts by message.
+    log: (u64, Vec<(String, u64)>),
 }
 
 impl Row {
@@ -450,7 +484,7 @@ async fn measure(
     let stats = Arc::new(Stats::default());
     let scenario = load_scenario(args, "load", args.probes, 1);
     let mut options = FleetOptions::new(broker.clone());
-    options.duration = Some(Duration::from_secs(args.seconds));
+    options.duration = Some(LEAD_IN + Duration::from_secs(args.seconds) + TAIL);
     options.qos = QoS::AtLeastOnce;
     options.connect_rate = CONNECT_RATE;
     let credentials = fleet.credentials.clone();
@@ -459,7 +493,7 @@ async fn measure(
         firmware_sim::run_fleet(scenario, &credentials, &options, fleet_stats, pending()).await
     });
 
-    // The window opens with the fleet's first message.
+    // The window opens `LEAD_IN` after the fleet's first message.
     let patience =
         Duration::from_secs_f64(args.probes as f64 / CONNECT_RATE) + Duration::from_secs(30);
     let opened = Instant::now();
@@ -476,6 +510,7 @@ async fn measure(
         }
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    tokio::time::sleep(LEAD_IN).await;
     let before = Snapshot::take(hub, &client, &base_url, postgres_url, &stats).await?;
     let until = before.at + Duration::from_secs(args.seconds);
     let publishing = async {
@@ -568,10 +603,12 @@ async fn measure(
         peak_kib: memory_after.map(|m| m.peak_kib),
         peak_reset,
         memory_after,
+        rss_at_open: before.rss_kib,
         rss_series,
+        log_lines_in_window: after.log_lines.saturating_sub(before.log_lines),
         alerts,
         latency,
-        log: Vec::new(),
+        log: (0, Vec::new()),
     })
 }
 
@@ -714,10 +751,15 @@ fn report(store: &Store, args: &Args, provisioning: Duration, rows: &[Row]) -> S
     );
     let _ = writeln!(
         out,
-        "window:   from the fleet's first message for --seconds; in/s = messages the consumer \
+        "window:   --seconds, opening {} s after the fleet's first message; in/s = messages the consumer \
          took in (bridge: telemetry accepted; baseline: messages drained) / window; stored/s = \
          readings newly persisted / window; CPU = hub process user+system in the window; pg CPU \
-         = the Postgres backends of the hub's database in the window\n"
+         = the Postgres backends of the hub's database in the window; RSS0 = after provisioning \
+         and first connections, before the load; peak = VmHWM reset before the load{}\n",
+        LEAD_IN.as_secs(),
+        args.malloc_mmap_threshold
+            .map(|bytes| format!("; hubs started with MALLOC_MMAP_THRESHOLD_={bytes}"))
+            .unwrap_or_default()
     );
     let _ = writeln!(
         out,
@@ -867,8 +909,14 @@ fn report(store: &Store, args: &Args, provisioning: Duration, rows: &[Row]) -> S
             .collect();
         let _ = writeln!(
             out,
-            "  hub RSS MiB each second of the window: {} (second half {:+.1} MiB){}",
+            "  hub RSS MiB at the window's opening {} (fleet connected), then each second: {} \
+             (over the window {:+.1} MiB, its second half {:+.1} MiB){}",
+            mib(row.rss_at_open),
             series.join(" "),
+            match (row.rss_at_open, row.rss_series.last()) {
+                (Some(open), Some(last)) => (*last as f64 - open as f64) / 1024.0,
+                _ => f64::NAN,
+            },
             second_half_growth_mib(&row.rss_series).unwrap_or(f64::NAN),
             if row.peak_reset {
                 ""
@@ -877,12 +925,22 @@ fn report(store: &Store, args: &Args, provisioning: Duration, rows: &[Row]) -> S
             }
         );
         if let Some(alerts) = &row.alerts {
+            let other: Vec<String> = alerts
+                .other
+                .iter()
+                .map(|(kind, n)| format!("{kind} {n}"))
+                .collect();
             let _ = writeln!(
                 out,
-                "  alerts screen: {} alerts matched to {} critical publishes, {} other alert frames{}",
+                "  alerts screen: {} alerts matched to {} critical publishes; other alert frames: {} \
+                 (offline: the fleet saying goodbye after the window){}",
                 alerts.matched,
                 row.alarm.critical,
-                alerts.other,
+                if other.is_empty() {
+                    "none".to_owned()
+                } else {
+                    other.join(", ")
+                },
                 alerts
                     .ended_early
                     .as_ref()
@@ -890,10 +948,16 @@ fn report(store: &Store, args: &Args, provisioning: Duration, rows: &[Row]) -> S
                     .unwrap_or_default()
             );
         }
-        if !row.log.is_empty() {
-            let _ = writeln!(out, "  hub log (RUST_LOG=warn), first lines:");
-            for line in &row.log {
-                let _ = writeln!(out, "    {line}");
+        let (lines, by_message) = &row.log;
+        if *lines > 0 {
+            let _ = writeln!(
+                out,
+                "  hub log (RUST_LOG=warn): {lines} lines over the whole row ({} during the window), \
+                 by message (digits as N):",
+                row.log_lines_in_window
+            );
+            for (message, n) in by_message.iter().take(8) {
+                let _ = writeln!(out, "    {n:>6}x {message}");
             }
         }
     }
@@ -949,6 +1013,7 @@ mod tests {
             alarm_probes: 1,
             admin_url: String::new(),
             sqlite: true,
+            malloc_mmap_threshold: None,
         };
         let scenario = load_scenario(&args, "load", 3, 1);
         assert_eq!(scenario.devices.len(), 3);

@@ -7,6 +7,7 @@
 //! the report.
 
 use std::{
+    collections::BTreeMap,
     path::{Path, PathBuf},
     process::Stdio,
     sync::{Arc, Mutex},
@@ -24,6 +25,8 @@ use tokio::{
 const START_TIMEOUT: Duration = Duration::from_secs(120);
 /// Log lines kept from the hub, for the report.
 const KEPT_LINES: usize = 20;
+/// Distinct log messages counted (beyond these, lines are only counted in the total).
+const COUNTED_MESSAGES: usize = 50;
 /// Raises the soft open-files limit to the hard one (ignored where not allowed), then
 /// becomes the program in `$0` with the remaining arguments.
 const RAISE_FILES_THEN_EXEC: &str = r#"ulimit -n "$(ulimit -Hn)" 2>/dev/null; exec "$0" "$@""#;
@@ -48,8 +51,43 @@ pub struct HubProcess {
     /// `127.0.0.1:<port>` of the embedded MQTT broker, when it was started.
     mqtt_address: Option<String>,
     /// Lines the hub printed after its banner (warnings and errors at `RUST_LOG=warn`).
-    log: Arc<Mutex<Vec<String>>>,
+    log: Arc<Mutex<Log>>,
     _data_dir: TempDir,
+}
+
+/// What the hub logged after its banner.
+#[derive(Debug, Default)]
+struct Log {
+    /// The first lines, verbatim.
+    first: Vec<String>,
+    /// Every line, counted by its message (see [`message_of`]).
+    by_message: BTreeMap<String, u64>,
+    total: u64,
+}
+
+/// A log line's message for counting: without its leading timestamp, every run of digits
+/// (ids, ports, times) as `N`, so the same complaint about different connections counts
+/// as one.
+fn message_of(line: &str) -> String {
+    let line = line.trim();
+    let rest = match line.split_once(' ') {
+        Some((first, rest)) if first.starts_with(|c: char| c.is_ascii_digit()) => rest,
+        _ => line,
+    };
+    let mut message = String::with_capacity(rest.len());
+    let mut in_digits = false;
+    for c in rest.chars() {
+        if c.is_ascii_digit() {
+            if !in_digits {
+                message.push('N');
+            }
+            in_digits = true;
+        } else {
+            message.push(c);
+            in_digits = false;
+        }
+    }
+    message
 }
 
 /// The `hub` executable beside the running bench. Under `cargo run` (which sets `CARGO`)
@@ -99,12 +137,17 @@ impl HubProcess {
     /// Starts `binary` on 127.0.0.1 with `--demo` on `database_url` (an empty database),
     /// delivery alerts off, no MQTT and warnings-only logs, and waits for its address.
     pub async fn start(binary: &Path, database_url: &str) -> anyhow::Result<Self> {
-        Self::start_with(binary, database_url, Mqtt::Off).await
+        Self::start_with(binary, database_url, Mqtt::Off, &[]).await
     }
 
-    /// [`start`](Self::start) with the device side as `mqtt` says; with a broker, also waits
-    /// for the banner's MQTT address.
-    pub async fn start_with(binary: &Path, database_url: &str, mqtt: Mqtt) -> anyhow::Result<Self> {
+    /// [`start`](Self::start) with the device side as `mqtt` says and `env` added to the
+    /// hub's environment; with a broker, also waits for the banner's MQTT address.
+    pub async fn start_with(
+        binary: &Path,
+        database_url: &str,
+        mqtt: Mqtt,
+        env: &[(&str, String)],
+    ) -> anyhow::Result<Self> {
         let data_dir = tempfile::Builder::new()
             .prefix("hub-bench-data-")
             .tempdir()
@@ -123,6 +166,8 @@ impl HubProcess {
             .env("DATABASE_URL", database_url)
             .env("HUB_DELIVERY_ALERT_SECONDS", "0")
             .env("RUST_LOG", "warn")
+            .env("NO_COLOR", "1")
+            .envs(env.iter().map(|(key, value)| (*key, value)))
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
@@ -131,7 +176,7 @@ impl HubProcess {
             .with_context(|| format!("starting {}", binary.display()))?;
         // `exec` keeps the shell's process id, so this is the hub's.
         let pid = child.id().context("the hub exited at once")?;
-        let log = Arc::new(Mutex::new(Vec::new()));
+        let log = Arc::new(Mutex::new(Log::default()));
         if let Some(stderr) = child.stderr.take() {
             tokio::spawn(keep_lines(BufReader::new(stderr), log.clone(), false));
         }
@@ -231,8 +276,23 @@ impl HubProcess {
     pub fn log(&self) -> Vec<String> {
         self.log
             .lock()
-            .map(|lines| lines.clone())
+            .map(|log| log.first.clone())
             .unwrap_or_default()
+    }
+
+    /// Every log line the hub printed after its banner, counted by message (digits as
+    /// `N`), most frequent first, with the total number of lines.
+    pub fn log_counts(&self) -> (u64, Vec<(String, u64)>) {
+        let Ok(log) = self.log.lock() else {
+            return (0, Vec::new());
+        };
+        let mut counts: Vec<(String, u64)> = log
+            .by_message
+            .iter()
+            .map(|(message, n)| (message.clone(), *n))
+            .collect();
+        counts.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
+        (log.total, counts)
     }
 
     /// Kills the hub and waits for it to exit.
@@ -244,7 +304,7 @@ impl HubProcess {
 
 async fn keep_lines(
     reader: impl tokio::io::AsyncBufRead + Unpin,
-    log: Arc<Mutex<Vec<String>>>,
+    log: Arc<Mutex<Log>>,
     only_records: bool,
 ) {
     let mut lines = reader.lines();
@@ -252,17 +312,22 @@ async fn keep_lines(
         if only_records && !(line.contains("WARN") || line.contains("ERROR")) {
             continue;
         }
-        if let Ok(mut log) = log.lock()
-            && log.len() < KEPT_LINES
-        {
-            log.push(line);
+        if let Ok(mut log) = log.lock() {
+            log.total += 1;
+            let message = message_of(&line);
+            if log.by_message.len() < COUNTED_MESSAGES || log.by_message.contains_key(&message) {
+                *log.by_message.entry(message).or_default() += 1;
+            }
+            if log.first.len() < KEPT_LINES {
+                log.first.push(line);
+            }
         }
     }
 }
 
-fn tail(log: &Arc<Mutex<Vec<String>>>) -> String {
+fn tail(log: &Arc<Mutex<Log>>) -> String {
     log.lock()
-        .map(|lines| lines.join(" | "))
+        .map(|log| log.first.join(" | "))
         .unwrap_or_default()
 }
 
@@ -374,6 +439,18 @@ mod tests {
             Some("127.0.0.1:41883".to_owned())
         );
         assert_eq!(mqtt_address("  metrics        http://x/metrics"), None);
+    }
+
+    #[test]
+    fn log_lines_are_counted_by_message_whatever_the_time_and_ids() {
+        let a = "2026-11-24T10:08:12.103681Z ERROR incoming{connection_id=7}: rumqttd: no-connection id 7 is already gone";
+        let b = "2026-11-24T10:09:00.000001Z ERROR incoming{connection_id=12}: rumqttd: no-connection id 12 is already gone";
+        assert_eq!(message_of(a), message_of(b));
+        assert_eq!(
+            message_of(a),
+            "ERROR incoming{connection_id=N}: rumqttd: no-connection id N is already gone"
+        );
+        assert_eq!(message_of("hub: stopped"), "hub: stopped");
     }
 
     #[test]
