@@ -17,10 +17,7 @@ use std::{
     collections::HashMap,
     fmt::Write as _,
     future::pending,
-    sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering::Relaxed},
-    },
+    sync::{Arc, atomic::Ordering::Relaxed},
     time::Duration,
 };
 
@@ -54,6 +51,8 @@ const MANAGER_PIN: &str = "1111";
 const PROVISION_AT_ONCE: usize = 8;
 /// Devices making their first connection at once: each costs the hub an argon2 check.
 const WARM_UP_AT_ONCE: usize = 16;
+/// Attempts at a device's first connection before the run stops.
+const WARM_UP_ATTEMPTS: usize = 3;
 /// How fast the load fleet connects once the hub knows its secrets.
 const CONNECT_RATE: f64 = 1000.0;
 /// Report interval registered for every probe: the longest the hub takes, so no probe is
@@ -375,6 +374,7 @@ struct Row {
     alarm: alarm::Sent,
     /// First connection of every device (argon2 checks), before the window.
     warm_up: Duration,
+    warm_up_retried: Retried,
     window: Duration,
     /// Fleet messages sent during the window.
     sent_in_window: u64,
@@ -454,8 +454,15 @@ async fn measure(
         fleet.credentials.devices.len()
     );
     let started = Instant::now();
-    warm_up(&broker, &fleet.credentials).await?;
+    let retried = warm_up(&broker, &fleet.credentials).await?;
     let warm_up = started.elapsed();
+    if retried.attempts > 0 {
+        eprintln!(
+            "  {} first connections failed and were made again; first error: {}",
+            retried.attempts,
+            retried.first_error.as_deref().unwrap_or("?")
+        );
+    }
 
     let (stop_screen, stopping_screen) = watch::channel(false);
     let alarms = if fleet.alarm.is_empty() {
@@ -582,6 +589,7 @@ async fn measure(
         fleet: fleet_summary,
         alarm: alarm_sent,
         warm_up,
+        warm_up_retried: retried,
         window: after.at.duration_since(before.at),
         sent_in_window: after.sent.saturating_sub(before.sent),
         taken_in,
@@ -612,14 +620,23 @@ async fn measure(
     })
 }
 
+/// First connections that did not get through, retried and reported.
+#[derive(Debug, Default)]
+struct Retried {
+    /// Connection attempts that failed and were made again.
+    attempts: u64,
+    first_error: Option<String>,
+}
+
 /// Connects every device once and disconnects cleanly, `WARM_UP_AT_ONCE` at a time, so
-/// the hub has checked each secret (argon2) before the measured window. A device the
-/// broker refuses stops the run with the reason.
-async fn warm_up(broker: &Broker, credentials: &CredentialsFile) -> anyhow::Result<()> {
-    let failed = Arc::new(AtomicU64::new(0));
+/// the hub has checked each secret (argon2) before the measured window. A failed attempt
+/// is made again (at most `WARM_UP_ATTEMPTS` in all) and counted for the report; a device
+/// that never gets through stops the run with the reason.
+async fn warm_up(broker: &Broker, credentials: &CredentialsFile) -> anyhow::Result<Retried> {
     let mut running = JoinSet::new();
     let mut pending_devices = credentials.devices.iter();
-    let mut first_error: Option<String> = None;
+    let mut retried = Retried::default();
+    let mut failed: Vec<String> = Vec::new();
     loop {
         while running.len() < WARM_UP_AT_ONCE {
             let Some(credential) = pending_devices.next() else {
@@ -630,32 +647,40 @@ async fn warm_up(broker: &Broker, credentials: &CredentialsFile) -> anyhow::Resu
                 credentials.venue.clone(),
                 credential.clone(),
             );
-            running.spawn(async move { connect_once(&broker, &venue, credential).await });
+            running.spawn(async move {
+                let mut errors = Vec::new();
+                for _ in 0..WARM_UP_ATTEMPTS {
+                    match connect_once(&broker, &venue, credential.clone()).await {
+                        Ok(()) => return (errors, true),
+                        Err(error) => errors.push(format!("{error:#}")),
+                    }
+                }
+                (errors, false)
+            });
         }
         let Some(joined) = running.join_next().await else {
             break;
         };
-        match joined {
-            Ok(Ok(())) => {}
-            Ok(Err(error)) => {
-                failed.fetch_add(1, Relaxed);
-                first_error.get_or_insert(format!("{error:#}"));
-            }
-            Err(error) => {
-                failed.fetch_add(1, Relaxed);
-                first_error.get_or_insert(error.to_string());
-            }
+        let (errors, connected) = joined.context("a first-connection task failed")?;
+        if connected {
+            retried.attempts += errors.len() as u64;
+        } else {
+            failed.extend(errors.last().cloned());
+        }
+        if let Some(error) = errors.into_iter().next() {
+            retried.first_error.get_or_insert(error);
         }
     }
-    let failed = failed.load(Relaxed);
-    if failed > 0 {
+    if !failed.is_empty() {
         bail!(
-            "{failed} of {} devices could not connect to the hub's broker; first: {}",
+            "{} of {} devices could not connect to the hub's broker in {WARM_UP_ATTEMPTS} \
+             attempts; first: {}",
+            failed.len(),
             credentials.devices.len(),
-            first_error.unwrap_or_default()
+            failed[0]
         );
     }
-    Ok(())
+    Ok(retried)
 }
 
 async fn connect_once(
@@ -745,7 +770,20 @@ fn report(store: &Store, args: &Args, provisioning: Duration, rows: &[Row]) -> S
         provisioning.as_secs_f64(),
         args.probes + args.alarm_probes,
         rows.iter()
-            .map(|r| format!("{} {:.1} s", r.consumer.label(), r.warm_up.as_secs_f64()))
+            .map(|r| format!(
+                "{} {:.1} s{}",
+                r.consumer.label(),
+                r.warm_up.as_secs_f64(),
+                if r.warm_up_retried.attempts > 0 {
+                    format!(
+                        " ({} attempts closed by the hub and made again, first: {})",
+                        r.warm_up_retried.attempts,
+                        r.warm_up_retried.first_error.as_deref().unwrap_or("?")
+                    )
+                } else {
+                    String::new()
+                }
+            ))
             .collect::<Vec<_>>()
             .join(", ")
     );
