@@ -55,6 +55,28 @@ pub async fn postgres_version(admin_url: &str) -> anyhow::Result<String> {
     Ok(version)
 }
 
+/// Process ids of the server backends connected to the database of `url` (the hub's
+/// pool), without the one asking. The server runs on this machine (loopback only), so
+/// their CPU time can be read from `/proc`.
+pub async fn backend_pids(url: &str) -> anyhow::Result<Vec<u32>> {
+    ensure_loopback(url)?;
+    let mut connection = PgConnection::connect(url)
+        .await
+        .with_context(|| format!("connecting to {}", redact(url)))?;
+    let pids: Vec<(i32,)> = sqlx::query_as(
+        "SELECT pid FROM pg_stat_activity \
+         WHERE datname = current_database() AND pid <> pg_backend_pid()",
+    )
+    .fetch_all(&mut connection)
+    .await
+    .context("listing the database's backends")?;
+    let _ = connection.close().await;
+    Ok(pids
+        .into_iter()
+        .filter_map(|(pid,)| u32::try_from(pid).ok())
+        .collect())
+}
+
 /// Refuses any host but this machine's loopback address.
 fn ensure_loopback(url: &str) -> anyhow::Result<()> {
     let host = host(url);

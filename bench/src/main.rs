@@ -7,15 +7,21 @@
 //!   command.
 //! - [`screens`]: live screens: frame latency, throughput and memory of a hub process with
 //!   many subscribed screens, against a bare tokio-tungstenite broadcast ([`baseline`]).
+//! - [`devices`]: simulated probes over MQTT: readings/s stored, CPU per message, memory
+//!   and publish-to-alert latency of the bridge, against the same messages drained by a
+//!   hub that only counts them; [`alarm`]: the timed alarm probes and their alert screen.
 //! - [`server`]: a real hub running in this process; [`process`]: a real hub as a child
-//!   process; [`database`]: throw-away databases.
+//!   process (address, memory, CPU time); [`database`]: throw-away databases.
 //! - [`screen`]: the WebSocket screen client both screen rows use.
-//! - [`latency`]: percentile summaries.
+//! - [`latency`]: percentile summaries; [`metrics`]: the hub's Prometheus counters.
 
+mod alarm;
 mod baseline;
 mod commands;
 mod database;
+mod devices;
 mod latency;
+mod metrics;
 mod process;
 mod screen;
 mod screens;
@@ -47,6 +53,12 @@ enum Program {
     /// first (same profile, same target directory); a bench started directly needs
     /// `cargo build --release -p hub -p bench` beforehand.
     Screens(screens::Args),
+    /// Simulated probes over MQTT: N probes publishing at a rate through the hub's embedded
+    /// broker, readings/s stored, hub CPU per message and memory, publish-to-alert-frame
+    /// latency of a few alarm probes; then the same fleet through the same broker to a hub
+    /// started with --mqtt-drain-only (counts and drops). Run it with
+    /// `cargo run --release -p bench -- devices`.
+    Devices(devices::Args),
 }
 
 #[tokio::main]
@@ -56,6 +68,7 @@ async fn main() -> ExitCode {
         match cli.program {
             Program::Commands(args) => commands::run(args).await,
             Program::Screens(args) => screens::run(args).await,
+            Program::Devices(args) => devices::run(args).await,
         }
     };
     // Stopping on Ctrl-C drops the running program, and with it the databases it created.

@@ -111,7 +111,7 @@ impl Screen {
     }
 
     /// The next text frame that is not a ping (pings are answered).
-    async fn next_frame(&mut self) -> anyhow::Result<Value> {
+    pub async fn next_frame(&mut self) -> anyhow::Result<Value> {
         loop {
             match self.socket.next().await {
                 Some(Ok(Message::Text(text))) => {

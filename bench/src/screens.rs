@@ -440,7 +440,11 @@ fn merge(
     measured.window = last.duration_since(epoch);
 }
 
-async fn login(client: &reqwest::Client, base_url: &str, pin: &str) -> anyhow::Result<String> {
+pub(crate) async fn login(
+    client: &reqwest::Client,
+    base_url: &str,
+    pin: &str,
+) -> anyhow::Result<String> {
     let body = get_json(
         client
             .post(format!("{base_url}/api/v1/auth/login"))
