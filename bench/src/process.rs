@@ -165,7 +165,7 @@ impl HubProcess {
             })
             .env("DATABASE_URL", database_url)
             .env("HUB_DELIVERY_ALERT_SECONDS", "0")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "warn,rumqttd=off")
             .env("NO_COLOR", "1")
             .envs(env.iter().map(|(key, value)| (*key, value)))
             .stdin(Stdio::null())

@@ -2,9 +2,11 @@
 //! the keyed PIN lookup, and the rules a new PIN or password must meet.
 //! It never stores anything and never sees the database: callers keep the strings.
 
+use std::sync::{Condvar, Mutex};
+
 use argon2::{
-    Algorithm, Argon2, Params, Version,
-    password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString},
+    Algorithm, Argon2, Block, Params, Version,
+    password_hash::{self, Output, ParamsString, PasswordHash, Salt, SaltString},
 };
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use hmac::{Hmac, Mac};
@@ -31,27 +33,132 @@ fn argon2() -> Result<Argon2<'static>, AuthError> {
     Ok(Argon2::new(Algorithm::Argon2id, Version::V0x13, params))
 }
 
+/// argon2's working memory (19 MiB per run), reused rather than freed: glibc's malloc
+/// keeps a freed block that big in the freeing thread's arena for good, so a reconnect
+/// storm of devices or a fleet provisioned at once (each hash on some blocking thread)
+/// left the hub holding gigabytes. There are at most one buffer per core; a run that
+/// finds none free waits for one (callers run argon2 on blocking threads anyway).
+struct Workspaces {
+    free: Vec<Vec<Block>>,
+    created: usize,
+}
+
+static WORKSPACES: Mutex<Workspaces> = Mutex::new(Workspaces {
+    free: Vec::new(),
+    created: 0,
+});
+static RETURNED: Condvar = Condvar::new();
+
+fn most_workspaces() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+fn with_workspace<T>(blocks: usize, run: impl FnOnce(&mut [Block]) -> T) -> T {
+    let mut memory = {
+        let mut pool = WORKSPACES.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(memory) = pool.free.pop() {
+                break memory;
+            }
+            if pool.created < most_workspaces() {
+                pool.created += 1;
+                break Vec::new();
+            }
+            pool = RETURNED.wait(pool).unwrap_or_else(|p| p.into_inner());
+        }
+    };
+    memory.resize(blocks, Block::default());
+    // Returned by the guard even if `run` panics, so the pool never shrinks.
+    let mut lease = Lease(memory);
+    run(&mut lease.0)
+}
+
+struct Lease(Vec<Block>);
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        let memory = std::mem::take(&mut self.0);
+        WORKSPACES
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .free
+            .push(memory);
+        RETURNED.notify_one();
+    }
+}
+
+/// argon2 of `password` with `salt`, as a PHC hash, on reused working memory.
+fn hash_with<'a>(
+    argon: &Argon2<'_>,
+    algorithm: Algorithm,
+    version: Version,
+    params: &Params,
+    password: &[u8],
+    salt: Salt<'a>,
+) -> password_hash::Result<PasswordHash<'a>> {
+    let mut salt_bytes = [0u8; 64];
+    let salt_bytes = salt.decode_b64(&mut salt_bytes)?;
+    let output_len = params.output_len().unwrap_or(Params::DEFAULT_OUTPUT_LEN);
+    let output = Output::init_with(output_len, |out| {
+        with_workspace(params.block_count(), |memory| {
+            argon.hash_password_into_with_memory(password, salt_bytes, out, memory)
+        })
+        .map_err(password_hash::Error::from)
+    })?;
+    Ok(PasswordHash {
+        algorithm: algorithm.ident(),
+        version: Some(version.into()),
+        params: ParamsString::try_from(params)?,
+        salt: Some(salt),
+        hash: Some(output),
+    })
+}
+
 /// Hashes a PIN or password into an argon2id PHC string with a fresh random salt.
 /// The parameters travel inside the string, so they can be raised later without
 /// invalidating existing hashes.
 pub fn hash_secret(plain: &str) -> Result<String, AuthError> {
     let salt = SaltString::generate(&mut OsRng);
-    argon2()?
-        .hash_password(plain.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| AuthError::Internal(format!("argon2 hashing: {e}")))
+    let argon = argon2()?;
+    let params = argon.params().clone();
+    hash_with(
+        &argon,
+        Algorithm::Argon2id,
+        Version::V0x13,
+        &params,
+        plain.as_bytes(),
+        salt.as_salt(),
+    )
+    .map(|hash| hash.to_string())
+    .map_err(|e| AuthError::Internal(format!("argon2 hashing: {e}")))
 }
 
-/// Whether `plain` matches the PHC string `phc`. The comparison is constant-time (done by
-/// argon2); a malformed `phc` simply does not match.
+/// Whether `plain` matches the PHC string `phc`, with the algorithm, version and
+/// parameters recorded in it (not the current ones). The comparison is constant-time
+/// (`Output`'s equality); a malformed `phc` simply does not match.
 pub fn verify_secret(plain: &str, phc: &str) -> bool {
     let Ok(parsed) = PasswordHash::new(phc) else {
         return false;
     };
-    // Verification uses the parameters recorded in the hash, not the current ones.
-    Argon2::default()
-        .verify_password(plain.as_bytes(), &parsed)
-        .is_ok()
+    let (Some(salt), Some(expected)) = (parsed.salt, parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(version)) => version,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let argon = Argon2::new(algorithm, version, params.clone());
+    hash_with(&argon, algorithm, version, &params, plain.as_bytes(), salt)
+        .ok()
+        .and_then(|computed| computed.hash)
+        .is_some_and(|computed| computed == expected)
 }
 
 /// The keyed lookup value stored beside a PIN hash: base64url(HMAC-SHA256(key, venue_id ||
@@ -99,6 +206,43 @@ pub fn validate_password(password: &str) -> Result<(), AuthError> {
 
 #[cfg(test)]
 mod tests {
+    use argon2::password_hash::{PasswordHasher, PasswordVerifier};
+
+    #[test]
+    fn hashes_on_reused_memory_are_standard_argon2id_phc_strings() {
+        let ours = hash_secret("correct horse").unwrap();
+        let parsed = PasswordHash::new(&ours).unwrap();
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse", &parsed)
+                .is_ok()
+        );
+        assert!(
+            Argon2::default()
+                .verify_password(b"wrong horse", &parsed)
+                .is_err()
+        );
+
+        let salt = SaltString::generate(&mut OsRng);
+        let theirs = argon2()
+            .unwrap()
+            .hash_password(b"1234", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_secret("1234", &theirs));
+        assert!(!verify_secret("1235", &theirs));
+        // A hash with other parameters (argon2's defaults) verifies with its own.
+        let other = Argon2::default()
+            .hash_password(b"pin", &salt)
+            .unwrap()
+            .to_string();
+        assert!(verify_secret("pin", &other));
+        assert!(!verify_secret(
+            "pin",
+            "$argon2id$v=19$m=19456,t=2,p=1$bm90YXNhbHQ$"
+        ));
+    }
+
     use uuid::Uuid;
 
     use super::*;
