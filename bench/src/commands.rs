@@ -48,20 +48,8 @@ pub struct Args {
     #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
     max_commands: u64,
 
-    /// Postgres server (on 127.0.0.1) where each row gets a fresh database, dropped after.
-    #[arg(
-        long,
-        visible_alias = "database-url",
-        env = "TEST_POSTGRES_URL",
-        value_name = "URL",
-        default_value = database::DEFAULT_POSTGRES_ADMIN_URL,
-        hide_env_values = true
-    )]
-    admin_url: String,
-
-    /// Run the pair on embedded SQLite files in a temporary directory instead of Postgres.
-    #[arg(long)]
-    sqlite: bool,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 /// How much load [`drive`] generates.
@@ -115,15 +103,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         duration: Duration::from_secs(args.seconds),
         max_commands: args.max_commands,
     };
-    let store = if args.sqlite {
-        Store::Sqlite
-    } else {
-        let version = database::postgres_version(&args.admin_url).await?;
-        Store::Postgres {
-            admin_url: args.admin_url,
-            version,
-        }
-    };
+    let store = args.store.store().await?;
     eprintln!(
         "running 2 rows of {} s with {} clients on {}...",
         args.seconds,
@@ -145,6 +125,39 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
     }
     print!("{}", report(&store, workload, &rows));
     Ok(())
+}
+
+/// Where a bench's hubs keep their data, as every bench's flags say it.
+#[derive(Debug, clap::Args)]
+pub(crate) struct StoreArgs {
+    /// Postgres server (on 127.0.0.1) where the hubs get a fresh database, dropped after.
+    #[arg(
+        long,
+        visible_alias = "database-url",
+        env = "TEST_POSTGRES_URL",
+        value_name = "URL",
+        default_value = database::DEFAULT_POSTGRES_ADMIN_URL,
+        hide_env_values = true
+    )]
+    pub(crate) admin_url: String,
+
+    /// Run the hubs on an embedded SQLite file in a temporary directory instead of Postgres.
+    #[arg(long)]
+    pub(crate) sqlite: bool,
+}
+
+impl StoreArgs {
+    /// The store, after checking that the Postgres server answers (and reading its version).
+    pub(crate) async fn store(&self) -> anyhow::Result<Store> {
+        if self.sqlite {
+            return Ok(Store::Sqlite);
+        }
+        let version = database::postgres_version(&self.admin_url).await?;
+        Ok(Store::Postgres {
+            admin_url: self.admin_url.clone(),
+            version,
+        })
+    }
 }
 
 /// Which database the hubs of a run use.

@@ -33,7 +33,7 @@ use tokio::{sync::watch, task::JoinSet, time::Instant};
 
 use crate::{
     alarm::{self, AlarmFleet, AlarmProbe, Alerts},
-    commands::{Store, millis, ratio},
+    commands::{Store, StoreArgs, millis, ratio},
     database,
     latency::Summary as LatencySummary,
     metrics::{self, Exposition},
@@ -94,20 +94,8 @@ pub struct Args {
     #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u64).range(0..=500))]
     alarm_probes: u64,
 
-    /// Postgres server (on 127.0.0.1) where the hubs get a fresh database, dropped after.
-    #[arg(
-        long,
-        visible_alias = "database-url",
-        env = "TEST_POSTGRES_URL",
-        value_name = "URL",
-        default_value = database::DEFAULT_POSTGRES_ADMIN_URL,
-        hide_env_values = true
-    )]
-    admin_url: String,
-
-    /// Run the hubs on an embedded SQLite file in a temporary directory instead of Postgres.
-    #[arg(long)]
-    sqlite: bool,
+    #[command(flatten)]
+    store: StoreArgs,
 
     /// Start the hubs with MALLOC_MMAP_THRESHOLD_=BYTES (glibc), so large blocks such as
     /// argon2's 19 MiB are mapped and returned on free rather than kept in malloc's arenas:
@@ -171,18 +159,10 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             bail!("the bench with a raised open-files limit failed")
         };
     }
-    let store = if args.sqlite {
-        Store::Sqlite
-    } else {
-        let version = database::postgres_version(&args.admin_url).await?;
-        Store::Postgres {
-            admin_url: args.admin_url.clone(),
-            version,
-        }
-    };
+    let store = args.store.store().await?;
     let binary = process::hub_binary().await?;
     let database = store.fresh().await?;
-    let postgres_url = (!args.sqlite).then(|| database.url().to_owned());
+    let postgres_url = (!args.store.sqlite).then(|| database.url().to_owned());
 
     let mut rows = Vec::with_capacity(2);
     let mut fleet: Option<Fleet> = None;
@@ -1049,8 +1029,10 @@ mod tests {
             rate: 3000,
             seconds: 5,
             alarm_probes: 1,
-            admin_url: String::new(),
-            sqlite: true,
+            store: StoreArgs {
+                admin_url: String::new(),
+                sqlite: true,
+            },
             malloc_mmap_threshold: None,
         };
         let scenario = load_scenario(&args, "load", 3, 1);

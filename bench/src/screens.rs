@@ -21,8 +21,7 @@ use uuid::Uuid;
 
 use crate::{
     baseline::{self, BareServer},
-    commands::{Orderable, Store, millis, orderable_items, ratio},
-    database,
+    commands::{Orderable, Store, StoreArgs, millis, orderable_items, ratio},
     latency::{Latencies, Summary},
     process::{self, HubProcess},
     screen::{Listened, Screen},
@@ -58,20 +57,8 @@ pub struct Args {
     #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=600))]
     seconds: u64,
 
-    /// Postgres server (on 127.0.0.1) where the hub gets a fresh database, dropped after.
-    #[arg(
-        long,
-        visible_alias = "database-url",
-        env = "TEST_POSTGRES_URL",
-        value_name = "URL",
-        default_value = database::DEFAULT_POSTGRES_ADMIN_URL,
-        hide_env_values = true
-    )]
-    admin_url: String,
-
-    /// Run the hub on an embedded SQLite file in a temporary directory instead of Postgres.
-    #[arg(long)]
-    sqlite: bool,
+    #[command(flatten)]
+    store: StoreArgs,
 }
 
 /// Runs the hub row, then the bare-socket row, and prints the table.
@@ -91,15 +78,7 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
             bail!("the bench with a raised open-files limit failed")
         };
     }
-    let store = if args.sqlite {
-        Store::Sqlite
-    } else {
-        let version = database::postgres_version(&args.admin_url).await?;
-        Store::Postgres {
-            admin_url: args.admin_url.clone(),
-            version,
-        }
-    };
+    let store = args.store.store().await?;
     let binary = process::hub_binary().await?;
     let load = Load {
         per_second: args.orders_per_second,
