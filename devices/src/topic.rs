@@ -278,6 +278,12 @@ impl FromStr for Topic {
     }
 }
 
+/// Everything of one device sits under this: `almahira/v1/demo/fridge-1` (its topics add
+/// `/telemetry`, `/cmd`...). The hub's gate allows a device nothing outside it.
+pub fn device_prefix(venue: &str, device: &str) -> String {
+    format!("{PREFIX}/{VERSION}/{venue}/{device}")
+}
+
 /// The filter matching `kind` for every venue and device: `almahira/v1/+/+/telemetry`.
 pub fn subscription_filter(kind: TopicKind) -> String {
     format!("{PREFIX}/{VERSION}/+/+/{kind}")

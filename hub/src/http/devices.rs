@@ -99,7 +99,7 @@ fn credentials(caller: &Caller, key: &str, password: String) -> DeviceCredential
     DeviceCredentials {
         username: format!("{venue}/{key}"),
         password,
-        topic_prefix: format!("almahira/v1/{venue}/{key}"),
+        topic_prefix: devices::topic::device_prefix(venue, key),
     }
 }
 

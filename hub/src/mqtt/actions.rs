@@ -42,7 +42,10 @@ impl Feedback {
         Self {
             downlinks,
             metrics,
-            prefix: format!("almahira/v1/{}/{}/", entry.venue_slug, entry.device.key),
+            prefix: format!(
+                "{}/",
+                devices::topic::device_prefix(&entry.venue_slug, &entry.device.key)
+            ),
         }
     }
 

@@ -303,7 +303,7 @@ impl Bridge {
             msg_id,
         };
         self.send(Downlink {
-            topic: format!("almahira/v1/{venue}/{device}/error"),
+            topic: format!("{}/error", devices::topic::device_prefix(venue, device)),
             payload: codec::encode_error(&reply),
         });
     }
@@ -334,7 +334,7 @@ impl Bridge {
                 if let Some((venue, device)) = names {
                     let reply = codec::error_reply(&rejection, &message.payload);
                     self.send(Downlink {
-                        topic: format!("almahira/v1/{venue}/{device}/error"),
+                        topic: format!("{}/error", devices::topic::device_prefix(venue, device)),
                         payload: codec::encode_error(&reply),
                     });
                 }
@@ -900,33 +900,33 @@ impl Bridge {
     /// Engine events that concern a device: a waiter answered a call button (green), the
     /// call was cancelled or the table cleared (off).
     fn on_engine_event(&mut self, published: &Published) {
-        let (buttons, color, pattern, seconds) = match &published.event {
+        // The button that asked, or every call button on the table.
+        let (button, table, color, pattern, seconds) = match &published.event {
             Event::ServiceRequestAcknowledged {
                 device_id: Some(device_id),
                 ..
             } => (
-                vec![*device_id],
+                Some(*device_id),
+                None,
                 LedColor::Green,
                 LedPattern::Solid,
                 Some(10),
             ),
-            Event::ServiceRequestCancelled { table_id, .. } => {
-                let on_table: Vec<DeviceId> = self
-                    .directory
-                    .entries()
-                    .iter()
-                    .filter(|e| {
-                        e.device.kind == DeviceKind::CallButton
-                            && e.device.table_id == Some(*table_id)
-                    })
-                    .map(|e| e.device.id)
-                    .collect();
-                (on_table, LedColor::Off, LedPattern::Solid, None)
-            }
+            Event::ServiceRequestCancelled { table_id, .. } => (
+                None,
+                Some(*table_id),
+                LedColor::Off,
+                LedPattern::Solid,
+                None,
+            ),
             _ => return,
         };
         for entry in self.directory.entries() {
-            if buttons.contains(&entry.device.id) {
+            let device = &entry.device;
+            let on_table = device.kind == DeviceKind::CallButton
+                && table.is_some()
+                && device.table_id == table;
+            if button == Some(device.id) || on_table {
                 Feedback::for_device(&entry, self.downlinks.clone(), self.metrics.clone())
                     .led(color, pattern, seconds);
             }

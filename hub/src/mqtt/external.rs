@@ -17,9 +17,6 @@ use tokio::{
 use super::{Downlink, RawMessage};
 use crate::metrics::Metrics;
 
-/// The shared-subscription group every hub joins.
-pub const SHARE_GROUP: &str = "hub";
-
 /// Where and as whom to connect, from `mqtt://[user[:password]@]host[:port]`.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BrokerUrl {

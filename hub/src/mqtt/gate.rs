@@ -420,7 +420,10 @@ impl Gate {
 
 /// `almahira/v1/<venue>/<key>/`.
 fn device_prefix(entry: &DirectoryEntry) -> String {
-    format!("almahira/v1/{}/{}/", entry.venue_slug, entry.device.key)
+    format!(
+        "{}/",
+        devices::topic::device_prefix(&entry.venue_slug, &entry.device.key)
+    )
 }
 
 /// A device publishes one level below its own prefix, never on the hub's `cmd`/`error`.

@@ -103,7 +103,6 @@ pub struct MqttService {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     _broker: Option<broker::EmbeddedBroker>,
-    pub directory: Directory,
 }
 
 impl MqttService {
@@ -185,7 +184,6 @@ impl MqttService {
                 stop,
                 tasks,
                 _broker: broker,
-                directory,
             }));
         }
         let bridge = bridge::Bridge::new(
@@ -207,7 +205,6 @@ impl MqttService {
             stop,
             tasks,
             _broker: broker,
-            directory,
         }))
     }
 
