@@ -6,7 +6,9 @@ use std::collections::{BTreeMap, HashSet};
 use chrono::{DateTime, NaiveDate, SubsecRound as _, Utc};
 use uuid::Uuid;
 
-use super::{Commit, DatedReading, ReadingDay, StoreError, StoreResult};
+use super::{
+    ClaimOutcome, Commit, DatedReading, ReadingDay, StoreError, StoreResult, UsernameClaim,
+};
 use crate::domain::{DeviceId, VenueId};
 
 /// The audit journal never returns more than this many events per call, whatever the
@@ -41,6 +43,24 @@ pub(super) fn check_commit(commit: &Commit) -> StoreResult<()> {
             commit.venue_id
         ))),
         None => Ok(()),
+    }
+}
+
+/// What a claim that inserted nothing found holding its username. Nothing at all means the
+/// holder let go between the insert and the read: a retry will decide.
+pub(super) fn claim_outcome(
+    claim: &UsernameClaim,
+    held: Option<UsernameClaim>,
+) -> StoreResult<ClaimOutcome> {
+    match held {
+        Some(held) if held.venue_id == claim.venue_id && held.staff_id == claim.staff_id => {
+            Ok(ClaimOutcome::AlreadyHeld)
+        }
+        Some(held) => Ok(ClaimOutcome::HeldBy(held)),
+        None => Err(StoreError::Unavailable(format!(
+            "username {:?} was released while it was claimed; try again",
+            claim.username
+        ))),
     }
 }
 

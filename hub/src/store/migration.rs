@@ -27,6 +27,11 @@ const POSTGRES: &[Source] = &[
         "readings",
         include_str!("../../../migrations/postgres/0002_readings.sql"),
     ),
+    (
+        3,
+        "tenancy",
+        include_str!("../../../migrations/postgres/0003_tenancy.sql"),
+    ),
 ];
 
 const SQLITE: &[Source] = &[
@@ -39,6 +44,11 @@ const SQLITE: &[Source] = &[
         2,
         "readings",
         include_str!("../../../migrations/sqlite/0002_readings.sql"),
+    ),
+    (
+        3,
+        "tenancy",
+        include_str!("../../../migrations/sqlite/0003_tenancy.sql"),
     ),
 ];
 

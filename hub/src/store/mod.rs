@@ -162,6 +162,28 @@ pub struct VenueRecord {
     pub created_at: DateTime<Utc>,
 }
 
+/// A username's entry in the hub-wide register: the one staff member it logs in.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UsernameClaim {
+    /// ASCII-lowercased, as venues compare usernames.
+    pub username: String,
+    pub venue_id: Uuid,
+    pub staff_id: Uuid,
+    /// Stored with microsecond precision.
+    pub claimed_at: DateTime<Utc>,
+}
+
+/// What claiming a username found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The username was free and is now held by the claimant.
+    Claimed,
+    /// The claimant (same venue and staff member) already held it: a retry.
+    AlreadyHeld,
+    /// Someone else holds it.
+    HeldBy(UsernameClaim),
+}
+
 /// One temperature reading of one probe, as the MQTT bridge accepted it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReadingRow {
@@ -257,7 +279,35 @@ pub trait Store: Send + Sync + 'static {
     /// Registers a venue (and its tenant, if new). Fails with `Conflict` on a duplicate slug.
     async fn create_venue(&self, tenant: &TenantRecord, venue: &VenueRecord) -> StoreResult<()>;
 
+    /// First-run setup: registers the hub's first tenant and venue and claims the owner's
+    /// username, all in one transaction, but only if the store has no venue at all. Decided
+    /// by the database, not by any hub's memory, so two hubs sharing it cannot both set up.
+    /// Returns false (and writes nothing) when a venue exists.
+    async fn create_first_venue(
+        &self,
+        tenant: &TenantRecord,
+        venue: &VenueRecord,
+        owner: &UsernameClaim,
+    ) -> StoreResult<bool>;
+
     async fn list_venues(&self) -> StoreResult<Vec<VenueRecord>>;
+
+    /// Claims `claim.username` for its staff member unless someone else holds it.
+    async fn claim_username(&self, claim: &UsernameClaim) -> StoreResult<ClaimOutcome>;
+
+    /// Moves a username from `held` (a claim whose staff member never came to exist) to
+    /// `claim`; false if `held` no longer holds it.
+    async fn take_over_username(
+        &self,
+        held: &UsernameClaim,
+        claim: &UsernameClaim,
+    ) -> StoreResult<bool>;
+
+    /// Drops the claim if that staff member still holds that username.
+    async fn release_username(&self, claim: &UsernameClaim) -> StoreResult<()>;
+
+    /// Who holds a username (already ASCII-lowercased), if anyone.
+    async fn username_claim(&self, username: &str) -> StoreResult<Option<UsernameClaim>>;
 
     /// Writes one group commit in a single transaction.
     async fn append(&self, commit: &Commit) -> StoreResult<()>;

@@ -17,9 +17,9 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    Backend, CommandRecord, Commit, DatedReading, EventQuery, OrderLineRow, OrderRow, ReadingDay,
-    ReadingRow, Store, StoreResult, StoredEvent, TableRow, TenantRecord, VenueRecord, contract,
-    error::from_postgres, migration,
+    Backend, ClaimOutcome, CommandRecord, Commit, DatedReading, EventQuery, OrderLineRow, OrderRow,
+    ReadingDay, ReadingRow, Store, StoreError, StoreResult, StoredEvent, TableRow, TenantRecord,
+    UsernameClaim, VenueRecord, contract, error::from_postgres, migration,
 };
 use crate::domain::{DeviceId, VenueId};
 
@@ -72,25 +72,84 @@ impl Store for PostgresStore {
 
     async fn create_venue(&self, tenant: &TenantRecord, venue: &VenueRecord) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(from_postgres)?;
-        // A tenant owns many venues; only its first venue creates it.
-        sqlx::query("INSERT INTO tenants (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
-            .bind(tenant.id)
-            .bind(&tenant.name)
+        insert_venue(&mut tx, tenant, venue).await?;
+        tx.commit().await.map_err(from_postgres)
+    }
+
+    async fn create_first_venue(
+        &self,
+        tenant: &TenantRecord,
+        venue: &VenueRecord,
+        owner: &UsernameClaim,
+    ) -> StoreResult<bool> {
+        let mut tx = self.pool.begin().await.map_err(from_postgres)?;
+        // Held to the commit: a concurrent setup (or venue creation) on any hub waits here
+        // and then sees this venue.
+        sqlx::query("LOCK TABLE venues IN SHARE ROW EXCLUSIVE MODE")
             .execute(&mut *tx)
             .await
             .map_err(from_postgres)?;
-        sqlx::query(
-            "INSERT INTO venues (id, tenant_id, slug, name, created_at) VALUES ($1, $2, $3, $4, $5)",
+        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM venues)")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(from_postgres)?;
+        if any {
+            return Ok(false);
+        }
+        insert_venue(&mut tx, tenant, venue).await?;
+        if claim_username(&mut tx, owner).await? != ClaimOutcome::Claimed {
+            return Err(StoreError::Conflict(format!(
+                "username {:?} is held although the hub has no venue",
+                owner.username
+            )));
+        }
+        tx.commit().await.map_err(from_postgres)?;
+        Ok(true)
+    }
+
+    async fn claim_username(&self, claim: &UsernameClaim) -> StoreResult<ClaimOutcome> {
+        let mut tx = self.pool.begin().await.map_err(from_postgres)?;
+        let outcome = claim_username(&mut tx, claim).await?;
+        tx.commit().await.map_err(from_postgres)?;
+        Ok(outcome)
+    }
+
+    async fn take_over_username(
+        &self,
+        held: &UsernameClaim,
+        claim: &UsernameClaim,
+    ) -> StoreResult<bool> {
+        let moved = sqlx::query(
+            "UPDATE staff_usernames SET venue_id = $4, staff_id = $5, claimed_at = $6
+             WHERE username = $1 AND venue_id = $2 AND staff_id = $3",
         )
-        .bind(venue.id)
-        .bind(venue.tenant_id)
-        .bind(&venue.slug)
-        .bind(&venue.name)
-        .bind(venue.created_at)
-        .execute(&mut *tx)
+        .bind(&held.username)
+        .bind(held.venue_id)
+        .bind(held.staff_id)
+        .bind(claim.venue_id)
+        .bind(claim.staff_id)
+        .bind(claim.claimed_at)
+        .execute(&self.pool)
         .await
         .map_err(from_postgres)?;
-        tx.commit().await.map_err(from_postgres)
+        Ok(moved.rows_affected() == 1)
+    }
+
+    async fn release_username(&self, claim: &UsernameClaim) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM staff_usernames WHERE username = $1 AND venue_id = $2 AND staff_id = $3",
+        )
+        .bind(&claim.username)
+        .bind(claim.venue_id)
+        .bind(claim.staff_id)
+        .execute(&self.pool)
+        .await
+        .map_err(from_postgres)?;
+        Ok(())
+    }
+
+    async fn username_claim(&self, username: &str) -> StoreResult<Option<UsernameClaim>> {
+        username_claim(&self.pool, username).await
     }
 
     async fn list_venues(&self) -> StoreResult<Vec<VenueRecord>> {
@@ -502,8 +561,8 @@ async fn upsert_orders(
                               $6::uuid[], $7::int[], $8::text[], $9::text[], $10::text[],
                               $11::text[], $12::uuid[], $13::timestamptz[], $14::timestamptz[],
                               $15::timestamptz[], $16::bigint[], $17::jsonb[])
-         ON CONFLICT (id) DO UPDATE SET
-             venue_id = EXCLUDED.venue_id, number = EXCLUDED.number, kind = EXCLUDED.kind,
+         ON CONFLICT (venue_id, id) DO UPDATE SET
+             number = EXCLUDED.number, kind = EXCLUDED.kind,
              status = EXCLUDED.status, table_id = EXCLUDED.table_id, guests = EXCLUDED.guests,
              customer_name = EXCLUDED.customer_name, customer_phone = EXCLUDED.customer_phone,
              delivery_address = EXCLUDED.delivery_address, channel = EXCLUDED.channel,
@@ -550,9 +609,8 @@ async fn upsert_lines(
                               $11::int[], $12::text[], $13::text[], $14::text[],
                               $15::timestamptz[], $16::timestamptz[], $17::timestamptz[],
                               $18::timestamptz[], $19::timestamptz[], $20::timestamptz[])
-         ON CONFLICT (id) DO UPDATE SET
-             order_id = EXCLUDED.order_id, venue_id = EXCLUDED.venue_id,
-             position = EXCLUDED.position, menu_item_id = EXCLUDED.menu_item_id,
+         ON CONFLICT (venue_id, id) DO UPDATE SET
+             order_id = EXCLUDED.order_id, position = EXCLUDED.position, menu_item_id = EXCLUDED.menu_item_id,
              name = EXCLUDED.name, quantity = EXCLUDED.quantity,
              unit_price = EXCLUDED.unit_price, line_total = EXCLUDED.line_total,
              seat = EXCLUDED.seat, course = EXCLUDED.course, status = EXCLUDED.status,
@@ -599,8 +657,8 @@ async fn upsert_tables(
                              server_id, merged_into)
          SELECT * FROM UNNEST($1::uuid[], $2::uuid[], $3::uuid[], $4::text[], $5::int[],
                               $6::text[], $7::int[], $8::timestamptz[], $9::uuid[], $10::uuid[])
-         ON CONFLICT (id) DO UPDATE SET
-             venue_id = EXCLUDED.venue_id, area_id = EXCLUDED.area_id, label = EXCLUDED.label,
+         ON CONFLICT (venue_id, id) DO UPDATE SET
+             area_id = EXCLUDED.area_id, label = EXCLUDED.label,
              seats = EXCLUDED.seats, status = EXCLUDED.status, guests = EXCLUDED.guests,
              seated_at = EXCLUDED.seated_at, server_id = EXCLUDED.server_id,
              merged_into = EXCLUDED.merged_into",
@@ -659,4 +717,75 @@ async fn add_to_reading_days(
     .await
     .map_err(from_postgres)?;
     Ok(())
+}
+
+async fn insert_venue(
+    tx: &mut Transaction<'static, Postgres>,
+    tenant: &TenantRecord,
+    venue: &VenueRecord,
+) -> StoreResult<()> {
+    // A tenant owns many venues; only its first venue creates it.
+    sqlx::query("INSERT INTO tenants (id, name) VALUES ($1, $2) ON CONFLICT (id) DO NOTHING")
+        .bind(tenant.id)
+        .bind(&tenant.name)
+        .execute(&mut **tx)
+        .await
+        .map_err(from_postgres)?;
+    sqlx::query(
+        "INSERT INTO venues (id, tenant_id, slug, name, created_at) VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(venue.id)
+    .bind(venue.tenant_id)
+    .bind(&venue.slug)
+    .bind(&venue.name)
+    .bind(venue.created_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(from_postgres)?;
+    Ok(())
+}
+
+async fn claim_username(
+    tx: &mut Transaction<'static, Postgres>,
+    claim: &UsernameClaim,
+) -> StoreResult<ClaimOutcome> {
+    let inserted = sqlx::query(
+        "INSERT INTO staff_usernames (username, venue_id, staff_id, claimed_at)
+         VALUES ($1, $2, $3, $4) ON CONFLICT (username) DO NOTHING",
+    )
+    .bind(&claim.username)
+    .bind(claim.venue_id)
+    .bind(claim.staff_id)
+    .bind(claim.claimed_at)
+    .execute(&mut **tx)
+    .await
+    .map_err(from_postgres)?;
+    if inserted.rows_affected() == 1 {
+        return Ok(ClaimOutcome::Claimed);
+    }
+    let held = username_claim(&mut **tx, &claim.username).await?;
+    contract::claim_outcome(claim, held)
+}
+
+async fn username_claim<'e>(
+    executor: impl sqlx::PgExecutor<'e>,
+    username: &str,
+) -> StoreResult<Option<UsernameClaim>> {
+    let row = sqlx::query(
+        "SELECT username, venue_id, staff_id, claimed_at FROM staff_usernames WHERE username = $1",
+    )
+    .bind(username)
+    .fetch_optional(executor)
+    .await
+    .map_err(from_postgres)?;
+    row.map(|row| {
+        Ok(UsernameClaim {
+            username: row.try_get("username")?,
+            venue_id: row.try_get("venue_id")?,
+            staff_id: row.try_get("staff_id")?,
+            claimed_at: row.try_get("claimed_at")?,
+        })
+    })
+    .transpose()
+    .map_err(from_postgres)
 }

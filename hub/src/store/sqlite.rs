@@ -22,9 +22,9 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    Backend, Commit, DatedReading, EventQuery, OrderLineRow, OrderRow, ReadingDay, ReadingRow,
-    Store, StoreError, StoreResult, StoredEvent, TableRow, TenantRecord, VenueRecord, contract,
-    error::from_sqlite, migration,
+    Backend, ClaimOutcome, Commit, DatedReading, EventQuery, OrderLineRow, OrderRow, ReadingDay,
+    ReadingRow, Store, StoreError, StoreResult, StoredEvent, TableRow, TenantRecord, UsernameClaim,
+    VenueRecord, contract, error::from_sqlite, migration,
 };
 use crate::domain::{DeviceId, VenueId};
 
@@ -101,25 +101,84 @@ impl Store for SqliteStore {
 
     async fn create_venue(&self, tenant: &TenantRecord, venue: &VenueRecord) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(from_sqlite)?;
-        // A tenant owns many venues; only its first venue creates it.
-        sqlx::query("INSERT INTO tenants (id, name) VALUES (?, ?) ON CONFLICT (id) DO NOTHING")
-            .bind(text_uuid(tenant.id))
-            .bind(&tenant.name)
-            .execute(&mut *tx)
+        insert_venue(&mut tx, tenant, venue).await?;
+        tx.commit().await.map_err(from_sqlite)
+    }
+
+    async fn create_first_venue(
+        &self,
+        tenant: &TenantRecord,
+        venue: &VenueRecord,
+        owner: &UsernameClaim,
+    ) -> StoreResult<bool> {
+        // IMMEDIATE takes SQLite's one write lock at the start, so the check below reads the
+        // newest state and no connection can add a venue until this one commits.
+        let mut tx = self
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(from_sqlite)?;
-        sqlx::query(
-            "INSERT INTO venues (id, tenant_id, slug, name, created_at) VALUES (?, ?, ?, ?, ?)",
+        let any: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM venues)")
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(from_sqlite)?;
+        if any {
+            return Ok(false);
+        }
+        insert_venue(&mut tx, tenant, venue).await?;
+        if claim_username(&mut tx, owner).await? != ClaimOutcome::Claimed {
+            return Err(StoreError::Conflict(format!(
+                "username {:?} is held although the hub had no venue",
+                owner.username
+            )));
+        }
+        tx.commit().await.map_err(from_sqlite)?;
+        Ok(true)
+    }
+
+    async fn claim_username(&self, claim: &UsernameClaim) -> StoreResult<ClaimOutcome> {
+        let mut tx = self.pool.begin().await.map_err(from_sqlite)?;
+        let outcome = claim_username(&mut tx, claim).await?;
+        tx.commit().await.map_err(from_sqlite)?;
+        Ok(outcome)
+    }
+
+    async fn take_over_username(
+        &self,
+        held: &UsernameClaim,
+        claim: &UsernameClaim,
+    ) -> StoreResult<bool> {
+        let moved = sqlx::query(
+            "UPDATE staff_usernames SET venue_id = ?, staff_id = ?, claimed_at = ?
+             WHERE username = ? AND venue_id = ? AND staff_id = ?",
         )
-        .bind(text_uuid(venue.id))
-        .bind(text_uuid(venue.tenant_id))
-        .bind(&venue.slug)
-        .bind(&venue.name)
-        .bind(text_time(venue.created_at))
-        .execute(&mut *tx)
+        .bind(text_uuid(claim.venue_id))
+        .bind(text_uuid(claim.staff_id))
+        .bind(text_time(claim.claimed_at))
+        .bind(&held.username)
+        .bind(text_uuid(held.venue_id))
+        .bind(text_uuid(held.staff_id))
+        .execute(&self.pool)
         .await
         .map_err(from_sqlite)?;
-        tx.commit().await.map_err(from_sqlite)
+        Ok(moved.rows_affected() == 1)
+    }
+
+    async fn release_username(&self, claim: &UsernameClaim) -> StoreResult<()> {
+        sqlx::query(
+            "DELETE FROM staff_usernames WHERE username = ? AND venue_id = ? AND staff_id = ?",
+        )
+        .bind(&claim.username)
+        .bind(text_uuid(claim.venue_id))
+        .bind(text_uuid(claim.staff_id))
+        .execute(&self.pool)
+        .await
+        .map_err(from_sqlite)?;
+        Ok(())
+    }
+
+    async fn username_claim(&self, username: &str) -> StoreResult<Option<UsernameClaim>> {
+        username_claim(&self.pool, username).await
     }
 
     async fn list_venues(&self) -> StoreResult<Vec<VenueRecord>> {
@@ -533,8 +592,8 @@ async fn upsert_orders(
         "INSERT INTO orders (id, venue_id, number, kind, status, table_id, guests, customer_name,
                              customer_phone, delivery_address, channel, created_by, created_at,
                              closed_at, cancelled_at, subtotal, document) ",
-        " ON CONFLICT (id) DO UPDATE SET
-             venue_id = excluded.venue_id, number = excluded.number, kind = excluded.kind,
+        " ON CONFLICT (venue_id, id) DO UPDATE SET
+             number = excluded.number, kind = excluded.kind,
              status = excluded.status, table_id = excluded.table_id, guests = excluded.guests,
              customer_name = excluded.customer_name, customer_phone = excluded.customer_phone,
              delivery_address = excluded.delivery_address, channel = excluded.channel,
@@ -575,9 +634,8 @@ async fn upsert_lines(
         "INSERT INTO order_lines (id, order_id, venue_id, position, menu_item_id, name, quantity,
                                   unit_price, line_total, seat, course, status, note, void_reason,
                                   added_at, fired_at, started_at, ready_at, served_at, voided_at) ",
-        " ON CONFLICT (id) DO UPDATE SET
-             order_id = excluded.order_id, venue_id = excluded.venue_id,
-             position = excluded.position, menu_item_id = excluded.menu_item_id,
+        " ON CONFLICT (venue_id, id) DO UPDATE SET
+             order_id = excluded.order_id, position = excluded.position, menu_item_id = excluded.menu_item_id,
              name = excluded.name, quantity = excluded.quantity,
              unit_price = excluded.unit_price, line_total = excluded.line_total,
              seat = excluded.seat, course = excluded.course, status = excluded.status,
@@ -621,8 +679,8 @@ async fn upsert_tables(
         tx,
         "INSERT INTO tables (id, venue_id, area_id, label, seats, status, guests, seated_at,
                              server_id, merged_into) ",
-        " ON CONFLICT (id) DO UPDATE SET
-             venue_id = excluded.venue_id, area_id = excluded.area_id, label = excluded.label,
+        " ON CONFLICT (venue_id, id) DO UPDATE SET
+             area_id = excluded.area_id, label = excluded.label,
              seats = excluded.seats, status = excluded.status, guests = excluded.guests,
              seated_at = excluded.seated_at, server_id = excluded.server_id,
              merged_into = excluded.merged_into",
@@ -706,4 +764,74 @@ fn corrupt(what: &str, text: &str, error: impl std::fmt::Display) -> StoreError 
     StoreError::Other(anyhow::anyhow!(
         "unreadable {what} {text:?} in SQLite: {error}"
     ))
+}
+
+async fn insert_venue(
+    tx: &mut Transaction<'static, Sqlite>,
+    tenant: &TenantRecord,
+    venue: &VenueRecord,
+) -> StoreResult<()> {
+    // A tenant owns many venues; only its first venue creates it.
+    sqlx::query("INSERT INTO tenants (id, name) VALUES (?, ?) ON CONFLICT (id) DO NOTHING")
+        .bind(text_uuid(tenant.id))
+        .bind(&tenant.name)
+        .execute(&mut **tx)
+        .await
+        .map_err(from_sqlite)?;
+    sqlx::query(
+        "INSERT INTO venues (id, tenant_id, slug, name, created_at) VALUES (?, ?, ?, ?, ?)",
+    )
+    .bind(text_uuid(venue.id))
+    .bind(text_uuid(venue.tenant_id))
+    .bind(&venue.slug)
+    .bind(&venue.name)
+    .bind(text_time(venue.created_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(from_sqlite)?;
+    Ok(())
+}
+
+async fn claim_username(
+    tx: &mut Transaction<'static, Sqlite>,
+    claim: &UsernameClaim,
+) -> StoreResult<ClaimOutcome> {
+    let inserted = sqlx::query(
+        "INSERT INTO staff_usernames (username, venue_id, staff_id, claimed_at)
+         VALUES (?, ?, ?, ?) ON CONFLICT (username) DO NOTHING",
+    )
+    .bind(&claim.username)
+    .bind(text_uuid(claim.venue_id))
+    .bind(text_uuid(claim.staff_id))
+    .bind(text_time(claim.claimed_at))
+    .execute(&mut **tx)
+    .await
+    .map_err(from_sqlite)?;
+    if inserted.rows_affected() == 1 {
+        return Ok(ClaimOutcome::Claimed);
+    }
+    let held = username_claim(&mut **tx, &claim.username).await?;
+    contract::claim_outcome(claim, held)
+}
+
+async fn username_claim<'e>(
+    executor: impl sqlx::SqliteExecutor<'e>,
+    username: &str,
+) -> StoreResult<Option<UsernameClaim>> {
+    let row = sqlx::query(
+        "SELECT username, venue_id, staff_id, claimed_at FROM staff_usernames WHERE username = ?",
+    )
+    .bind(username)
+    .fetch_optional(executor)
+    .await
+    .map_err(from_sqlite)?;
+    row.map(|row| {
+        Ok(UsernameClaim {
+            username: row.try_get("username").map_err(from_sqlite)?,
+            venue_id: uuid_at(&row, "venue_id")?,
+            staff_id: uuid_at(&row, "staff_id")?,
+            claimed_at: time_at(&row, "claimed_at")?,
+        })
+    })
+    .transpose()
 }

@@ -25,6 +25,9 @@ use crate::database::{Backend, TestDatabase};
 
 on_both_backends!(
     migrations_can_run_again_on_an_existing_database,
+    a_database_of_the_earlier_schema_upgrades_keeping_its_projections,
+    first_run_setup_happens_once_whatever_the_race,
+    a_username_is_held_by_one_staff_member,
     created_venues_are_listed_and_a_duplicate_slug_is_a_conflict,
     appended_events_load_back_with_every_field_intact,
     timestamps_keep_microseconds_and_drop_finer_precision,
@@ -60,6 +63,287 @@ async fn migrations_can_run_again_on_an_existing_database(db: TestDatabase) {
         Backend::Sqlite => store::Backend::Sqlite,
     };
     assert_eq!(second.backend(), expected);
+}
+
+/// The schema as it was before projections were keyed per venue (migrations 1 and 2).
+fn earlier_schema(backend: Backend) -> sqlx::migrate::Migrator {
+    let sources: [(i64, &str, &'static str); 2] = match backend {
+        Backend::Postgres => [
+            (
+                1,
+                "journal",
+                include_str!("../../../migrations/postgres/0001_journal.sql"),
+            ),
+            (
+                2,
+                "readings",
+                include_str!("../../../migrations/postgres/0002_readings.sql"),
+            ),
+        ],
+        Backend::Sqlite => [
+            (
+                1,
+                "journal",
+                include_str!("../../../migrations/sqlite/0001_journal.sql"),
+            ),
+            (
+                2,
+                "readings",
+                include_str!("../../../migrations/sqlite/0002_readings.sql"),
+            ),
+        ],
+    };
+    sqlx::migrate::Migrator::with_migrations(
+        sources
+            .into_iter()
+            .map(|(version, description, sql)| {
+                sqlx::migrate::Migration::new(
+                    version,
+                    description.into(),
+                    sqlx::migrate::MigrationType::Simple,
+                    sqlx::SqlSafeStr::into_sql_str(AssertSqlSafe(sql)),
+                    false,
+                )
+            })
+            .collect(),
+    )
+}
+
+async fn a_database_of_the_earlier_schema_upgrades_keeping_its_projections(db: TestDatabase) {
+    let (tenant, venue, other) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+    let (order, line, stray, table) = (
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+        Uuid::new_v4(),
+    );
+    let at = "2026-11-30T12:00:00.000000Z";
+    // Plain literals, which both backends take for uuids, times and JSON.
+    let rows = [
+        format!("INSERT INTO tenants (id, name) VALUES ('{tenant}', 'Almahira')"),
+        format!(
+            "INSERT INTO venues (id, tenant_id, slug, name, created_at) VALUES ('{venue}', '{tenant}', 'kemang', 'Kemang', '{at}')"
+        ),
+        format!(
+            "INSERT INTO venues (id, tenant_id, slug, name, created_at) VALUES ('{other}', '{tenant}', 'lain', 'Lain', '{at}')"
+        ),
+        format!(
+            "INSERT INTO orders (id, venue_id, number, kind, status, created_at, subtotal, document) VALUES ('{order}', '{venue}', 7, 'takeaway', 'open', '{at}', 25000, '{{\"number\": 7}}')"
+        ),
+        format!(
+            "INSERT INTO order_lines (id, order_id, venue_id, position, menu_item_id, name, quantity, unit_price, line_total, course, status, added_at) VALUES ('{line}', '{order}', '{venue}', 0, '{}', 'Soto', 1, 25000, 25000, 1, 'fired', '{at}')",
+            Uuid::new_v4()
+        ),
+        // A line another venue wrote into this order, as the old single-column key let it.
+        format!(
+            "INSERT INTO order_lines (id, order_id, venue_id, position, menu_item_id, name, quantity, unit_price, line_total, course, status, added_at) VALUES ('{stray}', '{order}', '{other}', 1, '{}', 'Stray', 1, 1, 1, 1, 'fired', '{at}')",
+            Uuid::new_v4()
+        ),
+        format!(
+            "INSERT INTO tables (id, venue_id, area_id, label, seats, status) VALUES ('{table}', '{venue}', '{}', '7', 4, 'available')",
+            Uuid::new_v4()
+        ),
+    ];
+    match db.backend() {
+        Backend::Postgres => {
+            let mut connection = PgConnection::connect(db.url()).await.unwrap();
+            earlier_schema(db.backend())
+                .run(&mut connection)
+                .await
+                .unwrap();
+            for row in &rows {
+                sqlx::query(AssertSqlSafe(row.clone()))
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+            }
+            connection.close().await.unwrap();
+        }
+        Backend::Sqlite => {
+            let mut connection = SqliteConnection::connect(db.url()).await.unwrap();
+            earlier_schema(db.backend())
+                .run(&mut connection)
+                .await
+                .unwrap();
+            for row in &rows {
+                sqlx::query(AssertSqlSafe(row.clone()))
+                    .execute(&mut connection)
+                    .await
+                    .unwrap();
+            }
+            connection.close().await.unwrap();
+        }
+    }
+
+    // Opening the store applies the rest; the venue's rows come through, the stray goes.
+    let store = open(&db).await;
+    assert_eq!(
+        store.order_document(venue, order).await.unwrap(),
+        Some(json!({"number": 7}))
+    );
+    assert_eq!(store.order_document(other, order).await.unwrap(), None);
+    let count = |sql: &'static str| {
+        let url = db.url().to_owned();
+        let backend = db.backend();
+        async move {
+            match backend {
+                Backend::Postgres => {
+                    let mut c = PgConnection::connect(&url).await.unwrap();
+                    sqlx::query_scalar::<_, i64>(sql)
+                        .fetch_one(&mut c)
+                        .await
+                        .unwrap()
+                }
+                Backend::Sqlite => {
+                    let mut c = SqliteConnection::connect(&url).await.unwrap();
+                    sqlx::query_scalar::<_, i64>(sql)
+                        .fetch_one(&mut c)
+                        .await
+                        .unwrap()
+                }
+            }
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM order_lines").await, 1);
+    assert_eq!(count("SELECT COUNT(*) FROM tables").await, 1);
+    // And the upgraded keys let another venue project its own order under the same id.
+    let mut commit = Commit {
+        venue_id: other,
+        ..Commit::default()
+    };
+    commit.events.push(StoredEvent {
+        venue_id: other,
+        seq: 1,
+        at: Utc::now(),
+        command_id: Uuid::new_v4(),
+        staff_id: None,
+        device: None,
+        kind: "order_opened".into(),
+        payload: json!({"type": "order_opened"}),
+    });
+    commit.orders.push(OrderRow {
+        id: order,
+        venue_id: other,
+        number: 1,
+        kind: "takeaway".into(),
+        status: "open".into(),
+        table_id: None,
+        guests: None,
+        customer_name: None,
+        customer_phone: None,
+        delivery_address: None,
+        channel: None,
+        created_by: None,
+        created_at: Utc::now(),
+        closed_at: None,
+        cancelled_at: None,
+        subtotal: 0,
+        document: json!({"number": 1}),
+    });
+    store.append(&commit).await.unwrap();
+    assert_eq!(
+        store.order_document(venue, order).await.unwrap(),
+        Some(json!({"number": 7}))
+    );
+    assert_eq!(
+        store.order_document(other, order).await.unwrap(),
+        Some(json!({"number": 1}))
+    );
+}
+
+async fn first_run_setup_happens_once_whatever_the_race(db: TestDatabase) {
+    let store = open(&db).await;
+    let second = open(&db).await;
+    let attempt = |store: Arc<dyn Store>, slug: &'static str| async move {
+        let tenant = TenantRecord {
+            id: Uuid::new_v4(),
+            name: slug.into(),
+        };
+        let venue = venue_record(tenant.id, slug, Utc::now());
+        let owner = store::UsernameClaim {
+            username: format!("owner-{slug}"),
+            venue_id: venue.id,
+            staff_id: Uuid::new_v4(),
+            claimed_at: Utc::now(),
+        };
+        store.create_first_venue(&tenant, &venue, &owner).await
+    };
+    let results =
+        futures_util::future::join_all(["a", "b", "c", "d", "e", "f"].into_iter().enumerate().map(
+            |(i, slug)| {
+                attempt(
+                    if i % 2 == 0 {
+                        store.clone()
+                    } else {
+                        second.clone()
+                    },
+                    slug,
+                )
+            },
+        ))
+        .await;
+    let created: Vec<bool> = results
+        .into_iter()
+        .map(|r| match r {
+            Ok(created) => created,
+            // SQLite may answer a writer that waited too long as unavailable: not set up.
+            Err(StoreError::Unavailable(_)) => false,
+            Err(other) => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(created.iter().filter(|c| **c).count(), 1, "{created:?}");
+    assert_eq!(store.list_venues().await.unwrap().len(), 1);
+}
+
+async fn a_username_is_held_by_one_staff_member(db: TestDatabase) {
+    let store = open(&db).await;
+    let venue = create_venue(store.as_ref(), "names").await.id;
+    let claim = |staff: Uuid| store::UsernameClaim {
+        username: "sari".into(),
+        venue_id: venue,
+        staff_id: staff,
+        claimed_at: Utc::now(),
+    };
+    let (sari, other) = (Uuid::new_v4(), Uuid::new_v4());
+    assert_eq!(
+        store.claim_username(&claim(sari)).await.unwrap(),
+        store::ClaimOutcome::Claimed
+    );
+    assert_eq!(
+        store.claim_username(&claim(sari)).await.unwrap(),
+        store::ClaimOutcome::AlreadyHeld
+    );
+    let held = match store.claim_username(&claim(other)).await.unwrap() {
+        store::ClaimOutcome::HeldBy(held) => held,
+        outcome => panic!("{outcome:?}"),
+    };
+    assert_eq!(held.staff_id, sari);
+    assert_eq!(
+        store
+            .username_claim("sari")
+            .await
+            .unwrap()
+            .unwrap()
+            .staff_id,
+        sari
+    );
+    // Only its holder's release lets go; a take-over moves it whole.
+    store.release_username(&claim(other)).await.unwrap();
+    assert!(store.username_claim("sari").await.unwrap().is_some());
+    assert!(
+        store
+            .take_over_username(&held, &claim(other))
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .take_over_username(&held, &claim(other))
+            .await
+            .unwrap()
+    );
+    store.release_username(&claim(other)).await.unwrap();
+    assert_eq!(store.username_claim("sari").await.unwrap(), None);
 }
 
 async fn created_venues_are_listed_and_a_duplicate_slug_is_a_conflict(db: TestDatabase) {
