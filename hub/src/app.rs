@@ -31,8 +31,6 @@ pub struct AppState {
     pub gateway: crate::ws::Gateway,
     /// Where the MQTT bridge hands every accepted probe reading to be stored in batches.
     pub readings: ReadingsRecorder,
-    /// Serialises first-run setup so two requests cannot both create a first venue.
-    pub setup_lock: Arc<tokio::sync::Mutex<()>>,
 }
 
 pub struct Application {
@@ -84,6 +82,10 @@ impl Application {
         } else {
             None
         };
+        engine
+            .register_usernames()
+            .await
+            .context("registering the venues' usernames")?;
         let listener = TcpListener::bind(settings.http).await.map_err(|error| {
             if error.kind() == std::io::ErrorKind::AddrInUse {
                 anyhow::anyhow!(
@@ -120,7 +122,6 @@ impl Application {
             pin_key,
             throttle: Arc::new(LoginThrottle::default()),
             metrics,
-            setup_lock: Arc::new(tokio::sync::Mutex::new(())),
         };
         Ok(Self {
             listener,

@@ -16,10 +16,10 @@ use crate::{
         ModifierGroupId, ModifierId, ModifierOption, Role, StaffId, Station, StationId, TableId,
         TableLayout, TableShape,
         TableShape::{Booth, Rectangle, Round, Square},
-        TaxCategory,
+        TaxCategory, username_key,
     },
-    engine::{Engine, Envelope, VenueHandle},
-    store::{TenantRecord, VenueRecord},
+    engine::{Engine, Envelope, VenueHandle, VenueSettings},
+    store::{TenantRecord, UsernameClaim, VenueRecord},
 };
 
 const TENANT: &str = "Almahira";
@@ -27,6 +27,8 @@ const SLUG: &str = "demo";
 const NAME: &str = "Almahira Kemang";
 const TIMEZONE: &str = "Asia/Jakarta";
 const CURRENCY: &str = "IDR";
+/// The owner's username, the demo's one password login.
+const OWNER_USERNAME: &str = "owner";
 
 /// The seeded venue and how to log in to it, for `main` to print.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,7 +63,7 @@ const STAFF: &[(&str, Role, Login)] = &[
         "Hendra Wijaya",
         Role::Owner,
         Login::Password {
-            username: "owner",
+            username: OWNER_USERNAME,
             password: "almahira-demo",
         },
     ),
@@ -376,12 +378,28 @@ pub async fn seed_if_empty(engine: &Engine, pin_key: &[u8]) -> anyhow::Result<Op
         name: NAME.to_owned(),
         created_at: Utc::now(),
     };
-    let handle = engine
-        .create_venue(tenant, venue, TIMEZONE, CURRENCY)
+    // The owner's username is claimed with the venue, in the store's one transaction that
+    // also makes sure no other hub sharing the database seeded (or set up) a venue first.
+    let owner = StaffId(Uuid::now_v7());
+    let owner_claim = UsernameClaim {
+        username: username_key(OWNER_USERNAME),
+        venue_id: venue.id,
+        staff_id: owner.0,
+        claimed_at: Utc::now(),
+    };
+    let settings = VenueSettings {
+        timezone: TIMEZONE,
+        currency: CURRENCY,
+    };
+    let Some(handle) = engine
+        .set_up_first_venue(tenant, venue, settings, &owner_claim)
         .await
-        .context("creating the demo venue")?;
+        .context("creating the demo venue")?
+    else {
+        return Ok(None);
+    };
 
-    let logins = seed_staff(&handle, pin_key).await?;
+    let logins = seed_staff(&handle, pin_key, owner).await?;
     let stations = seed_stations(&handle).await?;
     seed_floor(&handle).await?;
     let groups = seed_modifier_groups(&handle).await?;
@@ -408,7 +426,13 @@ async fn run(handle: &VenueHandle, command: Command) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn seed_staff(handle: &VenueHandle, pin_key: &[u8]) -> anyhow::Result<Vec<DemoLogin>> {
+/// Adds the demo staff; the one with a username and password is the owner, whose username
+/// was claimed for `owner` with the venue.
+async fn seed_staff(
+    handle: &VenueHandle,
+    pin_key: &[u8],
+    owner: StaffId,
+) -> anyhow::Result<Vec<DemoLogin>> {
     // argon2 takes tens of milliseconds a hash: hash on the blocking pool, all at once.
     let hashes: Vec<_> = STAFF
         .iter()
@@ -450,7 +474,11 @@ async fn seed_staff(handle: &VenueHandle, pin_key: &[u8]) -> anyhow::Result<Vec<
         run(
             handle,
             Command::AddStaff {
-                staff_id: StaffId(Uuid::now_v7()),
+                staff_id: if demo.username.is_some() {
+                    owner
+                } else {
+                    StaffId(Uuid::now_v7())
+                },
                 name: demo.name.clone(),
                 role: demo.role,
                 username: demo.username.map(str::to_owned),

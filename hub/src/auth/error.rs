@@ -21,6 +21,10 @@ pub enum AuthError {
     /// The token is valid but its staff member was deactivated (or removed) since.
     #[error("this staff member is no longer active")]
     StaffInactive,
+    /// The token names a venue other than the staff member's own, and they may no longer
+    /// act there (the owner took the venue back, or the role changed).
+    #[error("this staff member may no longer act at this venue")]
+    VenueNotAllowed,
     /// Too many failed logins for this venue or address; try again later.
     #[error("too many failed attempts, retry in {} s", retry_after.as_secs().max(1))]
     Throttled { retry_after: Duration },
@@ -52,6 +56,7 @@ impl AuthError {
             AuthError::WeakPassword { .. } => "weak_password",
             AuthError::InvalidCredentials => "invalid_credentials",
             AuthError::StaffInactive => "staff_inactive",
+            AuthError::VenueNotAllowed => "venue_not_allowed",
             AuthError::Throttled { .. } => "too_many_attempts",
             AuthError::TokenExpired => "token_expired",
             AuthError::InvalidToken => "invalid_token",

@@ -19,7 +19,7 @@ pub mod throttle;
 pub mod token;
 
 pub use error::AuthError;
-pub use policy::{Permission, allows, permissions, require};
+pub use policy::{Permission, allows, permissions, reaches, require};
 pub use secret::{
     hash_secret, pin_lookup, random_key, validate_password, validate_pin, verify_secret,
 };

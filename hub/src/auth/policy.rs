@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::AuthError;
-use crate::domain::Role;
+use crate::domain::{Role, TenantId, VenueId};
 
 /// Something a staff member may be allowed to do.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -46,10 +46,12 @@ pub enum Permission {
     ViewMetrics,
     /// Read probe temperature histories and the daily food-safety report (HACCP record).
     ReadTemperatures,
+    /// Add venues to the tenant and give staff other venues of it: the owner's call.
+    ManageVenues,
 }
 
 impl Permission {
-    pub const ALL: [Permission; 19] = [
+    pub const ALL: [Permission; 20] = [
         Permission::ViewFloor,
         Permission::ViewMenu,
         Permission::ViewOrders,
@@ -69,6 +71,7 @@ impl Permission {
         Permission::ReadAudit,
         Permission::ViewMetrics,
         Permission::ReadTemperatures,
+        Permission::ManageVenues,
     ];
 
     /// Phrase for error messages: "your role may not ...".
@@ -93,6 +96,7 @@ impl Permission {
             Permission::ReadAudit => "read the audit trail",
             Permission::ViewMetrics => "view metrics",
             Permission::ReadTemperatures => "read temperature records",
+            Permission::ManageVenues => "manage the tenant's venues",
         }
     }
 }
@@ -101,7 +105,8 @@ impl Permission {
 pub fn allows(role: Role, permission: Permission) -> bool {
     use Permission::*;
     match role {
-        Role::Owner | Role::Manager => true,
+        Role::Owner => true,
+        Role::Manager => permission != ManageVenues,
         Role::Cashier => matches!(
             permission,
             ViewFloor
@@ -148,6 +153,19 @@ pub fn require(role: Role, permission: Permission) -> Result<(), AuthError> {
     }
 }
 
+/// Whether a staff member whose own venue belongs to `tenant` may act at `venue` of
+/// `venue_tenant`: an owner reaches every venue of their tenant; anyone else only their own
+/// venue and the ones an owner gave them (`given`).
+pub fn reaches(
+    role: Role,
+    given: &[VenueId],
+    tenant: TenantId,
+    venue: VenueId,
+    venue_tenant: TenantId,
+) -> bool {
+    tenant == venue_tenant && (role == Role::Owner || given.contains(&venue))
+}
+
 /// Everything `role` may do, for a client deciding which buttons to show.
 pub fn permissions(role: Role) -> Vec<Permission> {
     Permission::ALL
@@ -162,10 +180,49 @@ mod tests {
     use Permission::*;
 
     #[test]
-    fn owners_and_managers_may_do_everything() {
+    fn owners_may_do_everything_and_managers_all_but_the_tenants_venues() {
         for permission in Permission::ALL {
             assert!(allows(Role::Owner, permission), "{permission:?}");
-            assert!(allows(Role::Manager, permission), "{permission:?}");
+            assert_eq!(
+                allows(Role::Manager, permission),
+                permission != ManageVenues,
+                "{permission:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_owner_reaches_every_venue_of_their_tenant_and_no_other() {
+        let (tenant, other) = (
+            TenantId(uuid::Uuid::from_u128(1)),
+            TenantId(uuid::Uuid::from_u128(2)),
+        );
+        let venue = VenueId(uuid::Uuid::from_u128(3));
+        assert!(reaches(Role::Owner, &[], tenant, venue, tenant));
+        assert!(!reaches(Role::Owner, &[], tenant, venue, other));
+    }
+
+    #[test]
+    fn anyone_else_reaches_only_the_venues_they_were_given() {
+        let tenant = TenantId(uuid::Uuid::from_u128(1));
+        let (given, not_given) = (
+            VenueId(uuid::Uuid::from_u128(3)),
+            VenueId(uuid::Uuid::from_u128(4)),
+        );
+        for role in [Role::Manager, Role::Cashier, Role::Waiter, Role::Kitchen] {
+            assert!(reaches(role, &[given], tenant, given, tenant), "{role:?}");
+            assert!(
+                !reaches(role, &[given], tenant, not_given, tenant),
+                "{role:?}"
+            );
+            // A venue given by mistake across tenants still does not open.
+            assert!(!reaches(
+                role,
+                &[given],
+                tenant,
+                given,
+                TenantId(uuid::Uuid::from_u128(9))
+            ));
         }
     }
 

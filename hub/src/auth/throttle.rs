@@ -83,6 +83,35 @@ impl LoginThrottle {
     /// Counts a failed login for `key`; the `max_failures`-th failure inside the sliding
     /// window locks the key for `lockout`.
     pub fn record_failure(&self, key: &str, now: Instant) {
+        if let Some(mut attempts) = self.tracked(key, now) {
+            self.count_failure(&mut attempts, now);
+        }
+    }
+
+    /// Counts a login attempt for `key` before its secret is checked, as a failure that a
+    /// success then forgets, or refuses it with how long until one may be tried. The check
+    /// and the count are one step under the key's lock, so concurrent attempts cannot all
+    /// pass the check while the first ones are still hashing.
+    pub fn attempt(&self, key: &str, now: Instant) -> Result<(), Duration> {
+        let Some(mut attempts) = self.tracked(key, now) else {
+            // Too many keys to track one more: refuse rather than let guesses run unmetered.
+            return Err(self.config.window);
+        };
+        if let Some(until) = attempts.locked_until
+            && until > now
+        {
+            return Err(until - now);
+        }
+        self.count_failure(&mut attempts, now);
+        Ok(())
+    }
+
+    /// The key's counters, created if there is room for one more key.
+    fn tracked(
+        &self,
+        key: &str,
+        now: Instant,
+    ) -> Option<dashmap::mapref::one::RefMut<'_, String, Attempts>> {
         if !self.attempts.contains_key(key) && self.attempts.len() >= self.config.max_keys {
             self.prune(now);
             if self.attempts.len() >= self.config.max_keys {
@@ -90,10 +119,13 @@ impl LoginThrottle {
                     keys = self.attempts.len(),
                     "login throttle full; not tracking a new key"
                 );
-                return;
+                return None;
             }
         }
-        let mut attempts = self.attempts.entry(key.to_owned()).or_default();
+        Some(self.attempts.entry(key.to_owned()).or_default())
+    }
+
+    fn count_failure(&self, attempts: &mut Attempts, now: Instant) {
         if attempts.locked_until.is_some_and(|until| until <= now) {
             // The lockout is over: start afresh rather than relock on the next failure.
             attempts.locked_until = None;
@@ -199,6 +231,41 @@ mod tests {
         // Three more within five minutes of the one at 200 s lock the key.
         fail(&throttle, KEY, 3, t0 + Duration::from_secs(360));
         assert!(throttle.check(KEY, t0 + Duration::from_secs(360)).is_err());
+    }
+
+    #[test]
+    fn attempts_are_counted_before_they_are_checked() {
+        let throttle = LoginThrottle::default();
+        let t0 = Instant::now();
+        // Five attempts start before any has finished: each is counted as it starts.
+        for _ in 0..5 {
+            assert_eq!(throttle.attempt(KEY, t0), Ok(()));
+        }
+        assert_eq!(throttle.attempt(KEY, t0), Err(Duration::from_secs(300)));
+    }
+
+    #[test]
+    fn a_successful_attempt_is_forgotten() {
+        let throttle = LoginThrottle::default();
+        let t0 = Instant::now();
+        for _ in 0..4 {
+            throttle.attempt(KEY, t0).unwrap();
+        }
+        throttle.record_success(KEY);
+        for _ in 0..4 {
+            assert_eq!(throttle.attempt(KEY, t0), Ok(()));
+        }
+    }
+
+    #[test]
+    fn an_attempt_on_a_full_throttle_is_refused() {
+        let throttle = LoginThrottle::new(ThrottleConfig {
+            max_keys: 1,
+            ..ThrottleConfig::default()
+        });
+        let t0 = Instant::now();
+        throttle.attempt("a", t0).unwrap();
+        assert!(throttle.attempt("b", t0).is_err());
     }
 
     #[test]

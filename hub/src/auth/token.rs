@@ -21,7 +21,11 @@ pub const CLOCK_LEEWAY: Duration = Duration::seconds(30);
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Identity {
     pub staff_id: StaffId,
+    /// The venue the tokens act at.
     pub venue_id: VenueId,
+    /// The venue whose staff list holds the member: the same as `venue_id`, unless an owner
+    /// or a member given other venues acts at another venue of the tenant.
+    pub home_venue_id: VenueId,
     pub tenant_id: TenantId,
     pub role: Role,
     /// Display name for the handheld header and receipts; not put in tokens.
@@ -55,7 +59,11 @@ impl fmt::Display for TokenKind {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Claims {
     pub sub: StaffId,
+    /// The venue the token acts at.
     pub venue: VenueId,
+    /// The venue whose staff list holds `sub`, when it is not `venue`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub home: Option<VenueId>,
     pub tenant: TenantId,
     pub role: Role,
     pub kind: TokenKind,
@@ -63,6 +71,13 @@ pub struct Claims {
     pub exp: i64,
     /// Unique per token, so a later revocation list can name a single token.
     pub jti: Uuid,
+}
+
+impl Claims {
+    /// The venue whose staff list holds the token's staff member.
+    pub fn home_venue(&self) -> VenueId {
+        self.home.unwrap_or(self.venue)
+    }
 }
 
 /// How long each kind of token is valid.
@@ -147,6 +162,7 @@ impl TokenKeys {
         let claims = Claims {
             sub: identity.staff_id,
             venue: identity.venue_id,
+            home: (identity.home_venue_id != identity.venue_id).then_some(identity.home_venue_id),
             tenant: identity.tenant_id,
             role: identity.role,
             kind,
@@ -195,6 +211,7 @@ mod tests {
         Identity {
             staff_id: StaffId(Uuid::from_u128(11)),
             venue_id: VenueId(Uuid::from_u128(22)),
+            home_venue_id: VenueId(Uuid::from_u128(22)),
             tenant_id: TenantId(Uuid::from_u128(33)),
             role: Role::Waiter,
             name: "Sari".into(),

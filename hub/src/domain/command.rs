@@ -87,6 +87,11 @@ pub enum Command {
         staff_id: StaffId,
         password_hash: String,
     },
+    /// The other venues of the tenant a staff member works at, replacing the earlier list.
+    GiveStaffVenues {
+        staff_id: StaffId,
+        venues: Vec<VenueId>,
+    },
     SaveStation {
         station: Station,
     },
@@ -325,6 +330,7 @@ impl Command {
             Command::UpdateStaff { .. } => "update_staff",
             Command::SetStaffPin { .. } => "set_staff_pin",
             Command::SetStaffPassword { .. } => "set_staff_password",
+            Command::GiveStaffVenues { .. } => "give_staff_venues",
             Command::SaveStation { .. } => "save_station",
             Command::SaveArea { .. } => "save_area",
             Command::SaveTable { .. } => "save_table",

@@ -49,6 +49,10 @@ pub enum Event {
         staff_id: StaffId,
         password_hash: String,
     },
+    StaffVenuesGiven {
+        staff_id: StaffId,
+        venues: Vec<VenueId>,
+    },
     StationSaved {
         station: Station,
     },
@@ -282,6 +286,7 @@ impl Event {
             Event::StaffUpdated { .. } => "staff_updated",
             Event::StaffPinChanged { .. } => "staff_pin_changed",
             Event::StaffPasswordChanged { .. } => "staff_password_changed",
+            Event::StaffVenuesGiven { .. } => "staff_venues_given",
             Event::StationSaved { .. } => "station_saved",
             Event::AreaSaved { .. } => "area_saved",
             Event::TableSaved { .. } => "table_saved",

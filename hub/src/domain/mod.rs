@@ -43,7 +43,7 @@ pub use order::{
 };
 pub use rejection::{Rejection, RejectionKind};
 pub use scan::{RecordedScan, ScanKind, ScannedCode};
-pub use staff::{Role, Staff};
+pub use staff::{Role, Staff, Standing, username_key};
 pub use venue::{Venue, VenueInfo};
 
 /// Every moment in the domain is a UTC instant supplied by the caller.

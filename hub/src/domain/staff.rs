@@ -4,7 +4,7 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
-use super::id::StaffId;
+use super::id::{StaffId, VenueId};
 
 /// What a staff member may do. Ordered from most to least privileged is not implied:
 /// permissions are listed per action in `auth::policy`.
@@ -46,6 +46,11 @@ impl Role {
     }
 }
 
+/// The form in which usernames are compared and registered: ASCII case does not matter.
+pub fn username_key(username: &str) -> String {
+    username.to_ascii_lowercase()
+}
+
 /// A staff member. Secrets are stored only as hashes produced by the auth adapter:
 /// `pin_lookup` is a keyed hash used to find the member by PIN, `pin_hash` and
 /// `password_hash` are argon2 PHC strings used to verify.
@@ -59,4 +64,27 @@ pub struct Staff {
     pub pin_lookup: Option<String>,
     pub pin_hash: Option<String>,
     pub password_hash: Option<String>,
+    /// Other venues of the tenant this member works at too (owners reach every venue of
+    /// their tenant without being given any). Given by an owner.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub venues: Vec<VenueId>,
+}
+
+/// What authorising a request needs to know of a staff member, as their venue stands now.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Standing {
+    pub active: bool,
+    pub role: Role,
+    /// The other venues they were given.
+    pub venues: Vec<VenueId>,
+}
+
+impl Staff {
+    pub fn standing(&self) -> Standing {
+        Standing {
+            active: self.active,
+            role: self.role,
+            venues: self.venues.clone(),
+        }
+    }
 }

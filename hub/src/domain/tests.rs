@@ -263,6 +263,60 @@ fn open(
 // ----- orders ----------------------------------------------------------------------------
 
 #[test]
+fn an_owner_gives_a_member_other_venues_sorted_and_without_repeats() {
+    let mut fixture = Fixture::new();
+    let owner = Actor::staff(StaffId(id(50)), Role::Owner, None);
+    let (senopati, blok_m) = (VenueId(id(20)), VenueId(id(21)));
+    let command = Command::GiveStaffVenues {
+        staff_id: StaffId(id(2)),
+        venues: vec![blok_m, senopati, blok_m],
+    };
+    fixture.run(&command, &owner);
+    let mut expected = vec![senopati, blok_m];
+    expected.sort();
+    assert_eq!(fixture.venue.staff[&StaffId(id(2))].venues, expected);
+    // An empty list takes them all back.
+    fixture.run(
+        &Command::GiveStaffVenues {
+            staff_id: StaffId(id(2)),
+            venues: vec![],
+        },
+        &owner,
+    );
+    assert!(fixture.venue.staff[&StaffId(id(2))].venues.is_empty());
+}
+
+#[test]
+fn only_an_owner_gives_venues_and_never_the_members_own() {
+    let fixture = Fixture::new();
+    let owner = Actor::staff(StaffId(id(50)), Role::Owner, None);
+    let give = |venues: Vec<VenueId>| Command::GiveStaffVenues {
+        staff_id: StaffId(id(2)),
+        venues,
+    };
+    assert_eq!(
+        fixture.rejection(&give(vec![VenueId(id(20))]), &fixture.manager),
+        "owner_only"
+    );
+    assert_eq!(
+        fixture.rejection(&give(vec![VenueId(id(9))]), &owner),
+        "own_venue"
+    );
+    assert_eq!(
+        fixture.rejection(
+            &Command::GiveStaffVenues {
+                staff_id: StaffId(id(77)),
+                venues: vec![],
+            },
+            &owner
+        ),
+        "staff_not_found"
+    );
+    let many = (0..65).map(|n| VenueId(id(1000 + n))).collect();
+    assert_eq!(fixture.rejection(&give(many), &owner), "too_many_venues");
+}
+
+#[test]
 fn a_dine_in_order_seats_the_table_and_fires_the_first_course() {
     let mut f = Fixture::new();
     let order = f.open_dine_in(

@@ -345,6 +345,7 @@ impl Venue {
                         pin_lookup: pin_lookup.clone(),
                         pin_hash: pin_hash.clone(),
                         password_hash: password_hash.clone(),
+                        venues: Vec::new(),
                     },
                 }])
             }
@@ -412,6 +413,9 @@ impl Venue {
                     staff_id: *staff_id,
                     password_hash: password_hash.clone(),
                 }])
+            }
+            Command::GiveStaffVenues { staff_id, venues } => {
+                self.decide_give_staff_venues(actor, *staff_id, venues)
             }
             Command::SaveStation { station } => {
                 validate_slug("key", &station.key)?;
@@ -1786,6 +1790,11 @@ impl Venue {
                     staff.password_hash = Some(password_hash.clone());
                 }
             }
+            Event::StaffVenuesGiven { staff_id, venues } => {
+                if let Some(staff) = self.staff.get_mut(staff_id) {
+                    staff.venues.clone_from(venues);
+                }
+            }
             Event::StationSaved { station } => {
                 self.stations.insert(station.id, station.clone());
             }
@@ -2220,6 +2229,58 @@ fn check_lines(
 }
 
 /// Only an owner (or the system) may create, change or promote to an owner.
+/// Most other venues one staff member can be given: a chain's managers cover a region, not
+/// the whole country.
+const MAX_GIVEN_VENUES: usize = 64;
+
+impl Venue {
+    /// Only an owner gives staff other venues, and only of venues other than this one (the
+    /// adapter has checked they belong to the same tenant). The list is kept sorted and
+    /// without repeats.
+    fn decide_give_staff_venues(
+        &self,
+        actor: &Actor,
+        staff_id: StaffId,
+        venues: &[VenueId],
+    ) -> Result<Vec<Event>, Rejection> {
+        if actor.role.is_some_and(|role| role != Role::Owner) {
+            return Err(Rejection::forbidden(
+                "owner_only",
+                "only an owner gives staff other venues",
+            ));
+        }
+        if !self.staff.contains_key(&staff_id) {
+            return Err(Rejection::not_found(
+                "staff_not_found",
+                format!("staff member {staff_id}"),
+            ));
+        }
+        let home = self.info.as_ref().map(|info| info.id);
+        if venues.iter().any(|venue| Some(*venue) == home) {
+            return Err(Rejection::invalid(
+                "own_venue",
+                "venues",
+                "a staff member already works at their own venue",
+            ));
+        }
+        let mut given = venues.to_vec();
+        given.sort();
+        given.dedup();
+        if given.len() > MAX_GIVEN_VENUES {
+            return Err(Rejection::invalid(
+                "too_many_venues",
+                "venues",
+                format!("at most {MAX_GIVEN_VENUES} other venues"),
+            ));
+        }
+        // Recorded even when unchanged: who confirmed which venues belongs in the audit trail.
+        Ok(vec![Event::StaffVenuesGiven {
+            staff_id,
+            venues: given,
+        }])
+    }
+}
+
 fn guard_owner_role(actor: &Actor, role: Role) -> Result<(), Rejection> {
     if role == Role::Owner && actor.role.is_some_and(|r| r != Role::Owner) {
         return Err(Rejection::forbidden(

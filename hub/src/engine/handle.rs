@@ -8,7 +8,7 @@ use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
 use super::{EngineError, Envelope, Feed, Outcome, Published};
-use crate::domain::{Venue, VenueId};
+use crate::domain::{TenantId, Venue, VenueId};
 
 /// Runs inside the actor with the committed state and the command's result.
 pub(super) type Responder = Box<dyn FnOnce(&Venue, Result<Outcome, EngineError>) + Send>;
@@ -24,6 +24,8 @@ pub(super) enum Request {
 #[derive(Clone)]
 pub struct VenueHandle {
     pub(super) id: VenueId,
+    /// The restaurant company the venue belongs to: its owners reach all of its venues.
+    pub(super) tenant: TenantId,
     pub(super) slug: Arc<str>,
     pub(super) tx: mpsc::Sender<Request>,
     pub(super) feed: broadcast::Sender<Arc<Published>>,
@@ -41,6 +43,10 @@ impl std::fmt::Debug for VenueHandle {
 impl VenueHandle {
     pub fn id(&self) -> VenueId {
         self.id
+    }
+
+    pub fn tenant(&self) -> TenantId {
+        self.tenant
     }
 
     pub fn slug(&self) -> &str {

@@ -10,6 +10,7 @@
 //! - [`recovery`]: rebuilding a venue from its newest snapshot plus the journal after it.
 //! - [`projection`]: turning changed orders and tables into the store's relational rows.
 //! - [`idempotency`]: the window of recent command ids that makes retries safe.
+//! - [`usernames`]: the hub-wide register that makes every username log in one person.
 
 mod actor;
 mod handle;
@@ -17,6 +18,7 @@ mod idempotency;
 mod projection;
 mod recovery;
 mod registry;
+mod usernames;
 
 use std::sync::Arc;
 
@@ -26,7 +28,8 @@ use uuid::Uuid;
 use crate::domain::{Actor, Command, Event, Rejection};
 
 pub use handle::VenueHandle;
-pub use registry::Engine;
+pub use registry::{Engine, VenueSettings};
+pub use usernames::UsernameHold;
 
 /// Tuning of the venue actors.
 #[derive(Clone, Debug)]

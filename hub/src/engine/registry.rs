@@ -6,6 +6,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use dashmap::DashMap;
 use tokio::sync::{broadcast, mpsc};
+use uuid::Uuid;
 
 use super::{
     EngineConfig, EngineError, Envelope, Outcome, actor::VenueActor, handle::VenueHandle, recovery,
@@ -13,7 +14,7 @@ use super::{
 use crate::{
     domain::{Actor, Command, TenantId, VenueId},
     metrics::Metrics,
-    store::{Store, StoreError, TenantRecord, VenueRecord},
+    store::{Store, StoreError, TenantRecord, UsernameClaim, VenueRecord},
 };
 
 #[derive(Clone)]
@@ -28,6 +29,41 @@ struct Inner {
     metrics: Metrics,
     config: EngineConfig,
     tasks: std::sync::Mutex<Vec<tokio::task::JoinHandle<()>>>,
+}
+
+/// What a new venue is set up with besides its name and slug.
+#[derive(Clone, Copy, Debug)]
+pub struct VenueSettings<'a> {
+    /// IANA zone, e.g. `Asia/Jakarta`: what "today" means in reports.
+    pub timezone: &'a str,
+    /// ISO 4217 code, e.g. `IDR`.
+    pub currency: &'a str,
+}
+
+/// The command that records a venue's creation, checked before the registry row exists so
+/// no empty venue is left behind by bad input.
+fn creation(
+    tenant: &TenantRecord,
+    venue: &VenueRecord,
+    settings: VenueSettings<'_>,
+) -> Result<Command, EngineError> {
+    let command = Command::CreateVenue {
+        venue_id: VenueId(venue.id),
+        tenant_id: TenantId(tenant.id),
+        slug: venue.slug.clone(),
+        name: venue.name.clone(),
+        timezone: settings.timezone.to_owned(),
+        currency: settings.currency.to_owned(),
+    };
+    crate::domain::Venue::default().decide(&command, &Actor::system(), chrono::Utc::now())?;
+    Ok(command)
+}
+
+fn slug_taken(slug: &str) -> EngineError {
+    EngineError::Rejected(crate::domain::Rejection::conflict(
+        "venue_slug_taken",
+        format!("a venue with slug {slug:?} exists"),
+    ))
 }
 
 impl std::fmt::Debug for Engine {
@@ -100,43 +136,75 @@ impl Engine {
         if let Ok(mut tasks) = self.inner.tasks.lock() {
             tasks.push(task);
         }
-        let handle = VenueHandle { id, slug, tx, feed };
+        let handle = VenueHandle {
+            id,
+            tenant: TenantId(record.tenant_id),
+            slug,
+            tx,
+            feed,
+        };
         self.inner.venues.insert(id, handle.clone());
         self.inner.slugs.insert(record.slug.clone(), id);
         Ok(handle)
     }
 
-    /// Registers a new venue, starts its actor and records its creation in its journal.
+    /// Registers a new venue of `tenant`, starts its actor and records its creation in its
+    /// journal under `command_id`. A retry of the same request (same venue id) finishes or
+    /// replays the first; another venue with the slug is refused with `venue_slug_taken`.
     pub async fn create_venue(
         &self,
         tenant: TenantRecord,
         venue: VenueRecord,
-        timezone: &str,
-        currency: &str,
-    ) -> Result<VenueHandle, EngineError> {
-        let unavailable = |e: StoreError| match e {
-            StoreError::Conflict(_) => EngineError::Rejected(crate::domain::Rejection::conflict(
-                "venue_slug_taken",
-                format!("a venue with slug {:?} exists", venue.slug),
-            )),
-            other => EngineError::Unavailable(other.to_string()),
+        settings: VenueSettings<'_>,
+        command_id: Uuid,
+    ) -> Result<(VenueHandle, Outcome), EngineError> {
+        let command = creation(&tenant, &venue, settings)?;
+        let handle = match self.inner.store.create_venue(&tenant, &venue).await {
+            Ok(()) => self
+                .spawn_venue(&venue)
+                .await
+                .map_err(|e| EngineError::Unavailable(e.to_string()))?,
+            Err(StoreError::Conflict(_)) => match self.venue(VenueId(venue.id)) {
+                Some(existing) if existing.tenant() == TenantId(tenant.id) => existing,
+                _ => return Err(slug_taken(&venue.slug)),
+            },
+            Err(other) => return Err(EngineError::Unavailable(other.to_string())),
         };
-        let command = Command::CreateVenue {
-            venue_id: VenueId(venue.id),
-            tenant_id: TenantId(tenant.id),
-            slug: venue.slug.clone(),
-            name: venue.name.clone(),
-            timezone: timezone.to_owned(),
-            currency: currency.to_owned(),
-        };
-        // Refuse bad input before the registry row exists, so no empty venue is left behind.
-        crate::domain::Venue::default().decide(&command, &Actor::system(), chrono::Utc::now())?;
-        self.inner
+        let outcome = handle
+            .execute(Envelope {
+                command_id,
+                actor: Actor::system(),
+                command,
+            })
+            .await?;
+        self.inner.metrics.set_venues(self.inner.venues.len());
+        Ok((handle, outcome))
+    }
+
+    /// First-run setup: registers the hub's first venue and claims its owner's username,
+    /// unless the store already has a venue (decided by the store, in one transaction);
+    /// then starts the venue and records its creation. `None` when a venue existed.
+    pub async fn set_up_first_venue(
+        &self,
+        tenant: TenantRecord,
+        venue: VenueRecord,
+        settings: VenueSettings<'_>,
+        owner: &UsernameClaim,
+    ) -> Result<Option<VenueHandle>, EngineError> {
+        let command = creation(&tenant, &venue, settings)?;
+        let created = self
+            .inner
             .store
-            .create_venue(&tenant, &venue)
+            .create_first_venue(&tenant, &venue, owner)
             .await
-            .map_err(unavailable)?;
-        let handle = self.spawn_venue(&venue).await.map_err(unavailable)?;
+            .map_err(|e| EngineError::Unavailable(e.to_string()))?;
+        if !created {
+            return Ok(None);
+        }
+        let handle = self
+            .spawn_venue(&venue)
+            .await
+            .map_err(|e| EngineError::Unavailable(e.to_string()))?;
         handle
             .execute(Envelope {
                 command_id: VenueHandle::system_command_id(),
@@ -145,7 +213,7 @@ impl Engine {
             })
             .await?;
         self.inner.metrics.set_venues(self.inner.venues.len());
-        Ok(handle)
+        Ok(Some(handle))
     }
 
     pub fn venue(&self, id: VenueId) -> Option<VenueHandle> {
@@ -166,6 +234,13 @@ impl Engine {
             .map(|entry| entry.value().clone())
             .collect();
         venues.sort_by(|a, b| a.slug().cmp(b.slug()));
+        venues
+    }
+
+    /// Every venue of one tenant, ordered by slug.
+    pub fn venues_of(&self, tenant: TenantId) -> Vec<VenueHandle> {
+        let mut venues = self.venues();
+        venues.retain(|venue| venue.tenant() == tenant);
         venues
     }
 

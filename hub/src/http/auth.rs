@@ -17,7 +17,7 @@ use super::{
 use crate::{
     app::AppState,
     auth::{AuthError, Identity, TokenKind},
-    domain::{Role, StaffId, VenueId},
+    domain::{Role, StaffId, Standing, TenantId, VenueId},
     engine::VenueHandle,
 };
 
@@ -76,12 +76,30 @@ pub struct MeResponse {
     pub permissions: Vec<String>,
 }
 
-/// What login needs to know about a staff member, read from the venue state.
+/// What issuing tokens needs to know of a staff member, read at their own venue.
 #[derive(Clone)]
-struct Candidate {
-    identity: Identity,
+struct Member {
+    staff_id: StaffId,
+    name: String,
+    standing: Standing,
+    tenant: TenantId,
+    /// The PIN or password hash the login is checked against.
     secret_hash: Option<String>,
-    venue: VenueSummary,
+}
+
+fn member(venue: &crate::domain::Venue, staff: &crate::domain::Staff, pin: bool) -> Option<Member> {
+    let info = venue.info.as_ref()?;
+    staff.active.then(|| Member {
+        staff_id: staff.id,
+        name: staff.name.clone(),
+        standing: staff.standing(),
+        tenant: info.tenant_id,
+        secret_hash: if pin {
+            staff.pin_hash.clone()
+        } else {
+            staff.password_hash.clone()
+        },
+    })
 }
 
 pub(super) fn venue_summary(venue: &crate::domain::Venue) -> Option<VenueSummary> {
@@ -94,29 +112,39 @@ pub(super) fn venue_summary(venue: &crate::domain::Venue) -> Option<VenueSummary
     })
 }
 
-fn candidate(
-    venue: &crate::domain::Venue,
-    staff: &crate::domain::Staff,
-    pin: bool,
-) -> Option<Candidate> {
-    let summary = venue_summary(venue)?;
-    let info = venue.info.as_ref()?;
-    Some(Candidate {
-        identity: Identity {
-            staff_id: staff.id,
-            venue_id: info.id,
-            tenant_id: info.tenant_id,
-            role: staff.role,
-            name: staff.name.clone(),
-        },
-        secret_hash: if pin {
-            staff.pin_hash.clone()
-        } else {
-            staff.password_hash.clone()
-        },
-        venue: summary,
-    })
-    .filter(|_| staff.active)
+/// A staff member found for a login, and the venue the tokens will act at.
+struct Candidate {
+    member: Member,
+    home: VenueId,
+    acting: VenueHandle,
+}
+
+impl Candidate {
+    /// The member may act at the acting venue: it is their own, or they reach it.
+    fn allowed(&self) -> bool {
+        self.acting.id() == self.home
+            || crate::auth::reaches(
+                self.member.standing.role,
+                &self.member.standing.venues,
+                self.member.tenant,
+                self.acting.id(),
+                self.acting.tenant(),
+            )
+    }
+}
+
+fn venue_not_found(slug: &str) -> ApiError {
+    ApiError::Rejected(crate::domain::Rejection::not_found(
+        "venue_not_found",
+        format!("venue {slug:?}"),
+    ))
+}
+
+fn named_venue(state: &AppState, slug: &str) -> Result<VenueHandle, ApiError> {
+    state
+        .engine
+        .venue_by_slug(slug)
+        .ok_or_else(|| venue_not_found(slug))
 }
 
 #[utoipa::path(
@@ -136,77 +164,67 @@ pub async fn login(
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> Result<Json<TokenResponse>, ApiError> {
     let now = std::time::Instant::now();
-    let (secret, venues, throttle_key, lookup): (String, Vec<VenueHandle>, String, Lookup) =
-        match (&request.pin, &request.username, &request.password) {
-            (Some(pin), None, None) => {
-                let slug = request.venue.as_deref().ok_or_else(|| {
-                    ApiError::invalid_field("missing_venue", "venue", "a PIN login names its venue")
-                })?;
-                let venue = state.engine.venue_by_slug(slug).ok_or_else(|| {
-                    ApiError::Rejected(crate::domain::Rejection::not_found(
-                        "venue_not_found",
-                        format!("venue {slug:?}"),
-                    ))
-                })?;
-                crate::auth::validate_pin(pin)?;
-                let key = crate::auth::pin_lookup(&state.pin_key, venue.id(), pin);
-                (
-                    pin.clone(),
-                    vec![venue.clone()],
-                    format!("pin:{}:{}", venue.id(), client.ip()),
-                    Lookup::Pin(key),
-                )
-            }
-            (None, Some(username), Some(password)) => {
-                let venues = match &request.venue {
-                    Some(slug) => vec![state.engine.venue_by_slug(slug).ok_or_else(|| {
-                        ApiError::Rejected(crate::domain::Rejection::not_found(
-                            "venue_not_found",
-                            format!("venue {slug:?}"),
-                        ))
-                    })?],
-                    None => state.engine.venues(),
-                };
-                (
-                    password.clone(),
-                    venues,
-                    format!("user:{}:{}", username.to_lowercase(), client.ip()),
-                    Lookup::Username(username.clone()),
-                )
-            }
-            _ => {
-                return Err(ApiError::invalid_field(
-                    "invalid_login_request",
-                    "pin",
-                    "send {venue, pin} or {username, password}",
-                ));
-            }
-        };
-    state
-        .throttle
-        .check(&throttle_key, now)
-        .map_err(|retry_after| AuthError::Throttled { retry_after })?;
-
-    let mut found = None;
-    for venue in venues {
-        let lookup = lookup.clone();
-        let candidate = venue
-            .read(move |v| {
-                let staff = match &lookup {
-                    Lookup::Pin(key) => v.staff_by_pin_lookup(key),
-                    Lookup::Username(name) => v.staff_by_username(name),
-                };
-                staff.and_then(|s| candidate(v, s, matches!(lookup, Lookup::Pin(_))))
-            })
-            .await?;
-        if candidate.is_some() {
-            found = candidate;
-            break;
+    let (secret, throttle_key, found) = match (&request.pin, &request.username, &request.password) {
+        (Some(pin), None, None) => {
+            let slug = request.venue.as_deref().ok_or_else(|| {
+                ApiError::invalid_field("missing_venue", "venue", "a PIN login names its venue")
+            })?;
+            let venue = named_venue(&state, slug)?;
+            crate::auth::validate_pin(pin)?;
+            let key = crate::auth::pin_lookup(&state.pin_key, venue.id(), pin);
+            let throttle_key = format!("pin:{}:{}", venue.id(), client.ip());
+            begin_attempt(&state, &throttle_key, now)?;
+            let home = venue.id();
+            let found = venue
+                .read(move |v| {
+                    v.staff_by_pin_lookup(&key)
+                        .and_then(|staff| member(v, staff, true))
+                })
+                .await?
+                .map(|member| Candidate {
+                    member,
+                    home,
+                    acting: venue,
+                });
+            (pin.clone(), throttle_key, found)
         }
-    }
-    let verified = match found {
+        (None, Some(username), Some(password)) => {
+            let acting = request
+                .venue
+                .as_deref()
+                .map(|slug| named_venue(&state, slug))
+                .transpose()?;
+            // Finding the member costs no hash, so it comes first: the attempt then counts
+            // against that one person, never against someone of another tenant who happens
+            // to share the name.
+            let found = password_candidate(&state, username, acting).await?;
+            let throttle_key = match &found {
+                Some(candidate) => format!(
+                    "staff:{}:{}:{}",
+                    candidate.home,
+                    candidate.member.staff_id,
+                    client.ip()
+                ),
+                None => format!(
+                    "user:{}:{}",
+                    crate::domain::username_key(username),
+                    client.ip()
+                ),
+            };
+            begin_attempt(&state, &throttle_key, now)?;
+            (password.clone(), throttle_key, found)
+        }
+        _ => {
+            return Err(ApiError::invalid_field(
+                "invalid_login_request",
+                "pin",
+                "send {venue, pin} or {username, password}",
+            ));
+        }
+    };
+    let verified = match found.filter(Candidate::allowed) {
         Some(candidate) => {
-            let hash = candidate.secret_hash.clone();
+            let hash = candidate.member.secret_hash.clone();
             let ok = tokio::task::spawn_blocking(move || {
                 hash.is_some_and(|hash| crate::auth::verify_secret(&secret, &hash))
             })
@@ -217,22 +235,114 @@ pub async fn login(
         None => None,
     };
     let Some(candidate) = verified else {
-        state.throttle.record_failure(&throttle_key, now);
+        // The attempt was counted before the hash: nothing more to record.
         tracing::info!(key = %throttle_key, "failed login");
         return Err(AuthError::InvalidCredentials.into());
     };
     state.throttle.record_success(&throttle_key);
-    tokens(&state, candidate).map(Json)
+    issue(&state, candidate).await.map(Json)
 }
 
-#[derive(Clone)]
-enum Lookup {
-    Pin(String),
-    Username(String),
+/// Counts a login attempt before its secret is hashed, so concurrent guesses cannot all
+/// slip in under the limit while the first ones are still being checked.
+fn begin_attempt(state: &AppState, key: &str, now: std::time::Instant) -> Result<(), ApiError> {
+    state
+        .throttle
+        .attempt(key, now)
+        .map_err(|retry_after| AuthError::Throttled { retry_after }.into())
 }
 
-fn tokens(state: &AppState, candidate: Candidate) -> Result<TokenResponse, ApiError> {
-    tokens_for(state, candidate.identity, candidate.venue)
+/// The one staff member a username and password login can mean. Naming a venue looks at
+/// that venue's own staff first; otherwise the hub-wide register names the member, who
+/// then acts at their own venue or at the named one if they reach it.
+async fn password_candidate(
+    state: &AppState,
+    username: &str,
+    acting: Option<VenueHandle>,
+) -> Result<Option<Candidate>, ApiError> {
+    if let Some(venue) = &acting {
+        let name = username.to_owned();
+        let local = venue
+            .read(move |v| {
+                v.staff_by_username(&name)
+                    .and_then(|staff| member(v, staff, false))
+            })
+            .await?;
+        if let Some(member) = local {
+            return Ok(Some(Candidate {
+                member,
+                home: venue.id(),
+                acting: venue.clone(),
+            }));
+        }
+    }
+    let Some((home_id, staff_id)) = state.engine.username_holder(username).await? else {
+        return Ok(None);
+    };
+    let Some(home) = state.engine.venue(home_id) else {
+        return Ok(None);
+    };
+    let name = username.to_owned();
+    let found = home
+        .read(move |v| {
+            v.staff
+                .get(&staff_id)
+                .filter(|staff| {
+                    staff
+                        .username
+                        .as_deref()
+                        .is_some_and(|own| own.eq_ignore_ascii_case(&name))
+                })
+                .and_then(|staff| member(v, staff, false))
+        })
+        .await?;
+    Ok(found.map(|member| Candidate {
+        member,
+        home: home_id,
+        acting: acting.unwrap_or(home),
+    }))
+}
+
+/// Issues tokens for the candidate at its acting venue.
+async fn issue(state: &AppState, candidate: Candidate) -> Result<TokenResponse, ApiError> {
+    let venue = candidate
+        .acting
+        .read(venue_summary)
+        .await?
+        .ok_or(ApiError::NotFound("venue"))?;
+    let identity = Identity {
+        staff_id: candidate.member.staff_id,
+        venue_id: candidate.acting.id(),
+        home_venue_id: candidate.home,
+        tenant_id: candidate.member.tenant,
+        role: candidate.member.standing.role,
+        name: candidate.member.name,
+    };
+    tokens_for(state, identity, venue)
+}
+
+/// Issues tokens for a staff member of `home` (read afresh: still active, current role) to
+/// act at `acting`, refusing a venue they no longer reach.
+async fn reissue(
+    state: &AppState,
+    home: VenueId,
+    staff_id: StaffId,
+    acting: VenueHandle,
+) -> Result<TokenResponse, ApiError> {
+    let home_venue = state.engine.venue(home).ok_or(AuthError::InvalidToken)?;
+    let member = home_venue
+        .read(move |v| v.staff.get(&staff_id).and_then(|s| member(v, s, true)))
+        .await?
+        .ok_or(AuthError::StaffInactive)?;
+    let candidate = Candidate {
+        member,
+        home,
+        acting,
+    };
+    if !candidate.allowed() {
+        return Err(AuthError::VenueNotAllowed.into());
+    }
+    issue(state, candidate).await
 }
 
 /// Issues an access and refresh token pair for an identity.
@@ -241,30 +351,21 @@ pub(super) fn tokens_for(
     identity: Identity,
     venue: VenueSummary,
 ) -> Result<TokenResponse, ApiError> {
-    let candidate = Candidate {
-        identity,
-        secret_hash: None,
-        venue,
-    };
     let now = chrono::Utc::now();
     let lifetimes = state.tokens.lifetimes();
     Ok(TokenResponse {
-        access_token: state
-            .tokens
-            .issue(&candidate.identity, TokenKind::Access, now)?,
-        refresh_token: state
-            .tokens
-            .issue(&candidate.identity, TokenKind::Refresh, now)?,
+        access_token: state.tokens.issue(&identity, TokenKind::Access, now)?,
+        refresh_token: state.tokens.issue(&identity, TokenKind::Refresh, now)?,
         token_type: "Bearer".into(),
-        role: candidate.identity.role,
+        role: identity.role,
         expires_in: lifetimes.access.num_seconds(),
         refresh_expires_in: lifetimes.refresh.num_seconds(),
         staff: StaffSummary {
-            id: candidate.identity.staff_id,
-            name: candidate.identity.name,
-            role: candidate.identity.role,
+            id: identity.staff_id,
+            name: identity.name,
+            role: identity.role,
         },
-        venue: candidate.venue,
+        venue,
     })
 }
 
@@ -273,7 +374,7 @@ pub(super) fn tokens_for(
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New token pair; the role is read afresh", body = TokenResponse),
-        (status = 401, description = "Expired, invalid or not a refresh token, or the staff member was deactivated", body = super::error::ErrorBody),
+        (status = 401, description = "Expired, invalid or not a refresh token, the staff member was deactivated, or may no longer act at the venue (`venue_not_allowed`)", body = super::error::ErrorBody),
     )
 )]
 pub async fn refresh(
@@ -285,38 +386,80 @@ pub async fn refresh(
         TokenKind::Refresh,
         chrono::Utc::now(),
     )?;
-    let venue = state
+    let acting = state
         .engine
         .venue(claims.venue)
         .ok_or(AuthError::InvalidToken)?;
-    let staff_id = claims.sub;
-    let candidate = venue
-        .read(move |v| v.staff.get(&staff_id).and_then(|s| candidate(v, s, true)))
-        .await?
-        .ok_or(AuthError::InvalidCredentials)?;
-    tokens(&state, candidate).map(Json)
+    reissue(&state, claims.home_venue(), claims.sub, acting)
+        .await
+        .map(Json)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SwitchVenueRequest {
+    /// Slug of the venue to act at: the caller's own, one an owner gave them, or (owners)
+    /// any venue of their tenant.
+    pub venue: String,
+}
+
+#[utoipa::path(
+    post, path = "/api/v1/auth/venue", tag = "auth", security(("bearer" = [])),
+    request_body = SwitchVenueRequest,
+    responses(
+        (status = 200, description = "A token pair acting at the named venue", body = TokenResponse),
+        (status = 403, description = "`venue_not_allowed`: the caller does not work at that venue", body = super::error::ErrorBody),
+        (status = 404, description = "`venue_not_found`", body = super::error::ErrorBody),
+    )
+)]
+pub async fn switch_venue(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<SwitchVenueRequest>,
+) -> Result<Json<TokenResponse>, ApiError> {
+    let acting = named_venue(&state, &request.venue)?;
+    reissue(
+        &state,
+        caller.claims.home_venue(),
+        caller.claims.sub,
+        acting,
+    )
+    .await
+    .map_err(|error| match error {
+        // The caller is signed in; they are simply not allowed there.
+        ApiError::Unauthorized(AuthError::VenueNotAllowed) => {
+            ApiError::Forbidden("you do not work at that venue; an owner can give it to you".into())
+        }
+        other => other,
+    })
+    .map(Json)
 }
 
 #[utoipa::path(
     get, path = "/api/v1/me", tag = "auth", security(("bearer" = [])),
     responses((status = 200, description = "Who the token belongs to and what it may do", body = MeResponse))
 )]
-pub async fn me(caller: Caller) -> Result<Json<MeResponse>, ApiError> {
+pub async fn me(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<Json<MeResponse>, ApiError> {
     let staff_id = caller.claims.sub;
     let role = caller.claims.role;
-    let (staff, venue) = caller
-        .venue
+    // The member is on their own venue's staff list, which is not always the acting venue's.
+    let home = state
+        .engine
+        .venue(caller.claims.home_venue())
+        .ok_or(ApiError::NotFound("staff member"))?;
+    let staff = home
         .read(move |v| {
-            (
-                v.staff.get(&staff_id).map(|s| StaffSummary {
-                    id: s.id,
-                    name: s.name.clone(),
-                    role,
-                }),
-                venue_summary(v),
-            )
+            v.staff.get(&staff_id).map(|s| StaffSummary {
+                id: s.id,
+                name: s.name.clone(),
+                role,
+            })
         })
         .await?;
+    let venue = caller.venue.read(venue_summary).await?;
     Ok(Json(MeResponse {
         staff: staff.ok_or(ApiError::NotFound("staff member"))?,
         venue: venue.ok_or(ApiError::NotFound("venue"))?,

@@ -85,6 +85,27 @@ where
     })
 }
 
+/// Refuses to update what this venue does not have, with `code` (`table_not_found`...): a
+/// PUT never creates, so no id another venue uses (or an invented one) becomes an entity
+/// here. Creating is a POST, whose id the client may choose.
+pub async fn require_existing<F>(
+    caller: &Caller,
+    code: &'static str,
+    id: Uuid,
+    exists: F,
+) -> Result<(), ApiError>
+where
+    F: FnOnce(&Venue) -> bool + Send + 'static,
+{
+    if caller.venue.read(exists).await? {
+        Ok(())
+    } else {
+        Err(ApiError::Rejected(crate::domain::Rejection::not_found(
+            code, id,
+        )))
+    }
+}
+
 /// An id derived from a command id, so that a retried command names the same new entity
 /// even when the client let the hub choose the id.
 pub fn derived_id(command_id: Uuid, label: &str, index: usize) -> Uuid {

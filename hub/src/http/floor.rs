@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::{
     body::{CommandOnly, entity_body},
-    command::{Executed, run},
+    command::{Executed, require_existing, run},
     error::{ApiError, ErrorBody},
     extract::{ApiJson, ApiPath, ApiQuery, Caller},
 };
@@ -61,6 +61,13 @@ async fn save_area(
 ) -> Result<Executed<Area>, ApiError> {
     let (command_id, area): (Uuid, Area) = entity_body(body, "id", id, "area")?;
     let area_id = area.id;
+    if id.is_some() {
+        caller.require(Permission::EditFloor)?;
+        require_existing(&caller, "area_not_found", area_id.0, move |v| {
+            v.areas.contains_key(&area_id)
+        })
+        .await?;
+    }
     run(
         &caller,
         Permission::EditFloor,
@@ -105,6 +112,13 @@ async fn save_table(
 ) -> Result<Executed<TableView>, ApiError> {
     let (command_id, table): (Uuid, TableLayout) = entity_body(body, "id", id, "table")?;
     let table_id = table.id;
+    if id.is_some() {
+        caller.require(Permission::EditFloor)?;
+        require_existing(&caller, "table_not_found", table_id.0, move |v| {
+            v.tables.contains_key(&table_id)
+        })
+        .await?;
+    }
     run(
         &caller,
         Permission::EditFloor,

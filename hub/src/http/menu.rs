@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     body::entity_body,
-    command::{Executed, run},
+    command::{Executed, require_existing, run},
     error::{ApiError, ErrorBody},
     extract::{ApiJson, ApiPath, Caller},
 };
@@ -48,7 +48,7 @@ pub async fn stations(caller: Caller) -> Result<Json<Vec<Station>>, ApiError> {
 /// Generates the create (POST) and update (PUT) handlers of one menu entity.
 macro_rules! menu_entity {
     ($create:ident, $update:ident, $collection:literal, $member:literal, $ty:ty, $label:literal,
-     |$entity:ident| $command:expr, |$venue:ident, $id:ident| $view:expr) => {
+     $missing:literal, |$entity:ident| $command:expr, |$venue:ident, $id:ident| $view:expr) => {
         #[utoipa::path(
             post, path = $collection, tag = "menu", security(("bearer" = [])),
             request_body(content = $ty, description = "`command_id` plus the entity; `id` optional"),
@@ -72,6 +72,8 @@ macro_rules! menu_entity {
         ) -> Result<Executed<$ty>, ApiError> {
             let (command_id, $entity): (Uuid, $ty) = entity_body(body, "id", Some(path_id), $label)?;
             let $id = $entity.id;
+            caller.require(Permission::EditMenu)?;
+            require_existing(&caller, $missing, path_id, move |$venue| $view.is_some()).await?;
             run(&caller, Permission::EditMenu, command_id, $command, StatusCode::OK, move |$venue| $view).await
         }
     };
@@ -84,6 +86,7 @@ menu_entity!(
     "/api/v1/menu/categories/{id}",
     Category,
     "category",
+    "category_not_found",
     |category| Command::SaveCategory { category },
     |venue, id| venue.categories.get(&id).cloned()
 );
@@ -94,6 +97,7 @@ menu_entity!(
     "/api/v1/menu/modifier-groups/{id}",
     ModifierGroup,
     "modifier_group",
+    "modifier_group_not_found",
     |group| Command::SaveModifierGroup { group },
     |venue, id| venue.modifier_groups.get(&id).cloned()
 );
@@ -104,6 +108,7 @@ menu_entity!(
     "/api/v1/menu/items/{id}",
     MenuItem,
     "menu_item",
+    "menu_item_not_found",
     |item| Command::SaveMenuItem { item },
     |venue, id| venue.items.get(&id).cloned()
 );
@@ -114,6 +119,7 @@ menu_entity!(
     "/api/v1/stations/{id}",
     Station,
     "station",
+    "station_not_found",
     |station| Command::SaveStation { station },
     |venue, id| venue.stations.get(&id).cloned()
 );

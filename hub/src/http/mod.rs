@@ -2,8 +2,8 @@
 //! live here; every refusal comes from the domain or the auth policy.
 //!
 //! # Layout
-//! - [`auth`], [`floor`], [`menu`], [`orders`], [`staff`], [`devices`], [`food_safety`],
-//!   [`readings`], [`audit`], [`system`]: handlers; [`scans`] and [`cooling`] read what
+//! - [`auth`], [`venues`], [`floor`], [`menu`], [`orders`], [`staff`], [`devices`],
+//!   [`food_safety`], [`readings`], [`audit`], [`system`]: handlers; [`scans`] and [`cooling`] read what
 //!   scanners and probes recorded.
 //! - [`extract`]: JSON/path/query extractors with clear errors; the bearer-token `Caller`.
 //! - [`command`]: running a command idempotently and answering with the resulting view.
@@ -28,6 +28,7 @@ pub mod scans;
 pub mod setup;
 pub mod staff;
 pub mod system;
+pub mod venues;
 
 use std::time::Instant;
 
@@ -50,6 +51,11 @@ pub fn router(state: AppState) -> Router {
     let api = Router::new()
         .route("/auth/login", post(auth::login))
         .route("/auth/refresh", post(auth::refresh))
+        .route("/auth/venue", post(auth::switch_venue))
+        .route(
+            "/venues",
+            get(venues::list_venues).post(venues::create_venue),
+        )
         .route("/setup", post(setup::setup))
         .route("/me", get(auth::me))
         .route("/venue", get(auth::venue))
@@ -125,6 +131,7 @@ pub fn router(state: AppState) -> Router {
         .route("/staff/{id}", axum::routing::patch(staff::update_staff))
         .route("/staff/{id}/pin", post(staff::set_pin))
         .route("/staff/{id}/password", post(staff::set_password))
+        .route("/staff/{id}/venues", axum::routing::put(staff::give_venues))
         .route(
             "/devices",
             get(devices::list_devices).post(devices::provision_device),

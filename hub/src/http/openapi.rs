@@ -7,7 +7,7 @@ use utoipa::{
 
 use super::{
     audit, auth, cooling, devices, floor, food_safety, menu, orders, readings, scans, setup, staff,
-    system,
+    system, venues,
 };
 
 struct BearerAuth;
@@ -35,7 +35,8 @@ impl Modify for BearerAuth {
     ),
     modifiers(&BearerAuth),
     paths(
-        setup::setup, auth::login, auth::refresh, auth::me, auth::venue,
+        setup::setup, auth::login, auth::refresh, auth::switch_venue, auth::me, auth::venue,
+        venues::list_venues, venues::create_venue,
         floor::floor, floor::create_area, floor::update_area, floor::create_table, floor::update_table,
         floor::remove_table, floor::seat, floor::move_party, floor::merge, floor::split,
         floor::request_bill, floor::clear, floor::clean, floor::assign_server,
@@ -48,6 +49,7 @@ impl Modify for BearerAuth {
         orders::start_ticket, orders::bump_ticket, orders::recall_ticket, orders::serve_ready,
         orders::close_order, orders::cancel_order,
         staff::list_staff, staff::add_staff, staff::update_staff, staff::set_pin, staff::set_password,
+        staff::give_venues,
         devices::list_devices, devices::provision_device, devices::update_device,
         devices::set_enabled, devices::rotate_secret, devices::remove_device,
         food_safety::list_alerts, food_safety::acknowledge, food_safety::resolve,
@@ -58,6 +60,7 @@ impl Modify for BearerAuth {
     ),
     tags(
         (name = "auth", description = "Staff login by PIN or password; tokens"),
+        (name = "venues", description = "The venues of a tenant; owners add venues"),
         (name = "floor", description = "Areas, tables and parties"),
         (name = "menu", description = "Menu, modifiers, stations and 86"),
         (name = "orders", description = "Orders and their lines"),

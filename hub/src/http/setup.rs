@@ -1,6 +1,7 @@
 //! First-run setup: on a hub with no venue at all, creates the tenant, its first venue and
-//! the owner's login, and answers with the owner's tokens. Once any venue exists it is
-//! refused, so it cannot be used to take over a running hub.
+//! the owner's login, and answers with the owner's tokens. Once any venue exists in the
+//! store (whichever hub created it) it is refused, so it cannot be used to take over a
+//! running hub or to add a tenant without logging in.
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::Deserialize;
@@ -15,9 +16,9 @@ use super::{
 use crate::{
     app::AppState,
     auth::{Identity, hash_secret, validate_password},
-    domain::{Actor, Command, Role, StaffId, TenantId},
-    engine::{Envelope, VenueHandle},
-    store::{TenantRecord, VenueRecord},
+    domain::{Actor, Command, Role, StaffId, TenantId, username_key},
+    engine::{Envelope, VenueHandle, VenueSettings},
+    store::{TenantRecord, UsernameClaim, VenueRecord},
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -100,11 +101,6 @@ pub async fn setup(
             "a username has no spaces",
         ));
     }
-    // One setup at a time; the second of two concurrent requests finds a venue and stops.
-    let _setup = state.setup_lock.lock().await;
-    if !state.engine.venues().is_empty() {
-        return Err(already());
-    }
     let tenant = TenantRecord {
         id: Uuid::now_v7(),
         name: request
@@ -119,20 +115,29 @@ pub async fn setup(
         name: request.venue.name.clone(),
         created_at: chrono::Utc::now(),
     };
-    let venue = state
-        .engine
-        .create_venue(
-            tenant.clone(),
-            record,
-            &request.venue.timezone,
-            &request.venue.currency,
-        )
-        .await?;
+    let staff_id = StaffId(Uuid::now_v7());
+    let owner = UsernameClaim {
+        username: username_key(&request.owner.username),
+        venue_id: record.id,
+        staff_id: staff_id.0,
+        claimed_at: chrono::Utc::now(),
+    };
+    // Hashed before the venue exists, so a failure here leaves nothing half set up.
     let password = request.owner.password.clone();
     let password_hash = tokio::task::spawn_blocking(move || hash_secret(&password))
         .await
         .map_err(|e| ApiError::Internal(e.into()))??;
-    let staff_id = StaffId(Uuid::now_v7());
+    // The store decides, in the transaction that creates the venue, whether any venue
+    // exists: not this hub's memory, which another hub sharing the database cannot update.
+    let settings = VenueSettings {
+        timezone: &request.venue.timezone,
+        currency: &request.venue.currency,
+    };
+    let venue = state
+        .engine
+        .set_up_first_venue(tenant.clone(), record, settings, &owner)
+        .await?
+        .ok_or_else(already)?;
     venue
         .execute(Envelope {
             command_id: VenueHandle::system_command_id(),
@@ -157,6 +162,7 @@ pub async fn setup(
     let identity = Identity {
         staff_id,
         venue_id: venue.id(),
+        home_venue_id: venue.id(),
         tenant_id: TenantId(tenant.id),
         role: Role::Owner,
         name: request.owner.name,

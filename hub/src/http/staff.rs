@@ -1,6 +1,7 @@
 //! Staff endpoints for managers: list staff, add someone with a PIN and/or a username and
-//! password, change name, role or active flag, and reset a PIN or password. Secrets are
-//! hashed here (off the async threads) and never returned.
+//! password, change name, role or active flag, and reset a PIN or password; for owners,
+//! give a member other venues of the tenant. Secrets are hashed here (off the async
+//! threads) and never returned.
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
@@ -15,7 +16,7 @@ use super::{
 use crate::{
     app::AppState,
     auth::{Permission, hash_secret, pin_lookup, validate_password, validate_pin},
-    domain::{Command, Role, Staff, StaffId, Venue},
+    domain::{Command, Role, Staff, StaffId, Venue, VenueId},
 };
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -26,6 +27,8 @@ pub struct StaffView {
     pub active: bool,
     pub username: Option<String>,
     pub has_pin: bool,
+    /// Other venues of the tenant this member was given (see `PUT /staff/{id}/venues`).
+    pub venues: Vec<VenueId>,
 }
 
 impl StaffView {
@@ -37,6 +40,7 @@ impl StaffView {
             active: staff.active,
             username: staff.username.clone(),
             has_pin: staff.pin_hash.is_some(),
+            venues: staff.venues.clone(),
         }
     }
 
@@ -58,9 +62,18 @@ pub struct AddStaffRequest {
     pub pin: Option<String>,
     #[serde(default)]
     pub username: Option<String>,
-    /// At least 8 characters; needs `username`.
+    /// At least 8 characters; needs `username`. Usernames are unique in the whole hub.
     #[serde(default)]
     pub password: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StaffVenuesRequest {
+    pub command_id: Uuid,
+    /// Ids of other venues of the tenant (see `GET /venues`); replaces the earlier list,
+    /// `[]` takes every other venue back.
+    pub venues: Vec<VenueId>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -155,6 +168,17 @@ pub async fn add_staff(
     let staff_id = body
         .staff_id
         .unwrap_or_else(|| StaffId(derived_id(body.command_id, "staff", 0)));
+    // A username logs in one person in the whole hub: hold it before the venue adds the
+    // member, and let go of it if the venue refuses.
+    let hold = match &body.username {
+        Some(username) => Some(
+            state
+                .engine
+                .claim_username(venue_id, staff_id, username)
+                .await?,
+        ),
+        None => None,
+    };
     let command = Command::AddStaff {
         staff_id,
         name: body.name,
@@ -164,12 +188,62 @@ pub async fn add_staff(
         pin_hash,
         password_hash,
     };
-    run(
+    let added = run(
         &caller,
         Permission::ManageStaff,
         body.command_id,
         command,
         StatusCode::CREATED,
+        move |v| StaffView::find(v, staff_id),
+    )
+    .await;
+    if let (Err(ApiError::Rejected(_)), Some(hold)) = (&added, hold) {
+        state.engine.release_username(hold).await;
+    }
+    added
+}
+
+#[utoipa::path(
+    put, path = "/api/v1/staff/{id}/venues", tag = "staff", security(("bearer" = [])),
+    params(("id" = Uuid, Path)), request_body = StaffVenuesRequest,
+    responses(
+        (status = 200, body = StaffView),
+        (status = 403, description = "`forbidden`, `owner_only`: only an owner gives venues", body = ErrorBody),
+        (status = 404, description = "`staff_not_found`", body = ErrorBody),
+        (status = 422, description = "`unknown_venue` (not a venue of the tenant), `own_venue`, `too_many_venues`", body = ErrorBody),
+    )
+)]
+pub async fn give_venues(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<Uuid>,
+    ApiJson(body): ApiJson<StaffVenuesRequest>,
+) -> Result<Executed<StaffView>, ApiError> {
+    caller.require(Permission::ManageVenues)?;
+    for (index, venue) in body.venues.iter().enumerate() {
+        let ours = state
+            .engine
+            .venue(*venue)
+            .is_some_and(|v| v.tenant() == caller.claims.tenant);
+        if !ours {
+            return Err(ApiError::invalid_field(
+                "unknown_venue",
+                format!("venues[{index}]"),
+                format!("{venue} is not a venue of your company"),
+            ));
+        }
+    }
+    let staff_id = StaffId(id);
+    let command = Command::GiveStaffVenues {
+        staff_id,
+        venues: body.venues,
+    };
+    run(
+        &caller,
+        Permission::ManageVenues,
+        body.command_id,
+        command,
+        StatusCode::OK,
         move |v| StaffView::find(v, staff_id),
     )
     .await

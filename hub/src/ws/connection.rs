@@ -191,7 +191,7 @@ async fn serve(
         .verify(&token, TokenKind::Access, chrono::Utc::now())
         .and_then(|mut claims| {
             // The staff member's standing now, not when the token was issued.
-            claims.role = crate::http::extract::current_role(&state, &claims)?;
+            crate::http::extract::authorize(&state, &mut claims)?;
             Ok(claims)
         });
     let claims = match verified {
@@ -201,6 +201,7 @@ async fn serve(
                 "token_expired" => "token expired",
                 "wrong_token_kind" => "not an access token",
                 "staff_inactive" => "staff member no longer active",
+                "venue_not_allowed" => "no longer allowed at this venue",
                 _ => "invalid token",
             };
             close_with(&mut sink, close::UNAUTHORIZED, reason).await;
@@ -439,8 +440,18 @@ impl Connection {
     /// The staff member's standing may have changed since the token was issued: a
     /// deactivated member is disconnected, a changed role loses channels it no longer allows.
     async fn recheck_standing(&mut self, sink: &mut Sink) -> Result<(), End> {
-        let role = crate::http::extract::current_role(&self.state, &self.claims)
-            .map_err(|_| End::Close(close::UNAUTHORIZED, "staff member no longer active"))?;
+        let mut now = self.claims.clone();
+        crate::http::extract::authorize(&self.state, &mut now).map_err(|error| {
+            End::Close(
+                close::UNAUTHORIZED,
+                if matches!(error, crate::auth::AuthError::VenueNotAllowed) {
+                    "no longer allowed at this venue"
+                } else {
+                    "staff member no longer active"
+                },
+            )
+        })?;
+        let role = now.role;
         if role == self.claims.role {
             return Ok(());
         }
@@ -595,6 +606,13 @@ impl Connection {
                 .await
             }
             ClientFrame::Seen { seq } => {
+                // A screen can only have rendered what exists: a `seen` ahead of the venue
+                // would confirm tickets not yet fired and silence their delivery alerts.
+                let newest = self.projector.seq();
+                if seq > newest {
+                    let message = format!("seq {seq} is ahead of the venue, which is at {newest}");
+                    return self.refuse(sink, None, "seen_ahead", &message).await;
+                }
                 let stations: Vec<StationId> =
                     self.subs.values().filter_map(|s| s.station).collect();
                 if !stations.is_empty() {

@@ -124,14 +124,14 @@ impl Gateway {
             .clone())
     }
 
-    /// A staff member's current standing (active, role) in a venue, so a deactivation or a
-    /// role change takes effect on the next request rather than at the next token refresh.
-    /// `None` when the venue is not projected (yet).
+    /// A staff member's current standing (active, role, venues given) in a venue, so a
+    /// deactivation or a role change takes effect on the next request rather than at the next
+    /// token refresh. `None` when the venue is not projected (yet).
     pub fn staff_standing(
         &self,
         venue: VenueId,
         staff: crate::domain::StaffId,
-    ) -> Option<Option<(bool, crate::domain::Role)>> {
+    ) -> Option<Option<crate::domain::Standing>> {
         let projector = self.inner.projectors.get(&venue).map(|p| p.clone())?;
         Some(projector.staff_standing(staff))
     }

@@ -152,16 +152,14 @@ impl Projector {
         self.state().seq
     }
 
-    /// Whether a staff member is active, and their role, as the venue stands now.
-    pub fn staff_standing(
-        &self,
-        staff: crate::domain::StaffId,
-    ) -> Option<(bool, crate::domain::Role)> {
+    /// Whether a staff member is active, their role and the other venues they were given,
+    /// as the venue stands now.
+    pub fn staff_standing(&self, staff: crate::domain::StaffId) -> Option<crate::domain::Standing> {
         self.state()
             .replica
             .staff
             .get(&staff)
-            .map(|s| (s.active, s.role))
+            .map(crate::domain::Staff::standing)
     }
 
     /// A receiver of every batch published from now on.
@@ -253,6 +251,13 @@ impl Projector {
                     .map(|s| s.id)
                     .ok_or(("station_not_found", format!("no station with key {key:?}")))?,
             ),
+            // Another venue's member (or an invented id) has no channel here to watch.
+            Channel::Staff(staff) if !state.replica.staff.contains_key(staff) => {
+                return Err((
+                    "staff_not_found",
+                    format!("no staff member {staff} at this venue"),
+                ));
+            }
             _ => None,
         };
         if let Some(since) = since

@@ -25,6 +25,7 @@ on_both_backends!(
     a_waiter_logs_in_with_a_pin_and_sees_the_floor_and_menu,
     the_owner_logs_in_with_username_and_password_and_refreshes,
     wrong_pins_are_refused_and_guessing_is_throttled,
+    concurrent_guesses_cannot_outrun_the_throttle,
     each_role_may_only_do_its_own_work,
     a_token_for_one_venue_sees_nothing_of_another,
     a_deactivated_member_is_refused_at_once_and_keeps_their_pin_reserved,
@@ -222,6 +223,36 @@ async fn wrong_pins_are_refused_and_guessing_is_throttled(db: TestDatabase) {
     hub.stop().await;
 }
 
+async fn concurrent_guesses_cannot_outrun_the_throttle(db: TestDatabase) {
+    let hub = TestHub::start(&db).await;
+    let client = hub.client();
+    // Forty wrong PINs at once from one address: each is counted before its hash is checked,
+    // so no more than the limit of five is ever evaluated.
+    let guesses = (0..40).map(|i| {
+        let client = client.clone();
+        async move {
+            client
+                .post(
+                    "/api/v1/auth/login",
+                    json!({"venue": "demo", "pin": format!("98{i:02}")}),
+                )
+                .await
+        }
+    });
+    let answers = futures_util::future::join_all(guesses).await;
+    let evaluated = answers
+        .iter()
+        .filter(|a| a.status == StatusCode::UNAUTHORIZED)
+        .count();
+    let throttled = answers
+        .iter()
+        .filter(|a| a.error() == "too_many_attempts")
+        .count();
+    assert!(evaluated <= 5, "{evaluated} guesses were evaluated");
+    assert_eq!(evaluated + throttled, 40);
+    hub.stop().await;
+}
+
 async fn each_role_may_only_do_its_own_work(db: TestDatabase) {
     let hub = TestHub::start(&db).await;
     let waiter = hub.login(WAITER_PIN).await;
@@ -327,15 +358,24 @@ async fn a_token_for_one_venue_sees_nothing_of_another(db: TestDatabase) {
         name: "Warung Lain".into(),
         created_at: chrono::Utc::now(),
     };
-    let other = hub
+    let (other, _) = hub
         .state
         .engine
-        .create_venue(tenant.clone(), venue.clone(), "Asia/Jakarta", "IDR")
+        .create_venue(
+            tenant.clone(),
+            venue.clone(),
+            hub::engine::VenueSettings {
+                timezone: "Asia/Jakarta",
+                currency: "IDR",
+            },
+            Uuid::new_v4(),
+        )
         .await
         .unwrap();
     let identity = Identity {
         staff_id: StaffId(Uuid::new_v4()),
         venue_id: other.id(),
+        home_venue_id: other.id(),
         tenant_id: TenantId(tenant.id),
         role: Role::Owner,
         name: "Other owner".into(),

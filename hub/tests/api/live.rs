@@ -769,3 +769,53 @@ async fn alerts_clear_when_the_ticket_is_bumped_or_the_order_ends() {
     assert_eq!(ended["data"]["order_id"], second["id"]);
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn a_seen_ahead_of_the_venue_is_refused_and_confirms_nothing() {
+    let (_db, hub) = sqlite_hub(|s| s.delivery_alert_seconds = 1.0).await;
+    let waiter = hub.login(WAITER_PIN).await;
+    let kitchen = hub.login(KITCHEN_PIN).await;
+    let manager = hub.login(MANAGER_PIN).await;
+    let items = items_by_station(&waiter).await;
+    let mut kds = Screen::connect(&hub, &kitchen).await;
+    let snapshot = kds.subscribe("kds:bar", None).await;
+    let mut alerts = Screen::connect(&hub, &manager).await;
+    alerts.subscribe("alerts", None).await;
+    // A screen claiming to have rendered far into the future...
+    let ahead = snapshot["seq"].as_u64().unwrap() + 1_000_000;
+    kds.send(json!({"type": "seen", "seq": ahead})).await;
+    let refused = kds.next().await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["code"], "seen_ahead");
+    // ...has not silenced the alert of the next ticket, which it never confirms.
+    let order = waiter
+        .post("/api/v1/orders", takeaway(&[&items["bar"][0]]))
+        .await
+        .expect(StatusCode::CREATED);
+    kds.event("kds:bar", "card_added").await;
+    let alert = alerts.event("alerts", "delivery_alert").await;
+    assert_eq!(alert["data"]["order_id"], order["id"]);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn the_channel_of_someone_of_another_venue_is_not_found() {
+    let (_db, hub) = sqlite_hub(|_| {}).await;
+    let manager = hub.login(MANAGER_PIN).await;
+    let mut screen = Screen::connect(&hub, &manager).await;
+    let stranger = uuid::Uuid::new_v4();
+    let refused = screen.subscribe(&format!("staff:{stranger}"), None).await;
+    assert_eq!(refused["type"], "error", "{refused}");
+    assert_eq!(refused["code"], "staff_not_found");
+    assert_eq!(refused["channel"], format!("staff:{stranger}"));
+    // The manager's own channel still opens.
+    let me = manager.get("/api/v1/me").await.expect(StatusCode::OK);
+    let own = screen
+        .subscribe(
+            &format!("staff:{}", me["staff"]["id"].as_str().unwrap()),
+            None,
+        )
+        .await;
+    assert_eq!(own["type"], "snapshot", "{own}");
+    hub.stop().await;
+}

@@ -39,3 +39,4 @@ mod screen;
 mod service;
 mod store;
 mod system;
+mod tenancy;
