@@ -6,6 +6,8 @@
 //!   [`readings`], [`audit`], [`system`]: handlers; [`scans`] and [`cooling`] read what
 //!   scanners and probes recorded.
 //! - [`extract`]: JSON/path/query extractors with clear errors; the bearer-token `Caller`.
+//! - [`drain`]: a body the handler left unread is read off (bounded) or the answer says
+//!   `Connection: close`, so keep-alive connections survive refusals.
 //! - [`command`]: running a command idempotently and answering with the resulting view.
 //! - [`error`]: `ApiError` and the error body; [`openapi`]: the document.
 //! - Read models live in [`crate::view`], shared with the WebSocket gateway.
@@ -16,6 +18,7 @@ pub mod body;
 pub mod command;
 pub mod cooling;
 pub mod devices;
+pub mod drain;
 pub mod error;
 pub mod extract;
 pub mod floor;
@@ -167,6 +170,8 @@ pub fn router(state: AppState) -> Router {
                 "a request handler panicked"
             )))
         }))
+        // Outermost: it must see every answer, including the fallback's and a panic's.
+        .layer(middleware::from_fn(drain::settle_unread_body))
         .with_state(state)
 }
 
