@@ -10,8 +10,11 @@
 //!   `Connection: close`, so keep-alive connections survive refusals.
 //! - [`command`]: running a command idempotently and answering with the resulting view.
 //! - [`error`]: `ApiError` and the error body; [`openapi`]: the document.
+//! - [`server`]: the accept loop and hyper connections (timeouts, TCP_NODELAY, graceful
+//!   stop); [`admission`]: connection caps and the file-descriptor reserve.
 //! - Read models live in [`crate::view`], shared with the WebSocket gateway.
 
+pub mod admission;
 pub mod audit;
 pub mod auth;
 pub mod body;
@@ -28,6 +31,7 @@ pub mod openapi;
 pub mod orders;
 pub mod readings;
 pub mod scans;
+pub mod server;
 pub mod setup;
 pub mod staff;
 pub mod system;
