@@ -135,7 +135,8 @@ pub async fn hub_binary() -> anyhow::Result<PathBuf> {
 
 impl HubProcess {
     /// Starts `binary` on 127.0.0.1 with `--demo` on `database_url` (an empty database),
-    /// delivery alerts off, no MQTT and warnings-only logs, and waits for its address.
+    /// delivery alerts off, no HTTP connection caps but the open-files limit, no MQTT and
+    /// warnings-only logs, and waits for its address.
     pub async fn start(binary: &Path, database_url: &str) -> anyhow::Result<Self> {
         Self::start_with(binary, database_url, Mqtt::Off, &[]).await
     }
@@ -165,6 +166,12 @@ impl HubProcess {
             })
             .env("DATABASE_URL", database_url)
             .env("HUB_DELIVERY_ALERT_SECONDS", "0")
+            // Every bench client comes from 127.0.0.1 and the screens benchmark holds up to
+            // 20 000 sockets: no per-address cap, and the open-files limit (raised to the
+            // hard one) is what bounds the hub, with the bench's own spare as reserve.
+            .env("HUB_HTTP_MAX_CONNECTIONS_PER_ADDRESS", "0")
+            .env("HUB_HTTP_MAX_CONNECTIONS", "1000000")
+            .env("HUB_HTTP_FD_RESERVE", "256")
             .env("RUST_LOG", "warn,rumqttd=off")
             .env("NO_COLOR", "1")
             .envs(env.iter().map(|(key, value)| (*key, value)))

@@ -1,6 +1,8 @@
 //! Wiring: builds a running hub from `Settings` (store, secrets, engine, demo data, HTTP
 //! listener) and serves until a shutdown signal. The listener is bound before `run`, so
-//! tests bind port 0 and read the real port from `Application::address`.
+//! tests bind port 0 and read the real port from `Application::address`. The HTTP
+//! connection caps are worked out when serving starts, once the store and the MQTT port
+//! hold their file descriptors.
 
 use std::{future::Future, net::SocketAddr, sync::Arc};
 
@@ -166,23 +168,25 @@ impl Application {
         let grace = self.settings.shutdown_grace();
         let (stopping_tx, stopping_rx) = tokio::sync::oneshot::channel::<()>();
         let stopping_gateway = self.state.gateway.clone();
-        let server = axum::serve(
+        let server = http::server::serve(
             self.listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections");
-            stopping_gateway.stop();
-            let _ = stopping_tx.send(());
-        });
-        let serving = tokio::spawn(async move { server.await });
+            router,
+            self.settings.http_server(),
+            self.state.metrics.clone(),
+            async move {
+                shutdown.await;
+                tracing::info!("shutting down: no new connections");
+                stopping_gateway.stop();
+                let _ = stopping_tx.send(());
+            },
+        );
+        let serving = tokio::spawn(server);
         let mut serving = std::pin::pin!(serving);
         tokio::select! {
-            result = &mut serving => { result.context("server task")?.context("serving HTTP")?; }
+            result = &mut serving => { result.context("server task")?; }
             _ = stopping_rx => {
                 match tokio::time::timeout(grace, &mut serving).await {
-                    Ok(result) => { result.context("server task")?.context("serving HTTP")?; }
+                    Ok(result) => { result.context("server task")?; }
                     Err(_) => tracing::warn!(?grace, "requests still running after the grace period"),
                 }
             }

@@ -27,6 +27,12 @@ const DEFAULT_DELIVERY_ALERT_SECONDS: f64 = 10.0;
 const DEFAULT_HEARTBEAT_SECONDS: f64 = 15.0;
 const DEFAULT_MQTT: SocketAddr = SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::UNSPECIFIED), 1883);
 const DEFAULT_READING_RETENTION_DAYS: u32 = 90;
+const DEFAULT_HTTP_HEADER_TIMEOUT_SECONDS: f64 = 10.0;
+const DEFAULT_HTTP_IDLE_TIMEOUT_SECONDS: f64 = 60.0;
+const DEFAULT_HTTP_MAX_CONNECTIONS: usize = 10_000;
+/// Generous enough for a venue behind one NAT address (screens and handhelds with a few
+/// connections each); set 0 behind a reverse proxy, where every client has its address.
+const DEFAULT_HTTP_MAX_CONNECTIONS_PER_ADDRESS: usize = 256;
 /// HS256 is only as strong as its key; a short one can be brute-forced offline from any
 /// token a handheld leaks.
 const MIN_JWT_SECRET_BYTES: usize = 32;
@@ -71,6 +77,20 @@ pub struct Settings {
     pub delivery_alert_seconds: f64,
     /// Seconds between heartbeats to screens; a screen silent for three is dropped.
     pub heartbeat_seconds: f64,
+    /// Seconds an HTTP connection gets to send a whole request head, counted from when it
+    /// opens and from the end of its previous answer (so it also bounds idle keep-alive).
+    pub http_header_timeout_seconds: f64,
+    /// Seconds a connection with a request in progress may move no bytes at all (a stalled
+    /// upload, a client that stopped reading) before it is closed.
+    pub http_idle_timeout_seconds: f64,
+    /// Most HTTP and WebSocket connections open at once (fewer if the open-files limit
+    /// leaves less room, see `http_fd_reserve`).
+    pub http_max_connections: usize,
+    /// Most connections open at once from one client address; 0 = no per-address cap.
+    pub http_max_connections_per_address: usize,
+    /// File descriptors HTTP leaves free for the store, the MQTT port and the hub itself;
+    /// `None` keeps a quarter of the open-files limit, at least 64.
+    pub http_fd_reserve: Option<u64>,
     /// How devices reach the hub: embedded broker, external broker, or off.
     pub mqtt: crate::mqtt::MqttMode,
     /// Benchmark baseline: device messages are counted and dropped.
@@ -113,6 +133,17 @@ impl fmt::Debug for Settings {
             .field("shutdown_grace_seconds", &self.shutdown_grace_seconds)
             .field("delivery_alert_seconds", &self.delivery_alert_seconds)
             .field("heartbeat_seconds", &self.heartbeat_seconds)
+            .field(
+                "http_header_timeout_seconds",
+                &self.http_header_timeout_seconds,
+            )
+            .field("http_idle_timeout_seconds", &self.http_idle_timeout_seconds)
+            .field("http_max_connections", &self.http_max_connections)
+            .field(
+                "http_max_connections_per_address",
+                &self.http_max_connections_per_address,
+            )
+            .field("http_fd_reserve", &self.http_fd_reserve)
             .field("reading_retention_days", &self.reading_retention_days)
             .field("config_file", &self.config_file)
             .finish()
@@ -241,6 +272,29 @@ struct Cli {
     #[arg(long, env = "HUB_HEARTBEAT_SECONDS", value_name = "SECONDS")]
     heartbeat_seconds: Option<f64>,
 
+    /// Seconds an HTTP connection gets to send a whole request head after it opens or after
+    /// its previous answer; also how long an idle keep-alive connection stays [default: 10]
+    #[arg(long, env = "HUB_HTTP_HEADER_TIMEOUT_SECONDS", value_name = "SECONDS")]
+    http_header_timeout_seconds: Option<f64>,
+
+    /// Seconds a connection in the middle of a request may move no bytes before it is
+    /// closed [default: 60]
+    #[arg(long, env = "HUB_HTTP_IDLE_TIMEOUT_SECONDS", value_name = "SECONDS")]
+    http_idle_timeout_seconds: Option<f64>,
+
+    /// Most HTTP and WebSocket connections open at once [default: 10000]
+    #[arg(long, env = "HUB_HTTP_MAX_CONNECTIONS", value_name = "N")]
+    http_max_connections: Option<usize>,
+
+    /// Most connections open at once from one client address; 0 = no cap [default: 256]
+    #[arg(long, env = "HUB_HTTP_MAX_CONNECTIONS_PER_ADDRESS", value_name = "N")]
+    http_max_connections_per_address: Option<usize>,
+
+    /// Open files HTTP leaves to the store and the MQTT port [default: a quarter of the
+    /// open-files limit, at least 64]
+    #[arg(long, env = "HUB_HTTP_FD_RESERVE", value_name = "N")]
+    http_fd_reserve: Option<u64>,
+
     /// Days raw probe readings are kept (day summaries stay); 0 = for ever [default: 90]
     #[arg(long, env = "HUB_READING_RETENTION_DAYS", value_name = "DAYS")]
     reading_retention_days: Option<u32>,
@@ -305,6 +359,11 @@ struct FileSettings {
     shutdown_grace_seconds: Option<u64>,
     delivery_alert_seconds: Option<f64>,
     heartbeat_seconds: Option<f64>,
+    http_header_timeout_seconds: Option<f64>,
+    http_idle_timeout_seconds: Option<f64>,
+    http_max_connections: Option<usize>,
+    http_max_connections_per_address: Option<usize>,
+    http_fd_reserve: Option<u64>,
     mqtt: Option<MqttListen>,
     mqtt_broker: Option<String>,
     reading_retention_days: Option<u32>,
@@ -355,6 +414,11 @@ impl Settings {
             shutdown_grace_seconds: 1,
             delivery_alert_seconds: DEFAULT_DELIVERY_ALERT_SECONDS,
             heartbeat_seconds: DEFAULT_HEARTBEAT_SECONDS,
+            http_header_timeout_seconds: DEFAULT_HTTP_HEADER_TIMEOUT_SECONDS,
+            http_idle_timeout_seconds: DEFAULT_HTTP_IDLE_TIMEOUT_SECONDS,
+            http_max_connections: DEFAULT_HTTP_MAX_CONNECTIONS,
+            http_max_connections_per_address: DEFAULT_HTTP_MAX_CONNECTIONS_PER_ADDRESS,
+            http_fd_reserve: None,
             mqtt: crate::mqtt::MqttMode::Off,
             mqtt_drain_only: false,
             reading_retention_days: DEFAULT_READING_RETENTION_DAYS,
@@ -419,6 +483,23 @@ impl Settings {
                 .heartbeat_seconds
                 .or(file.heartbeat_seconds)
                 .unwrap_or(DEFAULT_HEARTBEAT_SECONDS),
+            http_header_timeout_seconds: cli
+                .http_header_timeout_seconds
+                .or(file.http_header_timeout_seconds)
+                .unwrap_or(DEFAULT_HTTP_HEADER_TIMEOUT_SECONDS),
+            http_idle_timeout_seconds: cli
+                .http_idle_timeout_seconds
+                .or(file.http_idle_timeout_seconds)
+                .unwrap_or(DEFAULT_HTTP_IDLE_TIMEOUT_SECONDS),
+            http_max_connections: cli
+                .http_max_connections
+                .or(file.http_max_connections)
+                .unwrap_or(DEFAULT_HTTP_MAX_CONNECTIONS),
+            http_max_connections_per_address: cli
+                .http_max_connections_per_address
+                .or(file.http_max_connections_per_address)
+                .unwrap_or(DEFAULT_HTTP_MAX_CONNECTIONS_PER_ADDRESS),
+            http_fd_reserve: cli.http_fd_reserve.or(file.http_fd_reserve),
             mqtt: resolve_mqtt(cli.mqtt, cli.mqtt_broker, file.mqtt, file.mqtt_broker)?,
             mqtt_drain_only: cli.mqtt_drain_only,
             reading_retention_days: cli
@@ -451,6 +532,19 @@ impl Settings {
         }
     }
 
+    /// How the HTTP port treats connections.
+    pub fn http_server(&self) -> crate::http::server::ServerConfig {
+        crate::http::server::ServerConfig {
+            header_timeout: Duration::from_secs_f64(self.http_header_timeout_seconds),
+            idle_timeout: Duration::from_secs_f64(self.http_idle_timeout_seconds),
+            limits: crate::http::admission::Limits {
+                max_connections: self.http_max_connections,
+                max_per_address: self.http_max_connections_per_address,
+                fd_reserve: self.http_fd_reserve,
+            },
+        }
+    }
+
     /// Tuning of the readings recorder.
     pub fn readings(&self) -> crate::readings::RecorderConfig {
         crate::readings::RecorderConfig {
@@ -466,6 +560,16 @@ impl Settings {
         }
         if !(self.heartbeat_seconds >= 0.05 && self.heartbeat_seconds <= 300.0) {
             bail!("heartbeat_seconds must be between 0.05 and 300");
+        }
+        if !(self.http_header_timeout_seconds >= 0.05 && self.http_header_timeout_seconds <= 3600.0)
+        {
+            bail!("http_header_timeout_seconds must be between 0.05 and 3600");
+        }
+        if !(self.http_idle_timeout_seconds >= 0.05 && self.http_idle_timeout_seconds <= 86_400.0) {
+            bail!("http_idle_timeout_seconds must be between 0.05 and 86400");
+        }
+        if self.http_max_connections == 0 {
+            bail!("http_max_connections must be at least 1");
         }
         if self.max_batch == 0 {
             bail!("max_batch must be at least 1 (1 disables group commit)");
@@ -530,6 +634,11 @@ mod tests {
         assert_eq!(settings.shutdown_grace_seconds, 10);
         assert_eq!(settings.token_lifetimes(), TokenLifetimes::default());
         assert_eq!(settings.reading_retention_days, 90);
+        assert_eq!(settings.http_header_timeout_seconds, 10.0);
+        assert_eq!(settings.http_idle_timeout_seconds, 60.0);
+        assert_eq!(settings.http_max_connections, 10_000);
+        assert_eq!(settings.http_max_connections_per_address, 256);
+        assert_eq!(settings.http_fd_reserve, None);
         assert_eq!(
             settings.readings().retention,
             Some(Duration::from_secs(90 * 24 * 3600))
@@ -546,6 +655,8 @@ mod tests {
             demo = true
             log_format = "json"
             jwt_secret = "0123456789abcdef0123456789abcdef"
+            http_max_connections_per_address = 8
+            http_header_timeout_seconds = 2.5
             "#,
         );
         let path = file.path().to_str().unwrap();
@@ -562,6 +673,11 @@ mod tests {
         assert_eq!(settings.log_format, LogFormat::Json);
         assert!(settings.jwt_secret.is_some());
         assert_eq!(settings.snapshot_every, 1000, "default when neither says");
+        assert_eq!(settings.http_max_connections_per_address, 8);
+        assert_eq!(
+            settings.http_server().header_timeout,
+            Duration::from_millis(2500)
+        );
         assert_eq!(settings.config_file.as_deref(), Some(file.path()));
     }
 
@@ -578,6 +694,11 @@ mod tests {
             "--refresh-token-hours=5",
             "--log-format=json",
             "--shutdown-grace-seconds=6",
+            "--http-header-timeout-seconds=2.5",
+            "--http-idle-timeout-seconds=7",
+            "--http-max-connections=100",
+            "--http-max-connections-per-address=0",
+            "--http-fd-reserve=32",
         ])
         .unwrap();
         assert_eq!(settings.http, "127.0.0.1:1".parse().unwrap());
@@ -598,6 +719,21 @@ mod tests {
         assert_eq!(settings.refresh_token_hours, 5);
         assert_eq!(settings.log_format, LogFormat::Json);
         assert_eq!(settings.shutdown_grace(), Duration::from_secs(6));
+        assert_eq!(
+            (
+                settings.http_header_timeout_seconds,
+                settings.http_idle_timeout_seconds
+            ),
+            (2.5, 7.0)
+        );
+        assert_eq!(
+            (
+                settings.http_max_connections,
+                settings.http_max_connections_per_address,
+                settings.http_fd_reserve
+            ),
+            (100, 0, Some(32))
+        );
     }
 
     #[test]
@@ -628,6 +764,9 @@ mod tests {
     fn nonsense_values_are_rejected() {
         assert!(parse_without_env(&["--max-batch=0"]).is_err());
         assert!(parse_without_env(&["--snapshot-every=0"]).is_err());
+        assert!(parse_without_env(&["--http-header-timeout-seconds=0"]).is_err());
+        assert!(parse_without_env(&["--http-idle-timeout-seconds=-1"]).is_err());
+        assert!(parse_without_env(&["--http-max-connections=0"]).is_err());
         assert!(parse_without_env(&["--access-token-minutes=0"]).is_err());
         assert!(
             parse_without_env(&["--access-token-minutes=800", "--refresh-token-hours=12"]).is_err()
@@ -671,6 +810,11 @@ mod tests {
             "--refresh-token-hours",
             "--log-format",
             "--shutdown-grace-seconds",
+            "--http-header-timeout-seconds",
+            "--http-idle-timeout-seconds",
+            "--http-max-connections",
+            "--http-max-connections-per-address",
+            "--http-fd-reserve",
             "HUB_JWT_SECRET",
         ] {
             assert!(help.contains(flag), "{flag} missing from help");

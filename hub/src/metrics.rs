@@ -76,6 +76,11 @@ struct VenueLabels {
     venue: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
 type HistogramFamily<L> = Family<L, Histogram, fn() -> Histogram>;
 
 struct Inner {
@@ -84,6 +89,10 @@ struct Inner {
     rejections: Family<CodeLabels, Counter>,
     http_requests: Family<RequestLabels, Counter>,
     http_seconds: HistogramFamily<RouteLabels>,
+    http_connections: Gauge,
+    http_refused: Family<ReasonLabels, Counter>,
+    http_closed: Family<ReasonLabels, Counter>,
+    http_accept_errors: Counter,
     commit_seconds: Histogram,
     commit_batch_size: Histogram,
     venues: Gauge,
@@ -147,6 +156,36 @@ impl Metrics {
             "hub_http_request_seconds",
             "HTTP request latency by route template",
             http_seconds.clone(),
+        );
+        let http_connections = Gauge::default();
+        registry.register(
+            "hub_http_connections",
+            "HTTP connections open, WebSockets included",
+            http_connections.clone(),
+        );
+        let http_refused = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "hub_http_connections_refused",
+            "HTTP connections refused at once, by the cap that was full",
+            http_refused.clone(),
+        );
+        for reason in crate::http::admission::REFUSAL_REASONS {
+            let _ = http_refused.get_or_create(&ReasonLabels { reason });
+        }
+        let http_closed = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "hub_http_connections_closed",
+            "HTTP connections the hub closed: a timeout, or to make room for a new one",
+            http_closed.clone(),
+        );
+        for reason in crate::http::server::CLOSE_REASONS {
+            let _ = http_closed.get_or_create(&ReasonLabels { reason });
+        }
+        let http_accept_errors = Counter::default();
+        registry.register(
+            "hub_http_accept_errors",
+            "Failed accepts on the HTTP port (out of file descriptors); each pauses accepting briefly",
+            http_accept_errors.clone(),
         );
         let commit_seconds = Histogram::new(COMMIT_SECONDS_BUCKETS);
         registry.register(
@@ -214,6 +253,10 @@ impl Metrics {
                 rejections,
                 http_requests,
                 http_seconds,
+                http_connections,
+                http_refused,
+                http_closed,
+                http_accept_errors,
                 commit_seconds,
                 commit_batch_size,
                 venues,
@@ -286,6 +329,31 @@ impl Metrics {
                 route: route.to_owned(),
             })
             .observe(duration.as_secs_f64());
+    }
+
+    /// An HTTP connection opened (`1`) or closed (`-1`).
+    pub fn http_connections(&self, delta: i64) {
+        self.inner.http_connections.inc_by(delta);
+    }
+
+    /// A connection refused because the cap named by `reason` was full.
+    pub fn http_connection_refused(&self, reason: &'static str) {
+        self.inner
+            .http_refused
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    /// A connection the hub closed, for `reason`.
+    pub fn http_connection_closed(&self, reason: &'static str) {
+        self.inner
+            .http_closed
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
+    pub fn http_accept_failed(&self) {
+        self.inner.http_accept_errors.inc();
     }
 
     pub fn set_venues(&self, count: usize) {

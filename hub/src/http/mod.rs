@@ -6,16 +6,22 @@
 //!   [`food_safety`], [`readings`], [`audit`], [`system`]: handlers; [`scans`] and [`cooling`] read what
 //!   scanners and probes recorded.
 //! - [`extract`]: JSON/path/query extractors with clear errors; the bearer-token `Caller`.
+//! - [`drain`]: a body the handler left unread is read off (bounded) or the answer says
+//!   `Connection: close`, so keep-alive connections survive refusals.
 //! - [`command`]: running a command idempotently and answering with the resulting view.
 //! - [`error`]: `ApiError` and the error body; [`openapi`]: the document.
+//! - [`server`]: the accept loop and hyper connections (timeouts, TCP_NODELAY, graceful
+//!   stop); [`admission`]: connection caps and the file-descriptor reserve.
 //! - Read models live in [`crate::view`], shared with the WebSocket gateway.
 
+pub mod admission;
 pub mod audit;
 pub mod auth;
 pub mod body;
 pub mod command;
 pub mod cooling;
 pub mod devices;
+pub mod drain;
 pub mod error;
 pub mod extract;
 pub mod floor;
@@ -25,6 +31,7 @@ pub mod openapi;
 pub mod orders;
 pub mod readings;
 pub mod scans;
+pub mod server;
 pub mod setup;
 pub mod staff;
 pub mod system;
@@ -174,6 +181,8 @@ pub fn router(state: AppState) -> Router {
                 "a request handler panicked"
             )))
         }))
+        // Outermost: it must see every answer, including the fallback's and a panic's.
+        .layer(middleware::from_fn(drain::settle_unread_body))
         .with_state(state)
 }
 

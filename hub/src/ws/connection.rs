@@ -4,6 +4,8 @@
 //! protects the hub: oversized or malformed frames get `error` frames, floods are rate
 //! limited, a socket that falls behind is resynced and one that stops reading is dropped.
 //! A frame over the size limit ends the connection (the WebSocket library enforces it).
+//! Closes are handshakes: a client's Close frame is answered with the same code, and when
+//! the hub closes it sends a code and waits briefly for the client's answer.
 //! The staff member's standing is re-read at every heartbeat and before every command.
 //! Nothing here can slow the engine or another screen: fan-out is a broadcast channel.
 
@@ -20,7 +22,10 @@ use axum::{
     http::HeaderMap,
     response::Response,
 };
-use futures_util::{SinkExt, StreamExt, stream::SplitSink};
+use futures_util::{
+    SinkExt, StreamExt,
+    stream::{SplitSink, SplitStream},
+};
 use serde_json::json;
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 
@@ -78,12 +83,21 @@ pub async fn upgrade(
 }
 
 type Sink = SplitSink<WebSocket, Message>;
+type Stream = SplitStream<WebSocket>;
 
 /// Why a connection ends.
 enum End {
-    Closed,
+    /// The transport failed or writes stalled: nothing more can be sent.
+    Lost,
+    /// The client sent a Close frame; the library queued the echo, which must be flushed.
+    ClosedByClient,
+    /// The hub closes with this code and reason.
     Close(u16, &'static str),
 }
+
+/// How long a close handshake may take: the hub's Close frame going out, or the client's
+/// answer to it coming back.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 struct Subscription {
     channel: Channel,
@@ -155,34 +169,25 @@ async fn serve(
     let config = gateway.config().clone();
 
     // Authenticate: the upgrade header's token, or a `hello` frame in time.
+    const NO_HELLO: End = End::Close(
+        close::UNAUTHORIZED,
+        "the first frame must be hello with a token",
+    );
     let (token, device) = match header_token {
         Some(token) => (token, query_device),
         None => match tokio::time::timeout(config.hello_timeout, stream.next()).await {
             Ok(Some(Ok(Message::Text(text)))) => match serde_json::from_str::<ClientFrame>(&text) {
                 Ok(ClientFrame::Hello { token, device }) => (token, device.or(query_device)),
-                _ => {
-                    close_with(
-                        &mut sink,
-                        close::UNAUTHORIZED,
-                        "the first frame must be hello with a token",
-                    )
-                    .await;
-                    return;
-                }
+                _ => return finish(&mut sink, &mut stream, NO_HELLO).await,
             },
-            Ok(Some(Ok(_))) => {
-                close_with(
-                    &mut sink,
-                    close::UNAUTHORIZED,
-                    "the first frame must be hello with a token",
-                )
-                .await;
-                return;
+            Ok(Some(Ok(Message::Close(_)))) => {
+                return finish(&mut sink, &mut stream, End::ClosedByClient).await;
             }
+            Ok(Some(Ok(_))) => return finish(&mut sink, &mut stream, NO_HELLO).await,
             Ok(_) => return,
             Err(_) => {
-                close_with(&mut sink, close::TIMEOUT, "no hello in time").await;
-                return;
+                let end = End::Close(close::TIMEOUT, "no hello in time");
+                return finish(&mut sink, &mut stream, end).await;
             }
         },
     };
@@ -204,18 +209,22 @@ async fn serve(
                 "venue_not_allowed" => "no longer allowed at this venue",
                 _ => "invalid token",
             };
-            close_with(&mut sink, close::UNAUTHORIZED, reason).await;
-            return;
+            return finish(
+                &mut sink,
+                &mut stream,
+                End::Close(close::UNAUTHORIZED, reason),
+            )
+            .await;
         }
     };
     let Some(venue) = state.engine.venue(claims.venue) else {
-        close_with(&mut sink, close::UNAUTHORIZED, "unknown venue").await;
-        return;
+        let end = End::Close(close::UNAUTHORIZED, "unknown venue");
+        return finish(&mut sink, &mut stream, end).await;
     };
     let claims_venue = claims.venue;
     let Ok(projector) = gateway.projector(claims.venue).await else {
-        close_with(&mut sink, close::GOING_AWAY, "venue unavailable").await;
-        return;
+        let end = End::Close(close::GOING_AWAY, "venue unavailable");
+        return finish(&mut sink, &mut stream, end).await;
     };
     let device = device.map(|d| d.chars().take(64).collect::<String>());
     let mut receiver = projector.receiver();
@@ -273,17 +282,45 @@ async fn serve(
         connection.live.unlisten(name, connection.id);
     }
     gateway.presence().remove(connection.id);
-    if let End::Close(code, reason) = end {
-        close_with(&mut sink, code, reason).await;
+    finish(&mut sink, &mut stream, end).await;
+}
+
+/// Ends the connection as `end` says: nothing more for a lost one; the queued echo for a
+/// client's Close; the hub's own Close frame, then the client's answer (or the timeout),
+/// so the client sees a clean close with a code instead of a reset (1006).
+async fn finish(sink: &mut Sink, stream: &mut Stream, end: End) {
+    match end {
+        End::Lost => {}
+        End::ClosedByClient => {
+            // The library answers a Close by queueing the echo; closing the sink sends it.
+            let _ = tokio::time::timeout(CLOSE_TIMEOUT, sink.close()).await;
+        }
+        End::Close(code, reason) => {
+            let frame = CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(reason),
+            };
+            let sent = tokio::time::timeout(CLOSE_TIMEOUT, sink.send(Message::Close(Some(frame))));
+            if matches!(sent.await, Ok(Ok(()))) {
+                let answered = async {
+                    while let Some(Ok(message)) = stream.next().await {
+                        if let Message::Close(_) = message {
+                            break;
+                        }
+                    }
+                };
+                let _ = tokio::time::timeout(CLOSE_TIMEOUT, answered).await;
+            }
+        }
     }
 }
 
 async fn send(sink: &mut Sink, text: Utf8Bytes, timeout: Duration) -> Result<(), End> {
     match tokio::time::timeout(timeout, sink.send(Message::Text(text))).await {
         Ok(Ok(())) => Ok(()),
-        Ok(Err(_)) => Err(End::Closed),
+        Ok(Err(_)) => Err(End::Lost),
         // The screen stopped reading: a close frame would not get through either.
-        Err(_) => Err(End::Closed),
+        Err(_) => Err(End::Lost),
     }
 }
 
@@ -296,20 +333,8 @@ async fn send_all(sink: &mut Sink, texts: Vec<Utf8Bytes>, timeout: Duration) -> 
     };
     match tokio::time::timeout(timeout, write).await {
         Ok(Ok(())) => Ok(()),
-        _ => Err(End::Closed),
+        _ => Err(End::Lost),
     }
-}
-
-async fn close_with(sink: &mut Sink, code: u16, reason: &'static str) {
-    let frame = CloseFrame {
-        code,
-        reason: Utf8Bytes::from_static(reason),
-    };
-    let _ = tokio::time::timeout(
-        Duration::from_secs(2),
-        sink.send(Message::Close(Some(frame))),
-    )
-    .await;
 }
 
 fn error_frame(id: Option<&str>, code: &str, message: &str) -> Utf8Bytes {
@@ -322,7 +347,7 @@ impl Connection {
     async fn run(
         &mut self,
         sink: &mut Sink,
-        stream: &mut futures_util::stream::SplitStream<WebSocket>,
+        stream: &mut Stream,
         receiver: &mut tokio::sync::broadcast::Receiver<
             std::sync::Arc<super::projector::FrameBatch>,
         >,
@@ -340,7 +365,7 @@ impl Connection {
                         self.last_heard = Instant::now();
                         self.on_message(message, sink, &replies_tx).await
                     }
-                    _ => Err(End::Closed),
+                    _ => Err(End::Lost),
                 },
                 batch = receiver.recv() => self.on_batch(batch, sink).await,
                 Some(frame) = ephemeral.recv() => send(sink, frame, config.write_timeout).await,
@@ -519,7 +544,7 @@ impl Connection {
                     .refuse(sink, None, "binary_not_supported", "send JSON text frames")
                     .await;
             }
-            Message::Close(_) => return Err(End::Closed),
+            Message::Close(_) => return Err(End::ClosedByClient),
             Message::Ping(_) | Message::Pong(_) => return Ok(()),
         };
         if !self.frames.take() {

@@ -112,22 +112,53 @@ impl TestHub {
 pub struct HubProcess {
     pub child: tokio::process::Child,
     pub address: SocketAddr,
+    /// Where devices connect, when started with the embedded broker.
+    pub mqtt: Option<SocketAddr>,
     _data_dir: TempDir,
+}
+
+/// How [`HubProcess::start_with`] runs the binary.
+#[derive(Debug, Default)]
+pub struct ProcessOptions {
+    /// The embedded MQTT broker on a free loopback port (otherwise `--mqtt off`).
+    pub mqtt: bool,
+    /// Started through `sh -c 'ulimit -n N; exec hub ...'`.
+    pub open_files_limit: Option<u32>,
+    /// More flags.
+    pub args: Vec<String>,
 }
 
 impl HubProcess {
     pub async fn start(db: &TestDatabase) -> Self {
+        Self::start_with(db, ProcessOptions::default()).await
+    }
+
+    pub async fn start_with(db: &TestDatabase, options: ProcessOptions) -> Self {
         let data_dir = tempfile::tempdir().unwrap();
-        let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_hub"))
+        let binary = env!("CARGO_BIN_EXE_hub");
+        let mut command = match options.open_files_limit {
+            Some(limit) => {
+                let mut shell = tokio::process::Command::new("sh");
+                shell
+                    .arg("-c")
+                    .arg(format!("ulimit -n {limit} && exec \"$0\" \"$@\""))
+                    .arg(binary);
+                shell
+            }
+            None => tokio::process::Command::new(binary),
+        };
+        let mqtt = if options.mqtt { "127.0.0.1:0" } else { "off" };
+        let mut child = command
             .args([
                 "--http",
                 "127.0.0.1:0",
                 "--mqtt",
-                "off",
+                mqtt,
                 "--demo",
                 "--data-dir",
             ])
             .arg(data_dir.path())
+            .args(&options.args)
             .env("DATABASE_URL", db.url())
             .env("RUST_LOG", "warn")
             .env_remove("HUB_CONFIG")
@@ -138,11 +169,19 @@ impl HubProcess {
             .expect("the hub binary starts");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
-        let address = tokio::time::timeout(Duration::from_secs(60), async {
+        let (address, mqtt) = tokio::time::timeout(Duration::from_secs(60), async {
+            let mut address = None;
             while let Some(line) = lines.next_line().await.unwrap() {
                 if let Some(rest) = line.strip_prefix("Almahira Hub listening on http://") {
-                    let address = rest.split_whitespace().next().unwrap();
-                    return address.parse::<SocketAddr>().unwrap();
+                    let http = rest.split_whitespace().next().unwrap();
+                    address = Some(http.parse::<SocketAddr>().unwrap());
+                    if !options.mqtt {
+                        return (address.unwrap(), None);
+                    }
+                }
+                if let Some(rest) = line.trim().strip_prefix("devices (MQTT) mqtt://") {
+                    let mqtt = rest.parse::<SocketAddr>().unwrap();
+                    return (address.expect("the HTTP line comes first"), Some(mqtt));
                 }
             }
             panic!("the hub exited before it listened");
@@ -154,6 +193,7 @@ impl HubProcess {
         Self {
             child,
             address,
+            mqtt,
             _data_dir: data_dir,
         }
     }

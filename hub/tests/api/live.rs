@@ -819,3 +819,37 @@ async fn the_channel_of_someone_of_another_venue_is_not_found() {
     assert_eq!(own["type"], "snapshot", "{own}");
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn a_screen_that_closes_gets_the_hubs_close_frame_back_with_its_code() {
+    let (_db, hub) = sqlite_hub(|_| {}).await;
+    let kitchen = hub.login(KITCHEN_PIN).await;
+    for code in [1000, 1001, 4000] {
+        let mut screen = Screen::connect(&hub, &kitchen).await;
+        screen.subscribe("expo", None).await;
+        let answer = screen
+            .close_handshake(code, "screen switched off")
+            .await
+            .unwrap_or_else(|e| panic!("closing with {code}: {e}"));
+        assert_eq!(u16::from(answer.code), code, "the hub echoes the code");
+    }
+    // A screen that closes before authenticating is answered too.
+    let bare = Screen::connect_bare(&hub).await;
+    let answer = bare.close_handshake(1000, "").await.unwrap();
+    assert_eq!(u16::from(answer.code), 1000);
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn screens_are_told_with_a_close_frame_when_the_hub_shuts_down() {
+    let (_db, hub) = sqlite_hub(|_| {}).await;
+    let kitchen = hub.login(KITCHEN_PIN).await;
+    let mut screen = Screen::connect(&hub, &kitchen).await;
+    screen.subscribe("kds:bar", None).await;
+    let stopping = tokio::spawn(hub.stop());
+    assert_eq!(screen.expect_close(1001).await, "hub shutting down");
+    tokio::time::timeout(Duration::from_secs(10), stopping)
+        .await
+        .expect("the hub stops")
+        .unwrap();
+}

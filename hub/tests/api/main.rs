@@ -23,6 +23,7 @@ macro_rules! on_both_backends {
 }
 
 mod auth;
+mod connection;
 mod database;
 mod device_channel;
 mod device_events;

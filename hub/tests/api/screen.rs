@@ -191,4 +191,29 @@ impl Screen {
     pub async fn close(mut self) {
         let _ = self.socket.close(None).await;
     }
+
+    /// Closes with `code` and waits for the hub's answer: `Ok` with the close frame it sent
+    /// back, `Err` if the connection ended without one (what a browser reports as 1006).
+    pub async fn close_handshake(mut self, code: u16, reason: &str) -> Result<CloseFrame, String> {
+        let frame = CloseFrame {
+            code: code.into(),
+            reason: reason.into(),
+        };
+        self.socket
+            .close(Some(frame))
+            .await
+            .map_err(|e| format!("sending close: {e}"))?;
+        loop {
+            match tokio::time::timeout(PATIENCE, self.socket.next()).await {
+                Err(_) => return Err("no answer within the patience window".into()),
+                Ok(Some(Ok(Message::Close(Some(frame))))) => return Ok(frame),
+                Ok(Some(Ok(Message::Close(None)))) => {
+                    return Err("a close frame without a code".into());
+                }
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(error))) => return Err(error.to_string()),
+                Ok(None) => return Err("the connection ended without a close frame".into()),
+            }
+        }
+    }
 }
