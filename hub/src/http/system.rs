@@ -14,8 +14,14 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
 
+/// The pages and modules under `web/`; the browser tests' npm packages, the tests
+/// themselves and the npm manifests are development files and stay out of the binary.
 #[derive(RustEmbed)]
 #[folder = "../web/"]
+#[exclude = "node_modules/*"]
+#[exclude = "tests/*"]
+#[exclude = "package.json"]
+#[exclude = "package-lock.json"]
 struct WebAssets;
 
 #[derive(Debug, Serialize, ToSchema)]
