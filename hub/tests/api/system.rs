@@ -217,5 +217,38 @@ async fn health_metrics_openapi_and_the_landing_page_are_served() {
     assert!(landing.text().await.unwrap().contains("/api/v1/info"));
     let info = client.get("/api/v1/info").await.expect(StatusCode::OK);
     assert_eq!(info["venues"][0]["name"], "Almahira Kemang");
+    assert_eq!(info["apps"][0]["href"], "/api/v1/docs", "{info}");
+
+    // The readable reference, and its scripts, are served by the hub itself.
+    for (path, kind, contains) in [
+        ("/api/v1/docs", "text/html", "/apps/api/page.js"),
+        ("/apps/api/page.js", "text/javascript", "/lib/openapi.js"),
+        (
+            "/lib/openapi.js",
+            "text/javascript",
+            "export function describeApi",
+        ),
+    ] {
+        let page = reqwest::get(format!("http://{}{path}", hub.address))
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        let content_type = page.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(content_type.starts_with(kind), "{path}: {content_type}");
+        assert!(page.text().await.unwrap().contains(contains), "{path}");
+    }
+    assert!(openapi["paths"]["/api/v1/docs"]["get"].is_object());
+    // Development files under web/ are neither served nor built in.
+    for path in [
+        "/package.json",
+        "/package-lock.json",
+        "/node_modules/playwright-core/package.json",
+        "/tests/api-docs.test.js",
+    ] {
+        client
+            .get(path)
+            .await
+            .expect_error(StatusCode::NOT_FOUND, "not_found");
+    }
     hub.stop().await;
 }
