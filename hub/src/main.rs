@@ -52,8 +52,9 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         );
     }
     if let Some(demo) = app.demo() {
+        let how = if demo.seeded { "seeded" } else { "present" };
         println!(
-            "Demo venue {:?} (slug {}) seeded. Logins:",
+            "Demo venue {:?} (slug {}) {how}. Logins:",
             demo.name, demo.slug
         );
         for login in &demo.logins {

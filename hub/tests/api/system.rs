@@ -252,3 +252,77 @@ async fn health_metrics_openapi_and_the_landing_page_are_served() {
     }
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn every_start_prints_the_demo_logins_that_still_work() {
+    let db = TestDatabase::new(Backend::Sqlite).await;
+    let process = HubProcess::start(&db).await;
+    let first = process.printed_through("PIN 4444").await.join("\n");
+    assert!(
+        first.contains("Demo venue \"Almahira Kemang\" (slug demo) seeded. Logins:"),
+        "{first}"
+    );
+    assert!(
+        first.contains("username owner / password almahira-demo"),
+        "{first}"
+    );
+    assert!(
+        first.contains("/api/v1/docs"),
+        "the banner names the API reference: {first}"
+    );
+
+    // The manager gives Wulan a new PIN and lets Rizky go; everyone else keeps theirs.
+    let manager = process.client().login(MANAGER_PIN).await;
+    let staff = manager.get("/api/v1/staff").await.expect(StatusCode::OK);
+    let id_of = |name: &str| {
+        staff
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    manager
+        .post(
+            &format!("/api/v1/staff/{}/pin", id_of("Wulan Sari")),
+            json!({"command_id": uuid::Uuid::new_v4(), "pin": "9090"}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    manager
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/staff/{}", id_of("Rizky")),
+            Some(json!({"command_id": uuid::Uuid::new_v4(), "active": false})),
+        )
+        .await
+        .expect(StatusCode::OK);
+
+    let process = process.restart().await;
+    let second = process.printed_through("PIN 4444").await.join("\n");
+    assert!(
+        second.contains("Demo venue \"Almahira Kemang\" (slug demo) present. Logins:"),
+        "{second}"
+    );
+    for still in [
+        "PIN 1111",
+        "PIN 2222",
+        "PIN 3335",
+        "PIN 4444",
+        "username owner / password almahira-demo",
+    ] {
+        assert!(
+            second.contains(still),
+            "{still} still works and is printed: {second}"
+        );
+    }
+    for gone in ["PIN 3333", "PIN 3334", "9090"] {
+        assert!(
+            !second.contains(gone),
+            "{gone} is not a demo login any more: {second}"
+        );
+    }
+}
