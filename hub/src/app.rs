@@ -77,7 +77,7 @@ impl Application {
             settings.readings(),
         );
         let pin_key: Arc<[u8]> = Arc::from(pin_key.into_bytes());
-        let demo = if settings.demo {
+        let seeded = if settings.demo {
             demo::seed_if_empty(&engine, &pin_key)
                 .await
                 .context("seeding the demo venue")?
@@ -88,6 +88,13 @@ impl Application {
             .register_usernames()
             .await
             .context("registering the venues' usernames")?;
+        // Printed on every start while the demo logins work, not only on the first.
+        let demo = match seeded {
+            Some(seeded) => Some(seeded),
+            None => demo::working_logins(&engine, &pin_key)
+                .await
+                .context("reading the demo logins")?,
+        };
         let listener = TcpListener::bind(settings.http).await.map_err(|error| {
             if error.kind() == std::io::ErrorKind::AddrInUse {
                 anyhow::anyhow!(
@@ -152,7 +159,8 @@ impl Application {
         !self.state.engine.venues().is_empty()
     }
 
-    /// The demo venue seeded by this start, if `--demo` found an empty database.
+    /// The demo venue with the demo logins that work in it: seeded by this start (`--demo`
+    /// on an empty database) or found from an earlier one.
     pub fn demo(&self) -> Option<&DemoVenue> {
         self.demo.as_ref()
     }

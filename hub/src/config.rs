@@ -208,7 +208,8 @@ fn redact_url(url: &str) -> String {
     about = "Almahira Hub: the real-time kitchen and floor core of a restaurant",
     after_help = "Precedence: flags, then environment variables, then the --config file, then defaults.\n\
                   Environment only: HUB_JWT_SECRET (at least 32 bytes) signs staff tokens; \
-                  without it the hub generates a key once and stores it in the data directory."
+                  without it the hub generates a key once and keeps it in the database \
+                  (settings table), so tokens outlive a restart."
 )]
 struct Cli {
     /// TOML file with settings (keys as the long flags, with underscores: max_batch = 64).
@@ -223,7 +224,7 @@ struct Cli {
     #[arg(long, env = "DATABASE_URL", value_name = "URL", hide_env_values = true)]
     database_url: Option<String>,
 
-    /// Directory for the embedded database and generated keys [default: ./data]
+    /// Directory of the embedded SQLite database, created if missing [default: ./data]
     #[arg(long, env = "HUB_DATA_DIR", value_name = "DIR")]
     data_dir: Option<PathBuf>,
 
@@ -820,6 +821,25 @@ mod tests {
             assert!(help.contains(flag), "{flag} missing from help");
         }
         Cli::command().debug_assert();
+    }
+
+    /// The signing key lives where `Application::build` keeps it: the `settings` table.
+    #[test]
+    fn help_says_the_generated_signing_key_is_kept_in_the_database() {
+        let help = Cli::command()
+            .render_long_help()
+            .to_string()
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        assert!(
+            help.contains("generates a key once and keeps it in the database (settings table)"),
+            "{help}"
+        );
+        assert!(
+            !help.contains("generated keys"),
+            "the data directory holds no keys: {help}"
+        );
     }
 
     const CHILD_ARGS: &str = "HUB_TEST_CHILD_ARGS";

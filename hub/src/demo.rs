@@ -2,6 +2,7 @@
 //! Jakarta restaurant with staff, stations, a floor plan and a menu priced in rupiah.
 //! It only issues ordinary engine commands as the system, so everything it creates is in
 //! the journal; it never touches the store directly and never seeds a hub that has venues.
+//! On every start it also tells which demo logins still work, for the startup banner.
 
 use std::collections::BTreeMap;
 
@@ -10,7 +11,7 @@ use chrono::Utc;
 use uuid::Uuid;
 
 use crate::{
-    auth::secret::{hash_secret, pin_lookup},
+    auth::secret::{hash_secret, pin_lookup, verify_secret},
     domain::{
         Actor, Area, AreaId, Category, CategoryId, Command, MenuItem, MenuItemId, ModifierGroup,
         ModifierGroupId, ModifierId, ModifierOption, Role, StaffId, Station, StationId, TableId,
@@ -30,11 +31,13 @@ const CURRENCY: &str = "IDR";
 /// The owner's username, the demo's one password login.
 const OWNER_USERNAME: &str = "owner";
 
-/// The seeded venue and how to log in to it, for `main` to print.
+/// The demo venue and the demo logins that work in it, for `main` to print.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DemoVenue {
     pub slug: String,
     pub name: String,
+    /// Whether this start seeded it (otherwise it was there already).
+    pub seeded: bool,
     pub logins: Vec<DemoLogin>,
 }
 
@@ -408,6 +411,92 @@ pub async fn seed_if_empty(engine: &Engine, pin_key: &[u8]) -> anyhow::Result<Op
     Ok(Some(DemoVenue {
         slug: SLUG.to_owned(),
         name: NAME.to_owned(),
+        seeded: true,
+        logins,
+    }))
+}
+
+/// The demo venue as it is now, with only the demo logins that still work: a PIN whose
+/// lookup key still names the same active staff member (no hashing needed), and the
+/// owner's password when the `owner` account is still active and the demo password still
+/// verifies (one argon2 check, on the blocking pool). `None` when there is no venue with
+/// the demo slug or none of its demo logins works any more, so a venue that was taken
+/// into real use prints nobody's secrets.
+pub async fn working_logins(engine: &Engine, pin_key: &[u8]) -> anyhow::Result<Option<DemoVenue>> {
+    let Some(handle) = engine.venue_by_slug(SLUG) else {
+        return Ok(None);
+    };
+    let lookups: Vec<Option<String>> = STAFF
+        .iter()
+        .map(|(_, _, login)| match login {
+            Login::Pin(pin) => Some(pin_lookup(pin_key, handle.id(), pin)),
+            Login::Password { .. } => None,
+        })
+        .collect();
+    // Per demo login: the staff member who holds it now (role, password hash), if it is
+    // still the one it was seeded for.
+    let (name, holders) = handle
+        .read(move |venue| {
+            let holders: Vec<Option<(Role, Option<String>)>> = STAFF
+                .iter()
+                .zip(&lookups)
+                .map(|((name, _, login), lookup)| {
+                    let staff = match (login, lookup) {
+                        (Login::Pin(_), Some(lookup)) => venue.staff_by_pin_lookup(lookup),
+                        (Login::Password { username, .. }, _) => {
+                            venue.staff_by_username(username).filter(|s| s.active)
+                        }
+                        (Login::Pin(_), None) => None,
+                    };
+                    staff
+                        .filter(|s| s.name == *name)
+                        .map(|s| (s.role, s.password_hash.clone()))
+                })
+                .collect();
+            (venue.info.as_ref().map(|i| i.name.clone()), holders)
+        })
+        .await
+        .context("reading the demo venue's staff")?;
+    let mut logins = Vec::new();
+    for ((staff_name, _, login), holder) in STAFF.iter().zip(holders) {
+        let Some((role, password_hash)) = holder else {
+            continue;
+        };
+        let login = match login {
+            Login::Pin(pin) => DemoLogin {
+                name: (*staff_name).to_owned(),
+                role,
+                pin: Some(*pin),
+                username: None,
+                password: None,
+            },
+            Login::Password { username, password } => {
+                let Some(hash) = password_hash else { continue };
+                let password: &'static str = password;
+                let verified = tokio::task::spawn_blocking(move || verify_secret(password, &hash))
+                    .await
+                    .context("checking the demo password")?;
+                if !verified {
+                    continue;
+                }
+                DemoLogin {
+                    name: (*staff_name).to_owned(),
+                    role,
+                    pin: None,
+                    username: Some(*username),
+                    password: Some(password),
+                }
+            }
+        };
+        logins.push(login);
+    }
+    if logins.is_empty() {
+        return Ok(None);
+    }
+    Ok(Some(DemoVenue {
+        slug: SLUG.to_owned(),
+        name: name.unwrap_or_else(|| NAME.to_owned()),
+        seeded: false,
         logins,
     }))
 }
@@ -784,6 +873,55 @@ mod tests {
         let after: Venue = demo(&engine).read(|v| v.clone()).await.unwrap();
         assert_eq!(after, before);
         assert!(seed_if_empty(&engine, KEY).await.unwrap().is_none());
+        engine.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn only_the_demo_logins_that_still_work_are_reported() {
+        let dir = TempDir::new().unwrap();
+        let engine = open(&dir).await;
+        assert!(working_logins(&engine, KEY).await.unwrap().is_none());
+        seed_if_empty(&engine, KEY).await.unwrap().unwrap();
+        let all = working_logins(&engine, KEY).await.unwrap().unwrap();
+        assert!(!all.seeded);
+        assert_eq!(all.logins.len(), 7);
+
+        // The manager's PIN changes: the lookup key no longer names Budi.
+        let handle = demo(&engine);
+        let budi = handle
+            .read(|v| {
+                v.staff
+                    .values()
+                    .find(|s| s.name == "Budi Santoso")
+                    .unwrap()
+                    .id
+            })
+            .await
+            .unwrap();
+        run(
+            &handle,
+            Command::SetStaffPin {
+                staff_id: budi,
+                pin_lookup: pin_lookup(KEY, handle.id(), "8080"),
+                pin_hash: hash_secret("8080").unwrap(),
+            },
+        )
+        .await
+        .unwrap();
+        let left = working_logins(&engine, KEY).await.unwrap().unwrap();
+        let pins: Vec<_> = left.logins.iter().filter_map(|l| l.pin).collect();
+        assert_eq!(pins, ["2222", "3333", "3334", "3335", "4444"]);
+        assert!(
+            left.logins
+                .iter()
+                .any(|l| l.password == Some("almahira-demo"))
+        );
+        // Another key: no PIN matches any more; only the password is left.
+        let other = working_logins(&engine, b"another key")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(other.logins.len(), 1);
         engine.shutdown().await;
     }
 

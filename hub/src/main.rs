@@ -39,6 +39,7 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
     // Tests and scripts read this line to find the port when started with --http ...:0.
     println!("Almahira Hub listening on http://{address} ({store})");
     println!("  landing page   http://{host}/");
+    println!("  API reference  http://{host}/api/v1/docs");
     println!("  API document   http://{host}/api/v1/openapi.json");
     println!("  metrics        http://{host}/metrics");
     if let Some(mqtt) = app.mqtt_address() {
@@ -51,8 +52,9 @@ async fn run(settings: Settings) -> anyhow::Result<()> {
         );
     }
     if let Some(demo) = app.demo() {
+        let how = if demo.seeded { "seeded" } else { "present" };
         println!(
-            "Demo venue {:?} (slug {}) seeded. Logins:",
+            "Demo venue {:?} (slug {}) {how}. Logins:",
             demo.name, demo.slug
         );
         for login in &demo.logins {

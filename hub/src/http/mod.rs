@@ -68,6 +68,7 @@ pub fn router(state: AppState) -> Router {
         .route("/venue", get(auth::venue))
         .route("/info", get(system::info))
         .route("/openapi.json", get(openapi_json))
+        .route("/docs", get(system::api_docs))
         .route("/floor", get(floor::floor))
         .route("/areas", post(floor::create_area))
         .route("/areas/{id}", axum::routing::put(floor::update_area))

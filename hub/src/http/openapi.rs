@@ -56,7 +56,7 @@ impl Modify for BearerAuth {
         readings::history, readings::report,
         cooling::list_cooling, scans::list_scans,
         audit::events, audit::screens,
-        system::healthz, system::readyz, system::metrics, system::info,
+        system::healthz, system::readyz, system::metrics, system::info, system::api_docs,
     ),
     tags(
         (name = "auth", description = "Staff login by PIN or password; tokens"),

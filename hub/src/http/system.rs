@@ -1,5 +1,6 @@
 //! Operational endpoints (liveness, readiness, Prometheus metrics), the public hub info the
-//! landing page reads, and the static web apps embedded in the binary.
+//! landing page reads, the readable API reference page, and the static web apps embedded
+//! in the binary.
 
 use axum::{
     Json,
@@ -14,8 +15,14 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use crate::app::AppState;
 
+/// The pages and modules under `web/`; the browser tests' npm packages, the tests
+/// themselves and the npm manifests are development files and stay out of the binary.
 #[derive(RustEmbed)]
 #[folder = "../web/"]
+#[exclude = "node_modules/*"]
+#[exclude = "tests/*"]
+#[exclude = "package.json"]
+#[exclude = "package-lock.json"]
 struct WebAssets;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -108,12 +115,34 @@ pub async fn info(State(state): State<AppState>) -> Json<HubInfo> {
         name: "Almahira Hub",
         version: env!("CARGO_PKG_VERSION"),
         venues,
-        apps: vec![AppLink {
-            name: "API reference".into(),
-            href: "/api/v1/openapi.json".into(),
-            description: "OpenAPI 3.1 document of the REST API".into(),
-        }],
+        apps: vec![
+            AppLink {
+                name: "API reference".into(),
+                href: API_DOCS_PATH.into(),
+                description:
+                    "Every REST operation with its parameters, bodies, responses and error codes"
+                        .into(),
+            },
+            AppLink {
+                name: "OpenAPI document".into(),
+                href: "/api/v1/openapi.json".into(),
+                description: "The same, machine-readable (OpenAPI 3.1 JSON)".into(),
+            },
+        ],
     })
+}
+
+/// Where the readable API reference is served.
+pub const API_DOCS_PATH: &str = "/api/v1/docs";
+
+/// The page that renders `/api/v1/openapi.json` for people (`web/apps/api/`). It lives under
+/// `/api/v1` beside the document it reads; its scripts are ordinary static files.
+#[utoipa::path(
+    get, path = "/api/v1/docs", tag = "system",
+    responses((status = 200, description = "The API reference as an HTML page, rendered from the OpenAPI document in the browser; needs no network beyond the hub", content_type = "text/html"))
+)]
+pub async fn api_docs() -> Response {
+    static_file("apps/api/index.html").unwrap_or_else(|| ApiError::NotFound("page").into_response())
 }
 
 /// Serves the embedded web apps; anything else under the API gets a JSON 404.
@@ -127,20 +156,23 @@ pub async fn static_or_not_found(uri: Uri) -> Response {
     } else {
         path.to_owned()
     };
-    match WebAssets::get(&path) {
-        Some(file) => {
-            let mime = file.metadata.mimetype().to_owned();
-            (
-                [
-                    (header::CONTENT_TYPE, mime),
-                    (header::CACHE_CONTROL, "no-cache".to_owned()),
-                ],
-                file.data,
-            )
-                .into_response()
-        }
-        None => ApiError::NotFound("page").into_response(),
-    }
+    static_file(&path).unwrap_or_else(|| ApiError::NotFound("page").into_response())
+}
+
+/// An embedded file with its content type, revalidated on every load.
+fn static_file(path: &str) -> Option<Response> {
+    let file = WebAssets::get(path)?;
+    let mime = file.metadata.mimetype().to_owned();
+    Some(
+        (
+            [
+                (header::CONTENT_TYPE, mime),
+                (header::CACHE_CONTROL, "no-cache".to_owned()),
+            ],
+            file.data,
+        )
+            .into_response(),
+    )
 }
 
 /// JSON 405 for a known path with the wrong method.

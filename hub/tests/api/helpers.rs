@@ -108,17 +108,22 @@ impl TestHub {
     }
 }
 
-/// The `hub` binary running as a child process (for tests that kill it).
+/// The `hub` binary running as a child process (for tests that kill it or read what it
+/// prints).
 pub struct HubProcess {
     pub child: tokio::process::Child,
     pub address: SocketAddr,
     /// Where devices connect, when started with the embedded broker.
     pub mqtt: Option<SocketAddr>,
-    _data_dir: TempDir,
+    /// Every line the hub printed on stdout so far.
+    printed: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    database_url: String,
+    options: ProcessOptions,
+    data_dir: TempDir,
 }
 
 /// How [`HubProcess::start_with`] runs the binary.
-#[derive(Debug, Default)]
+#[derive(Clone, Debug, Default)]
 pub struct ProcessOptions {
     /// The embedded MQTT broker on a free loopback port (otherwise `--mqtt off`).
     pub mqtt: bool,
@@ -134,7 +139,10 @@ impl HubProcess {
     }
 
     pub async fn start_with(db: &TestDatabase, options: ProcessOptions) -> Self {
-        let data_dir = tempfile::tempdir().unwrap();
+        Self::start_in(db.url().to_owned(), tempfile::tempdir().unwrap(), options).await
+    }
+
+    async fn start_in(database_url: String, data_dir: TempDir, options: ProcessOptions) -> Self {
         let binary = env!("CARGO_BIN_EXE_hub");
         let mut command = match options.open_files_limit {
             Some(limit) => {
@@ -159,7 +167,7 @@ impl HubProcess {
             ])
             .arg(data_dir.path())
             .args(&options.args)
-            .env("DATABASE_URL", db.url())
+            .env("DATABASE_URL", &database_url)
             .env("RUST_LOG", "warn")
             .env_remove("HUB_CONFIG")
             .stdout(Stdio::piped())
@@ -169,9 +177,11 @@ impl HubProcess {
             .expect("the hub binary starts");
         let stdout = child.stdout.take().unwrap();
         let mut lines = BufReader::new(stdout).lines();
+        let printed = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
         let (address, mqtt) = tokio::time::timeout(Duration::from_secs(60), async {
             let mut address = None;
             while let Some(line) = lines.next_line().await.unwrap() {
+                printed.lock().unwrap().push(line.clone());
                 if let Some(rest) = line.strip_prefix("Almahira Hub listening on http://") {
                     let http = rest.split_whitespace().next().unwrap();
                     address = Some(http.parse::<SocketAddr>().unwrap());
@@ -189,17 +199,59 @@ impl HubProcess {
         .await
         .expect("the hub listens within a minute");
         // Keep draining stdout so the child never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let keep = printed.clone();
+        tokio::spawn(async move {
+            while let Ok(Some(line)) = lines.next_line().await {
+                keep.lock().unwrap().push(line);
+            }
+        });
         Self {
             child,
             address,
             mqtt,
-            _data_dir: data_dir,
+            printed,
+            database_url,
+            options,
+            data_dir,
         }
     }
 
     pub fn client(&self) -> Api {
         Api::new(format!("http://{}", self.address))
+    }
+
+    /// What the hub printed once it has printed a line containing `last` (10 s at most).
+    pub async fn printed_through(&self, last: &str) -> Vec<String> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let printed = self.printed.lock().unwrap().clone();
+            if printed.iter().any(|line| line.contains(last)) {
+                return printed;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the hub never printed {last:?}; it printed:\n{}",
+                printed.join("\n")
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Stops the hub with SIGTERM and starts it again on the same database.
+    pub async fn restart(mut self) -> Self {
+        let pid = self.child.id().unwrap().to_string();
+        let sent = tokio::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(sent.success());
+        let status = tokio::time::timeout(Duration::from_secs(30), self.child.wait())
+            .await
+            .expect("the hub stops")
+            .unwrap();
+        assert!(status.success(), "exit status {status}");
+        Self::start_in(self.database_url, self.data_dir, self.options).await
     }
 }
 

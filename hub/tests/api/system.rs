@@ -217,5 +217,112 @@ async fn health_metrics_openapi_and_the_landing_page_are_served() {
     assert!(landing.text().await.unwrap().contains("/api/v1/info"));
     let info = client.get("/api/v1/info").await.expect(StatusCode::OK);
     assert_eq!(info["venues"][0]["name"], "Almahira Kemang");
+    assert_eq!(info["apps"][0]["href"], "/api/v1/docs", "{info}");
+
+    // The readable reference, and its scripts, are served by the hub itself.
+    for (path, kind, contains) in [
+        ("/api/v1/docs", "text/html", "/apps/api/page.js"),
+        ("/apps/api/page.js", "text/javascript", "/lib/openapi.js"),
+        (
+            "/lib/openapi.js",
+            "text/javascript",
+            "export function describeApi",
+        ),
+    ] {
+        let page = reqwest::get(format!("http://{}{path}", hub.address))
+            .await
+            .unwrap();
+        assert_eq!(page.status(), StatusCode::OK, "{path}");
+        let content_type = page.headers()["content-type"].to_str().unwrap().to_owned();
+        assert!(content_type.starts_with(kind), "{path}: {content_type}");
+        assert!(page.text().await.unwrap().contains(contains), "{path}");
+    }
+    assert!(openapi["paths"]["/api/v1/docs"]["get"].is_object());
+    // Development files under web/ are neither served nor built in.
+    for path in [
+        "/package.json",
+        "/package-lock.json",
+        "/node_modules/playwright-core/package.json",
+        "/tests/api-docs.test.js",
+    ] {
+        client
+            .get(path)
+            .await
+            .expect_error(StatusCode::NOT_FOUND, "not_found");
+    }
     hub.stop().await;
+}
+
+#[tokio::test]
+async fn every_start_prints_the_demo_logins_that_still_work() {
+    let db = TestDatabase::new(Backend::Sqlite).await;
+    let process = HubProcess::start(&db).await;
+    let first = process.printed_through("PIN 4444").await.join("\n");
+    assert!(
+        first.contains("Demo venue \"Almahira Kemang\" (slug demo) seeded. Logins:"),
+        "{first}"
+    );
+    assert!(
+        first.contains("username owner / password almahira-demo"),
+        "{first}"
+    );
+    assert!(
+        first.contains("/api/v1/docs"),
+        "the banner names the API reference: {first}"
+    );
+
+    // The manager gives Wulan a new PIN and lets Rizky go; everyone else keeps theirs.
+    let manager = process.client().login(MANAGER_PIN).await;
+    let staff = manager.get("/api/v1/staff").await.expect(StatusCode::OK);
+    let id_of = |name: &str| {
+        staff
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["name"] == name)
+            .unwrap()["id"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    manager
+        .post(
+            &format!("/api/v1/staff/{}/pin", id_of("Wulan Sari")),
+            json!({"command_id": uuid::Uuid::new_v4(), "pin": "9090"}),
+        )
+        .await
+        .expect(StatusCode::OK);
+    manager
+        .send(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/staff/{}", id_of("Rizky")),
+            Some(json!({"command_id": uuid::Uuid::new_v4(), "active": false})),
+        )
+        .await
+        .expect(StatusCode::OK);
+
+    let process = process.restart().await;
+    let second = process.printed_through("PIN 4444").await.join("\n");
+    assert!(
+        second.contains("Demo venue \"Almahira Kemang\" (slug demo) present. Logins:"),
+        "{second}"
+    );
+    for still in [
+        "PIN 1111",
+        "PIN 2222",
+        "PIN 3335",
+        "PIN 4444",
+        "username owner / password almahira-demo",
+    ] {
+        assert!(
+            second.contains(still),
+            "{still} still works and is printed: {second}"
+        );
+    }
+    for gone in ["PIN 3333", "PIN 3334", "9090"] {
+        assert!(
+            !second.contains(gone),
+            "{gone} is not a demo login any more: {second}"
+        );
+    }
 }

@@ -1,0 +1,138 @@
+// The readable API reference (/api/v1/docs) and the landing page that links to it, in
+// chromium against the real hub: the page renders the hub's own OpenAPI document, shows
+// known operations with their parameters, bodies, responses and error codes, searches,
+// loads nothing from outside the hub, and is screenshotted at wall-screen and phone size
+// (target/screenshots/) for a person to look at.
+import assert from "node:assert/strict";
+import { mkdir } from "node:fs/promises";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+
+import { describeApi, schemaTree, typeLabel } from "../lib/openapi.js";
+import { launchBrowser } from "./support/browser.js";
+import { ROOT, startHub } from "./support/hub.js";
+
+const SHOTS = process.env.SCREENSHOT_DIR ?? join(ROOT, "target", "screenshots");
+const SIZES = [
+  { name: "1920x1080", width: 1920, height: 1080 },
+  { name: "360x800", width: 360, height: 800 },
+];
+
+let hub;
+let browser;
+before(async () => {
+  hub = await startHub();
+  browser = await launchBrowser();
+  await mkdir(SHOTS, { recursive: true });
+});
+after(async () => {
+  await browser?.close();
+  await hub?.stop();
+});
+
+/// A page that records every request leaving the hub's origin.
+async function openPage(size) {
+  const page = await browser.page(size);
+  page.foreign = [];
+  page.on("request", (request) => {
+    const url = request.url();
+    if (!url.startsWith(hub.base) && !url.startsWith("data:")) page.foreign.push(url);
+  });
+  return page;
+}
+
+test("the model lists every operation of the hub's document", async () => {
+  const doc = await hub.api().get("/api/v1/openapi.json");
+  const model = describeApi(doc);
+  const listed = new Set(model.tags.flatMap((t) => t.operations.map((o) => `${o.method} ${o.path}`)));
+  const documented = Object.entries(doc.paths).flatMap(([path, item]) =>
+    Object.keys(item).filter((m) => ["get", "post", "put", "patch", "delete"].includes(m)).map((m) => `${m.toUpperCase()} ${path}`));
+  assert.deepEqual([...listed].sort(), [...new Set(documented)].sort());
+  const open = model.tags.find((t) => t.name === "orders").operations.find((o) => o.id === "open_order");
+  assert.equal(open.method, "POST");
+  assert.deepEqual(open.auth, ["bearer"]);
+  assert.equal(open.body.schema.ref, "OpenOrderRequest");
+  assert.ok(open.errorCodes.includes("item_unavailable"), open.errorCodes.join(","));
+  const request = model.schemas.find((s) => s.name === "OpenOrderRequest").tree;
+  const table = request.fields.find((f) => f.name === "table_id");
+  assert.equal(typeLabel(table.schema), "TableId | null");
+  assert.deepEqual(request.fields.filter((f) => f.required).map((f) => f.name), ["command_id", "kind"]);
+  assert.equal(typeLabel(schemaTree({ type: "array", items: { $ref: "#/components/schemas/LineRequest" } })), "[LineRequest]");
+});
+
+test("the API reference renders the hub's operations offline and searches them", async () => {
+  const page = await openPage(SIZES[0]);
+  await page.goto(`${hub.base}/api/v1/docs`);
+  await page.locator("#operations details.op").first().waitFor();
+  for (const [method, path] of [
+    ["POST", "/api/v1/orders"],
+    ["POST", "/api/v1/auth/login"],
+    ["GET", "/api/v1/floor"],
+    ["POST", "/api/v1/orders/{id}/fire"],
+    ["GET", "/api/v1/docs"],
+  ]) {
+    const summary = page.locator("details.op > summary", { hasText: method }).filter({ hasText: path.replace(/\//g, "/\u200b") });
+    assert.ok((await summary.count()) >= 1, `${method} ${path} is shown`);
+  }
+  await page.screenshot({ path: join(SHOTS, "api-docs-1920x1080.png") });
+
+  // Opening an operation shows its body fields, responses and error codes.
+  await page.goto(`${hub.base}/api/v1/docs#op-open_order`);
+  const open = page.locator("#op-open_order");
+  await open.locator(".op-body").waitFor();
+  assert.equal(await open.getAttribute("open"), "");
+  const text = await open.innerText();
+  for (const shown of ["Request body", "command_id", "kind", "lines", "required", "201", "409", "item_unavailable", "Authorization: Bearer"]) {
+    assert.ok(text.toLowerCase().includes(shown.toLowerCase()), `open_order shows ${shown}:\n${text}`);
+  }
+  const stray = await page.evaluate(() => {
+    const walker = document.createTreeWalker(document.getElementById("operations"), NodeFilter.SHOW_TEXT);
+    const found = [];
+    while (walker.nextNode()) if (/^(null|undefined|\[object Object\])$/.test(walker.currentNode.data.trim())) found.push(walker.currentNode.parentElement.outerHTML.slice(0, 200));
+    return found;
+  });
+  assert.deepEqual(stray, [], "no placeholder text leaks into the page");
+  await open.locator("a.type", { hasText: "OrderView" }).first().click();
+  await page.locator("#schema-OrderView[open]").waitFor();
+  await page.goto(`${hub.base}/api/v1/docs#op-open_order`);
+  await open.locator(".op-body").waitFor();
+  await page.screenshot({ path: join(SHOTS, "api-docs-operation-1920x1080.png") });
+
+  // The search narrows the operations to those naming the words, error codes included.
+  const total = await page.locator("#operations details.op").count();
+  await page.fill("#search", "nothing_to_fire");
+  const visible = await page.locator("#operations details.op:visible > summary").allInnerTexts();
+  assert.ok(visible.some((t) => t.includes("Fire course")), visible.join("\n"));
+  assert.ok(visible.length < total / 4, `the search narrowed ${total} operations to ${visible.length}`);
+  await page.fill("#search", "no such operation at all");
+  assert.ok(await page.locator("#no-match").isVisible());
+  assert.deepEqual(page.foreign, [], "nothing is loaded from outside the hub");
+  assert.deepEqual(page.errors, [], "the page threw nothing");
+});
+
+test("the landing page links to the readable reference; both fit a phone", async () => {
+  for (const size of SIZES) {
+    const page = await openPage(size);
+    await page.goto(`${hub.base}/`);
+    const link = page.locator('#apps a[href="/api/v1/docs"]');
+    await link.waitFor();
+    await page.locator("#health[data-state=ok]").waitFor();
+    await page.screenshot({ path: join(SHOTS, `landing-${size.name}.png`), fullPage: true });
+    await link.click();
+    await page.locator("#operations details.op").first().waitFor();
+    // No sideways scrolling on a phone.
+    const overflow = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(overflow <= 0, `the reference is ${overflow}px wider than a ${size.name} screen`);
+    await page.screenshot({ path: join(SHOTS, `api-docs-top-${size.name}.png`) });
+    if (size.width < 900) {
+      await page.goto(`${hub.base}/api/v1/docs#op-open_order`);
+      await page.locator("#op-open_order .op-body").waitFor();
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(wide <= 0, `an open operation is ${wide}px wider than a phone`);
+    }
+    await page.screenshot({ path: join(SHOTS, `api-docs-open-${size.name}.png`) });
+    assert.deepEqual(page.foreign, [], "nothing is loaded from outside the hub");
+    assert.deepEqual(page.errors, [], "the pages threw nothing");
+    await page.close();
+  }
+});
