@@ -12,6 +12,9 @@
 //! listener accepts only the gate, which logs every client in under a name derived from
 //! the device it authenticated. Disabling, rotating or removing a device closes its open
 //! connections. Packets from the broker to the device are relayed untouched.
+//!
+//! A CONNECT must be MQTT 3.1.1 as the specification says: another protocol level is
+//! answered CONNACK 0x01, reserved flags close the connection.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -28,7 +31,7 @@ use super::{
     Presence,
     directory::{Directory, DirectoryEntry, parse_username},
     limiter::LogLimiter,
-    packet::{self, ConnackCode, FrameError, PacketType},
+    packet::{self, ConnackCode, ConnectCheck, FrameError, PacketType},
 };
 use crate::metrics::Metrics;
 
@@ -64,6 +67,7 @@ enum Ending {
 enum Refusal {
     NotConnect,
     Malformed,
+    UnsupportedProtocol,
     Timeout,
     NoCredentials,
     BadUsername,
@@ -81,6 +85,7 @@ impl Refusal {
         match self {
             Refusal::NotConnect => "not_connect",
             Refusal::Malformed => "malformed_packet",
+            Refusal::UnsupportedProtocol => "unsupported_protocol",
             Refusal::Timeout => "connect_timeout",
             Refusal::NoCredentials => "no_credentials",
             Refusal::BadUsername => "bad_username",
@@ -104,15 +109,17 @@ impl Refusal {
             | Refusal::BadSecret => Some(ConnackCode::BadUserNameOrPassword),
             Refusal::DeviceDisabled | Refusal::ForeignWill => Some(ConnackCode::NotAuthorized),
             Refusal::BrokerUnavailable => Some(ConnackCode::ServerUnavailable),
+            Refusal::UnsupportedProtocol => Some(ConnackCode::UnacceptableProtocol),
             _ => None,
         }
     }
 }
 
 /// Every reason a connection is refused or closed, for pre-registering metric labels.
-pub const REFUSAL_REASONS: [&str; 12] = [
+pub const REFUSAL_REASONS: [&str; 13] = [
     "not_connect",
     "malformed_packet",
+    "unsupported_protocol",
     "connect_timeout",
     "no_credentials",
     "bad_username",
@@ -270,6 +277,13 @@ impl Gate {
         .map_err(|_| refused(Refusal::Timeout))??;
         if frame.packet_type != PacketType::Connect {
             return Err(refused(Refusal::NotConnect));
+        }
+        match packet::check_connect(&buf[..frame.total_len], frame) {
+            Ok(ConnectCheck::Supported) => {}
+            Ok(ConnectCheck::UnsupportedLevel(_)) => {
+                return Err(refused(Refusal::UnsupportedProtocol));
+            }
+            Err(_) => return Err(refused(Refusal::Malformed)),
         }
         let mut connect_bytes = buf.split_to(frame.total_len);
         let Ok(Packet::Connect(connect, _, will, _, login)) =

@@ -233,7 +233,7 @@ pub async fn alerts_until(
     }
 }
 
-async fn metric(api: &Api, line_start: &str) -> f64 {
+pub async fn metric(api: &Api, line_start: &str) -> f64 {
     let text = reqwest::get(format!("{}/metrics", api.base))
         .await
         .unwrap()
