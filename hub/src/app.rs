@@ -8,7 +8,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::{
-    auth::{LoginThrottle, TokenKeys, random_key},
+    auth::{DeviceSync, LoginThrottle, TokenKeys, random_key},
     config::Settings,
     demo::{self, DemoVenue},
     engine::{Engine, EngineConfig},
@@ -33,6 +33,9 @@ pub struct AppState {
     pub readings: ReadingsRecorder,
     /// Serialises first-run setup so two requests cannot both create a first venue.
     pub setup_lock: Arc<tokio::sync::Mutex<()>>,
+    /// How far the MQTT door has put each venue's device registry in force; device
+    /// answers wait for it.
+    pub device_sync: DeviceSync,
 }
 
 pub struct Application {
@@ -98,6 +101,7 @@ impl Application {
         let gateway = crate::ws::Gateway::start(engine.clone(), settings.gateway())
             .await
             .context("starting the screen gateway")?;
+        let device_sync = DeviceSync::default();
         let mqtt = crate::mqtt::MqttService::start(
             &settings.mqtt_config(),
             engine.clone(),
@@ -106,6 +110,7 @@ impl Application {
                 gateway: gateway.clone(),
                 readings: readings.clone(),
             },
+            device_sync.clone(),
         )
         .await
         .context("starting the device side (MQTT)")?;
@@ -121,6 +126,7 @@ impl Application {
             throttle: Arc::new(LoginThrottle::default()),
             metrics,
             setup_lock: Arc::new(tokio::sync::Mutex::new(())),
+            device_sync,
         };
         Ok(Self {
             listener,

@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use super::{
-    Downlink, Presence, RawMessage,
+    Downlink, Ending, Presence, RawMessage,
     actions::{self, Cursors, Feedback, device_envelope, rule_envelope},
     directory::{Directory, DirectoryEntry},
     limiter::LogLimiter,
@@ -544,23 +544,32 @@ impl Bridge {
     }
 
     async fn on_presence(&mut self, change: Presence) {
-        self.live(&change.entry, |live| {
-            live.online = Some(change.online);
+        let (entry, ending) = match change {
+            Presence::Connected { entry, .. } => {
+                self.live(&entry, |live| {
+                    live.online = Some(true);
+                    live.last_seen = Some(Utc::now());
+                });
+                return;
+            }
+            Presence::Gone { entry, ending } => (entry, ending),
+        };
+        self.live(&entry, |live| {
+            live.online = Some(false);
             live.last_seen = Some(Utc::now());
         });
-        // A clean DISCONNECT is a device going to sleep between reports; silence beyond
+        // A clean DISCONNECT is a device going to sleep between reports, and a device the
+        // hub closed because its credential changed did not fail either; silence beyond
         // three intervals still raises "offline" on the tick.
-        if change.online || change.clean {
+        if ending != Ending::Lost {
             return;
         }
-        // The device as it is now: a device disabled or removed while connected was
-        // kicked, which is not a probe failure.
+        // The device as it is now: one disabled or removed meanwhile is not watched.
         let current = self
             .directory
-            .lookup(&change.entry.venue_slug, &change.entry.device.key)
+            .lookup(&entry.venue_slug, &entry.device.key)
             .await;
-        if let Some(entry) =
-            current.filter(|e| e.device.enabled && e.device.id == change.entry.device.id)
+        if let Some(entry) = current.filter(|e| e.device.enabled && e.device.id == entry.device.id)
         {
             self.tracks
                 .entry(entry.device.id)

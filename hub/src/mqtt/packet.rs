@@ -177,6 +177,9 @@ pub enum ConnackCode {
     NotAuthorized = 5,
 }
 
+/// A DISCONNECT, as the gate sends the broker for a connection the hub closes.
+pub const DISCONNECT: [u8; 2] = [0xe0, 0x00];
+
 /// A CONNACK refusing the connection.
 pub fn connack_refusal(code: ConnackCode) -> [u8; 4] {
     [0x20, 0x02, 0x00, code as u8]
