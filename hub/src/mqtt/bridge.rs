@@ -1,6 +1,7 @@
 //! The bridge: what device messages mean for a venue. One task takes every uplink in
 //! arrival order, decodes and checks it (`devices::codec`), drops duplicates and notices
-//! out-of-order and missing messages per device, records readings (batched, see
+//! out-of-order and missing messages and restarted counters per device
+//! ([`super::sequence`]), records readings (batched, see
 //! [`crate::readings`]), shows live values on the `devices` channel, feeds probe readings
 //! to the food-safety rules (unit limits, cooling batches) and hands what they decide,
 //! and what people do on devices ([`super::actions`]), to the venue's engine as commands.
@@ -9,13 +10,7 @@
 //! the bridge and a device's commands keep their order. Engine events that concern a
 //! device (a waiter answered its call) come back as downlinks.
 
-use std::{
-    collections::{HashMap, HashSet, VecDeque},
-    future::Future,
-    pin::Pin,
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
@@ -33,6 +28,7 @@ use super::{
     actions::{self, Cursors, Feedback, device_envelope, rule_envelope},
     directory::{Directory, DirectoryEntry},
     limiter::LogLimiter,
+    sequence::{SequenceTrack, Verdict},
 };
 use crate::{
     domain::{
@@ -50,10 +46,6 @@ use crate::{
     ws::{Gateway, live::DeviceLive},
 };
 
-/// msg_ids remembered per device to drop redeliveries.
-const REMEMBERED_IDS: usize = 128;
-/// A `seq` this far below the last one means the device restarted its counter.
-const SEQ_RESTART_GAP: u64 = 1000;
 /// The probe whose readings are held against the unit's limits.
 pub const UNIT_PROBE: &str = "main";
 
@@ -88,9 +80,7 @@ type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// What the bridge knows about one device between messages.
 struct DeviceTrack {
-    last_seq: Option<u64>,
-    recent_ids: VecDeque<String>,
-    recent_set: HashSet<String>,
+    sequence: SequenceTrack,
     /// Device clock minus hub clock at the last message that carried a time, so silence
     /// is measured on the device's clock (firmware-sim runs scenario time faster).
     clock_offset: chrono::Duration,
@@ -100,48 +90,19 @@ struct DeviceTrack {
 impl DeviceTrack {
     fn new() -> Self {
         Self {
-            last_seq: None,
-            recent_ids: VecDeque::new(),
-            recent_set: HashSet::new(),
+            sequence: SequenceTrack::default(),
             clock_offset: chrono::Duration::zero(),
             monitor: None,
         }
     }
-
-    /// Remembers `msg_id`; false if it was already seen.
-    fn first_sighting(&mut self, msg_id: &str) -> bool {
-        if self.recent_set.contains(msg_id) {
-            return false;
-        }
-        self.recent_set.insert(msg_id.to_owned());
-        self.recent_ids.push_back(msg_id.to_owned());
-        if self.recent_ids.len() > REMEMBERED_IDS
-            && let Some(old) = self.recent_ids.pop_front()
-        {
-            self.recent_set.remove(&old);
-        }
-        true
-    }
 }
 
-/// How a message's `seq` relates to the device's previous one.
-#[derive(Debug, PartialEq, Eq)]
-enum SeqCheck {
-    InOrder,
-    /// Some messages in between never arrived (or arrive later).
-    Gap(u64),
-    OutOfOrder,
-}
-
-fn check_seq(last: Option<u64>, seq: u64) -> SeqCheck {
-    match last {
-        None => SeqCheck::InOrder,
-        Some(last) if seq == last + 1 => SeqCheck::InOrder,
-        Some(last) if seq > last => SeqCheck::Gap(seq - last - 1),
-        // A counter that starts again (reboot) is a new run, not old news.
-        Some(last) if seq == 0 || seq + SEQ_RESTART_GAP < last => SeqCheck::InOrder,
-        Some(_) => SeqCheck::OutOfOrder,
-    }
+/// Identifies a payload, to tell a redelivery from a reused `msg_id`.
+fn digest(payload: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    payload.hash(&mut hasher);
+    hasher.finish()
 }
 
 pub struct Bridge {
@@ -203,15 +164,18 @@ impl Bridge {
         let mut tick = tokio::time::interval(self.tick_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Presence first: the gate announces a connection before it relays anything
+            // from it, so the device's first message is judged knowing it is new.
             tokio::select! {
+                biased;
+                _ = stop.changed() => return,
+                Some(change) = presence.recv() => self.on_presence(change).await,
                 message = uplinks.recv() => match message {
                     Some(message) => self.on_message(message).await,
                     None => return,
                 },
-                Some(change) = presence.recv() => self.on_presence(change).await,
                 Some(published) = reactions.recv() => self.on_engine_event(&published),
                 _ = tick.tick() => self.on_tick(),
-                _ = stop.changed() => return,
             }
         }
     }
@@ -374,18 +338,35 @@ impl Bridge {
             .or_insert_with(DeviceTrack::new);
         let mut in_order = true;
         if let (Some(msg_id), Some(seq)) = (uplink.message.msg_id(), uplink.message.seq()) {
-            if !track.first_sighting(msg_id) {
-                // A QoS 1 redelivery: normal, counted, not answered.
-                self.metrics.mqtt().rejected("duplicate");
-                return;
-            }
-            match check_seq(track.last_seq, seq) {
-                SeqCheck::InOrder => track.last_seq = Some(seq),
-                SeqCheck::Gap(missing) => {
-                    self.metrics.mqtt().seq_gap(missing);
-                    track.last_seq = Some(seq);
+            let verdict = track.sequence.observe(
+                msg_id,
+                digest(&message.payload),
+                seq,
+                uplink.message.boot(),
+            );
+            match verdict {
+                Verdict::Duplicate => {
+                    // A QoS 1 redelivery: normal, counted, not answered.
+                    self.metrics.mqtt().rejected("duplicate");
+                    return;
                 }
-                SeqCheck::OutOfOrder => in_order = false,
+                Verdict::InOrder => {}
+                Verdict::Gap(missing) => self.metrics.mqtt().seq_gap(missing),
+                Verdict::Restarted { cause, last } => {
+                    // A reboot: a new run of the counter, heard like any other message.
+                    self.metrics.mqtt().counter_restart(cause.as_str());
+                    if let Some(suppressed) = self.log_limiter.allow_counting("counter_restart") {
+                        tracing::info!(
+                            topic,
+                            cause = cause.as_str(),
+                            last,
+                            seq,
+                            suppressed,
+                            "a device's seq started again (a restart); its messages count again"
+                        );
+                    }
+                }
+                Verdict::OutOfOrder => in_order = false,
             }
         }
         self.metrics.mqtt().accepted(uplink.message.kind().as_str());
@@ -393,12 +374,19 @@ impl Bridge {
             UplinkMessage::Telemetry(telemetry) => {
                 if !in_order {
                     // Late readings are kept as data but never move the rules backwards.
-                    self.count_rejection("out_of_order", topic, &"seq below the last one");
+                    self.count_rejection("out_of_order", topic, &"seq at or below the last one");
                 }
                 self.on_telemetry(&entry, telemetry, now, in_order).await;
             }
             UplinkMessage::Status(status) => {
                 self.status_live(&entry, &status, now);
+                if status.state == DeviceState::Online {
+                    // Devices announce `online` right after connecting: their counter may
+                    // start again (with an external broker this is the only sign of it).
+                    if let Some(track) = self.tracks.get_mut(&entry.device.id) {
+                        track.sequence.connected();
+                    }
+                }
                 // A will or retained `offline` from an old connection means nothing while
                 // the device has a newer one open.
                 let still_connected = self.connections.as_ref().is_some_and(|open| {
@@ -412,12 +400,13 @@ impl Bridge {
             UplinkMessage::Event(event) => {
                 if !in_order {
                     // An old key press must not bump today's ticket.
-                    self.count_rejection("out_of_order", topic, &"seq below the last one");
+                    self.count_rejection("out_of_order", topic, &"seq at or below the last one");
                     self.reply_error(
                         &uplink.venue,
                         &uplink.device,
                         "out_of_order",
-                        "seq is below the last one; the event was not applied".into(),
+                        "seq is at or below the last one of this run; the event was not applied"
+                            .into(),
                         Some(event.msg_id),
                     );
                     return;
@@ -550,6 +539,11 @@ impl Bridge {
                     live.online = Some(true);
                     live.last_seen = Some(Utc::now());
                 });
+                self.tracks
+                    .entry(entry.device.id)
+                    .or_insert_with(DeviceTrack::new)
+                    .sequence
+                    .connected();
                 return;
             }
             Presence::Gone { entry, ending } => (entry, ending),
@@ -1003,35 +997,6 @@ pub fn all_rejection_reasons() -> impl Iterator<Item = &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn the_next_seq_is_in_order_and_a_jump_is_a_gap() {
-        assert_eq!(check_seq(None, 7), SeqCheck::InOrder);
-        assert_eq!(check_seq(Some(7), 8), SeqCheck::InOrder);
-        assert_eq!(check_seq(Some(7), 10), SeqCheck::Gap(2));
-    }
-
-    #[test]
-    fn an_older_seq_is_out_of_order_unless_the_counter_restarted() {
-        assert_eq!(check_seq(Some(7), 5), SeqCheck::OutOfOrder);
-        assert_eq!(check_seq(Some(7), 7), SeqCheck::OutOfOrder);
-        assert_eq!(check_seq(Some(7), 0), SeqCheck::InOrder);
-        assert_eq!(check_seq(Some(50_000), 3), SeqCheck::InOrder);
-    }
-
-    #[test]
-    fn a_redelivered_msg_id_is_seen_once() {
-        let mut track = DeviceTrack::new();
-        assert!(track.first_sighting("a"));
-        assert!(!track.first_sighting("a"));
-        for n in 0..REMEMBERED_IDS {
-            track.first_sighting(&n.to_string());
-        }
-        assert!(
-            track.first_sighting("a"),
-            "old ids are forgotten, memory is bounded"
-        );
-    }
 
     #[test]
     fn topic_names_are_read_for_error_replies() {

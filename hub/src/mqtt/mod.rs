@@ -11,6 +11,8 @@
 //! - [`directory`]: devices by `(venue, key)`, kept current from the engines' feeds; the
 //!   access each connection holds under its device's credential.
 //! - [`bridge`]: uplinks -> readings, live values, rules -> commands; error replies; counters.
+//! - [`sequence`]: what `msg_id`, `seq` and `boot` say about a message (duplicate, late,
+//!   a restarted counter).
 //! - [`actions`]: bump-bar keys, scans and call buttons as commands, with device feedback.
 //! - [`external`]: the hub as a client of another broker.
 
@@ -23,6 +25,7 @@ pub mod gate;
 pub mod limiter;
 pub mod metrics;
 pub mod packet;
+pub mod sequence;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -67,7 +70,8 @@ pub enum Ending {
 /// What the gate tells the bridge about a device's connections (embedded broker only).
 #[derive(Clone, Debug)]
 pub enum Presence {
-    /// A connection was admitted (every one, not only the device's first).
+    /// A connection was admitted (every one, not only the device's first): whatever the
+    /// device sends next may start a new run of its `seq`.
     Connected {
         entry: Arc<DirectoryEntry>,
         /// The device had no other connection open.

@@ -831,3 +831,170 @@ async fn garbage_on_the_mqtt_port_is_refused_and_devices_still_connect() {
     device.disconnect().await;
     hub.stop().await;
 }
+
+/// A telemetry payload with the main probe's reading, from the boot `boot` if given.
+fn telemetry(
+    msg_id: &str,
+    seq: u64,
+    celsius: f64,
+    at: DateTime<Utc>,
+    boot: Option<&str>,
+) -> String {
+    let mut payload = json!({
+        "msg_id": msg_id,
+        "seq": seq,
+        "ts": at.to_rfc3339(),
+        "readings": [{"probe": "main", "celsius": celsius}],
+    });
+    if let Some(boot) = boot {
+        payload["boot"] = json!(boot);
+    }
+    payload.to_string()
+}
+
+/// The stored readings of a device, as the history endpoint answers them.
+async fn stored_readings(api: &Api, device_id: &str) -> Vec<f64> {
+    let history = api
+        .get(&format!(
+            "/api/v1/devices/{device_id}/readings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"
+        ))
+        .await
+        .expect(StatusCode::OK);
+    history["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["celsius"].as_f64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_probe_that_restarts_its_counter_is_heard_again_while_duplicates_are_not() {
+    let db = TestDatabase::sqlite().await;
+    let hub = TestHub::start_with_mqtt(&db).await;
+    let broker = hub.mqtt.unwrap();
+    let manager = hub.login(MANAGER_PIN).await;
+    let credentials = provision(&manager, fridge("fridge-1", 15, 60)).await;
+    let t0 = Utc::now() - chrono::Duration::hours(1);
+    let minute = |m: i64| t0 + chrono::Duration::minutes(m);
+    // Readings are stored by the time they were measured: every message here has its own.
+    let second = |s: i64| minute(5) + chrono::Duration::seconds(s);
+
+    // A first run: readings in limits, one critical, back in limits.
+    let probe = Device::connect(broker, &credentials, "fridge-1", true)
+        .await
+        .unwrap();
+    let topic = format!("{}/telemetry", probe.prefix);
+    for seq in 1..=30 {
+        let celsius = if seq == 29 { 9.0 } else { 3.0 };
+        probe
+            .publish_raw(
+                &topic,
+                telemetry(
+                    &format!("fridge-1-{seq:06}"),
+                    seq,
+                    celsius,
+                    minute(seq as i64),
+                    None,
+                ),
+            )
+            .await;
+    }
+    alerts_until(
+        &manager,
+        &credentials.device_id,
+        "the first run's alert",
+        |a| a.len() == 1 && !a[0]["recovered_at"].is_null(),
+    )
+    .await;
+    probe.disconnect().await;
+
+    // The probe reboots: a new connection, seq from 1 again, its clock set back, and its
+    // msg_ids, made from the seq, the same as the first run's (their content is not).
+    let rebooted = Device::connect(broker, &credentials, "fridge-1", true)
+        .await
+        .unwrap();
+    for (seq, celsius) in [(1, 3.1), (2, 3.2), (3, 9.4)] {
+        rebooted
+            .publish_raw(
+                &topic,
+                telemetry(
+                    &format!("fridge-1-{seq:06}"),
+                    seq,
+                    celsius,
+                    second(seq as i64),
+                    None,
+                ),
+            )
+            .await;
+    }
+    let alerts = alerts_until(
+        &manager,
+        &credentials.device_id,
+        "the second run's alert",
+        |a| a.len() == 2,
+    )
+    .await;
+    assert!(
+        alerts.iter().any(|a| a["celsius"] == 9.4),
+        "the rebooted probe's critical reading alerts: {alerts:#?}"
+    );
+
+    // True duplicates are still dropped: the same message again, and a seq replayed on
+    // this connection under a new msg_id.
+    rebooted
+        .publish_raw(
+            &topic,
+            telemetry("fridge-1-000003", 3, 9.4, second(3), None),
+        )
+        .await;
+    rebooted
+        .publish_raw(
+            &topic,
+            telemetry("fridge-1-replay", 2, 3.2, second(4), None),
+        )
+        .await;
+    // A device that names its boot restarts without reconnecting, and within one boot a
+    // replayed seq is refused however far below the last it is.
+    for (n, (msg_id, seq, boot)) in [
+        ("boot-a-1", 1, "a"),
+        ("boot-a-2", 2, "a"),
+        ("boot-a-3", 3, "a"),
+        ("boot-a-again", 1, "a"),
+        ("boot-b-1", 1, "b"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = second(10 + n as i64);
+        rebooted
+            .publish_raw(&topic, telemetry(msg_id, seq, 3.3, at, Some(boot)))
+            .await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let readings = stored_readings(&manager, &credentials.device_id).await;
+        // 30 of the first run, 3 of the second, 4 of the named boots and the two replayed
+        // seqs (kept as late data, never fed to the rules); not the duplicate.
+        if readings.len() >= 39 {
+            assert!(readings.contains(&9.4), "{readings:?}");
+            assert_eq!(readings.len(), 39, "{readings:?}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the rebooted probe's readings are stored: {readings:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for (line, count) in [
+        ("hub_mqtt_rejected_total{reason=\"duplicate\"}", 1.0),
+        ("hub_mqtt_rejected_total{reason=\"out_of_order\"}", 2.0),
+        ("hub_mqtt_counter_restarts_total{cause=\"reconnect\"}", 1.0),
+        ("hub_mqtt_counter_restarts_total{cause=\"boot\"}", 2.0),
+    ] {
+        assert_eq!(metric(&manager, line).await, count, "{line}");
+    }
+    rebooted.disconnect().await;
+    hub.stop().await;
+}
