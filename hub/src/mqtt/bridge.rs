@@ -116,7 +116,8 @@ pub struct Bridge {
     open_alerts: Arc<DashMap<(DeviceId, FoodSafetyAlertKind), AlertId>>,
     queues: HashMap<VenueId, mpsc::UnboundedSender<Job>>,
     tick_every: Duration,
-    /// Open connections per device, from the gate (embedded broker only).
+    /// Open connections per device, from the gate (embedded broker only: then the gate
+    /// reports how each connection ended, and a `status` does not decide offline).
     connections: Option<OpenConnections>,
     sinks: Sinks,
     cooling: CoolingTracks,
@@ -387,13 +388,11 @@ impl Bridge {
                         track.sequence.connected();
                     }
                 }
-                // A will or retained `offline` from an old connection means nothing while
-                // the device has a newer one open.
-                let still_connected = self.connections.as_ref().is_some_and(|open| {
-                    open.get(&(entry.venue_slug.clone(), entry.device.key.clone()))
-                        .is_some_and(|count| *count > 0)
-                });
-                if status.state == DeviceState::Offline && !still_connected {
+                // With the embedded broker the gate saw how the connection ended, which a
+                // status cannot say (a device's own `offline` before a clean DISCONNECT
+                // reads like its will): only a lost connection is offline, see on_presence.
+                // With an external broker a status `offline` is the only sign there is.
+                if status.state == DeviceState::Offline && self.connections.is_none() {
                     self.went_offline(&entry, now);
                 }
             }

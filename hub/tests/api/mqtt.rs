@@ -998,3 +998,46 @@ async fn a_probe_that_restarts_its_counter_is_heard_again_while_duplicates_are_n
     rebooted.disconnect().await;
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn probes_that_say_goodbye_and_disconnect_are_not_offline() {
+    let db = TestDatabase::sqlite().await;
+    let hub = TestHub::start_with_mqtt(&db).await;
+    let broker = hub.mqtt.unwrap();
+    let manager = hub.login(MANAGER_PIN).await;
+    let mut fleet = Vec::new();
+    for n in 0..8 {
+        let key = format!("fridge-{n}");
+        let credentials = provision(&manager, fridge(&key, 15, 60)).await;
+        let mut probe = Device::connect(broker, &credentials, &key, true)
+            .await
+            .unwrap();
+        let status = format!("{}/status", probe.prefix);
+        probe
+            .client
+            .publish(&status, QoS::AtLeastOnce, true, r#"{"state":"online"}"#)
+            .await
+            .unwrap();
+        probe.reading(3.0, Utc::now()).await;
+        fleet.push((credentials, probe, status));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // As firmware-sim and battery probes stop: `offline` retained, then DISCONNECT, all at once.
+    for (_, probe, status) in &fleet {
+        probe
+            .client
+            .try_publish(status, QoS::AtLeastOnce, true, r#"{"state":"offline"}"#)
+            .unwrap();
+        probe.client.try_disconnect().unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for (credentials, probe, _) in fleet {
+        let alerts = alerts_until(&manager, &credentials.device_id, "none", |_| true).await;
+        assert!(
+            alerts.is_empty(),
+            "a clean disconnect is not a failure: {alerts:#?}"
+        );
+        probe.drop_connection();
+    }
+    hub.stop().await;
+}
