@@ -9,6 +9,11 @@
 //! `error` topic. Engine work runs on one queue per venue, so a slow commit never stalls
 //! the bridge and a device's commands keep their order. Engine events that concern a
 //! device (a waiter answered its call) come back as downlinks.
+//!
+//! Clocks: the rules run on the device's clock (its `ts`), so a fast scenario clock plays
+//! out alert delays at its own pace, and readings and the cooling log keep the device's
+//! times; an alert record is on the hub's clock, its `since` as long before `raised_at`
+//! as the device measured.
 
 use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc, time::Duration};
 
@@ -94,6 +99,30 @@ impl DeviceTrack {
             clock_offset: chrono::Duration::zero(),
             monitor: None,
         }
+    }
+}
+
+/// A time on a device's clock moved to the hub's: as long before `hub_now` as it was
+/// before `device_now` on the device's clock, and never after `hub_now`. Keeps an alert
+/// record on one clock whether the device's runs behind, ahead, or fast.
+fn on_hub_clock(
+    at: DateTime<Utc>,
+    device_now: DateTime<Utc>,
+    hub_now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    hub_now - (device_now - at).max(chrono::Duration::zero())
+}
+
+/// The device's time and the hub's at the moment the rules decided something.
+#[derive(Clone, Copy, Debug)]
+struct Clocks {
+    device: DateTime<Utc>,
+    hub: DateTime<Utc>,
+}
+
+impl Clocks {
+    fn to_hub(self, at: DateTime<Utc>) -> DateTime<Utc> {
+        on_hub_clock(at, self.device, self.hub)
     }
 }
 
@@ -490,7 +519,11 @@ impl Bridge {
                     Some(mut track) => track.rule.observe(reading.celsius, measured_at),
                     None => continue,
                 };
-                self.apply_cooling_actions(entry, &key, actions, Some(reading.celsius));
+                let clocks = Clocks {
+                    device: measured_at,
+                    hub: now,
+                };
+                self.apply_cooling_actions(entry, &key, actions, Some(reading.celsius), clocks);
             }
         }
         let Some(track) = self.tracks.get_mut(&entry.device.id) else {
@@ -516,7 +549,11 @@ impl Bridge {
             .or_else(|| (telemetry.readings.len() == 1).then(|| &telemetry.readings[0]));
         if let Some(reading) = unit_reading {
             let actions = monitor.observe(reading.celsius, measured_at);
-            self.apply_probe_actions(entry, actions);
+            let clocks = Clocks {
+                device: measured_at,
+                hub: now,
+            };
+            self.apply_probe_actions(entry, actions, clocks);
         }
     }
 
@@ -524,10 +561,13 @@ impl Bridge {
         let Some(track) = self.tracks.get_mut(&entry.device.id) else {
             return;
         };
-        let at = now + track.clock_offset;
+        let clocks = Clocks {
+            device: now + track.clock_offset,
+            hub: now,
+        };
         if let Some(monitor) = &mut track.monitor {
-            let actions = monitor.went_offline(at);
-            self.apply_probe_actions(entry, actions);
+            let actions = monitor.went_offline(clocks.device);
+            self.apply_probe_actions(entry, actions, clocks);
         }
     }
 
@@ -585,15 +625,19 @@ impl Bridge {
         let mut raised = Vec::new();
         for (device_id, track) in &mut self.tracks {
             if let Some(monitor) = &mut track.monitor {
-                let actions = monitor.tick(now + track.clock_offset);
+                let clocks = Clocks {
+                    device: now + track.clock_offset,
+                    hub: now,
+                };
+                let actions = monitor.tick(clocks.device);
                 if !actions.is_empty() {
-                    raised.push((*device_id, actions));
+                    raised.push((*device_id, actions, clocks));
                 }
             }
         }
-        for (device_id, actions) in raised {
+        for (device_id, actions, clocks) in raised {
             if let Some(entry) = entries.get(&device_id) {
-                self.apply_probe_actions(entry, actions);
+                self.apply_probe_actions(entry, actions, clocks);
             }
         }
         let mut due = Vec::new();
@@ -603,20 +647,29 @@ impl Bridge {
                 .tracks
                 .get(&device_id)
                 .map_or(chrono::Duration::zero(), |t| t.clock_offset);
-            let actions = track.rule.check_deadlines(now + offset);
+            let clocks = Clocks {
+                device: now + offset,
+                hub: now,
+            };
+            let actions = track.rule.check_deadlines(clocks.device);
             if !actions.is_empty() {
-                due.push((track.key().clone(), actions));
+                due.push((track.key().clone(), actions, clocks));
             }
         }
-        for (key, actions) in due {
+        for (key, actions, clocks) in due {
             if let Some(entry) = entries.get(&key.0) {
-                self.apply_cooling_actions(entry, &key, actions, None);
+                self.apply_cooling_actions(entry, &key, actions, None, clocks);
             }
         }
     }
 
     /// Turns the rules' decisions into engine commands, one alert per device and kind.
-    fn apply_probe_actions(&mut self, entry: &Arc<DirectoryEntry>, actions: Vec<ProbeAction>) {
+    fn apply_probe_actions(
+        &mut self,
+        entry: &Arc<DirectoryEntry>,
+        actions: Vec<ProbeAction>,
+        clocks: Clocks,
+    ) {
         for action in actions {
             match action {
                 ProbeAction::Raise {
@@ -638,7 +691,7 @@ impl Bridge {
                         kind,
                         celsius,
                         limit,
-                        since,
+                        since: clocks.to_hub(since),
                     };
                     let open_alerts = self.open_alerts.clone();
                     self.execute(entry, command, move |result| {
@@ -666,6 +719,7 @@ impl Bridge {
         key: &(DeviceId, String),
         actions: Vec<CoolingAction>,
         celsius: Option<f64>,
+        clocks: Clocks,
     ) {
         let Some(batch_id) = self.cooling.get(key).map(|t| t.batch_id) else {
             return;
@@ -692,7 +746,7 @@ impl Bridge {
                     kind,
                     celsius,
                     limit: Some(stage.target_celsius()),
-                    since: deadline - stage.allowed(),
+                    since: clocks.to_hub(deadline - stage.allowed()),
                 };
                 self.execute(entry, command, |_| {});
             }
@@ -996,6 +1050,22 @@ pub fn all_rejection_reasons() -> impl Iterator<Item = &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_device_time_moves_to_the_hub_clock_keeping_how_long_ago_it_was() {
+        let hub: DateTime<Utc> = "2026-06-01T10:00:00Z".parse().unwrap();
+        let minutes = chrono::Duration::minutes;
+        // A device two hours ahead, or behind: the same 16 minutes before the hub's now.
+        for skew in [minutes(120), minutes(-120), minutes(0)] {
+            let device = hub + skew;
+            assert_eq!(
+                on_hub_clock(device - minutes(16), device, hub),
+                hub - minutes(16)
+            );
+        }
+        // Never after the hub's now, even for a time ahead of the device's own.
+        assert_eq!(on_hub_clock(hub + minutes(5), hub, hub), hub);
+    }
 
     #[test]
     fn topic_names_are_read_for_error_replies() {

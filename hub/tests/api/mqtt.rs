@@ -293,11 +293,15 @@ async fn an_excursion_alerts_once_after_its_delay_and_is_acknowledged_and_resolv
     assert_eq!(alert["kind"], "excursion");
     assert_eq!(alert["celsius"], 7.1);
     assert_eq!(alert["limit"], 5.0);
+    // The record is on the hub's clock: raised now, since as long ago as the probe measured
+    // (the excursion began with the 20-minute reading, the 36-minute one raised it).
     let since: DateTime<Utc> = alert["since"].as_str().unwrap().parse().unwrap();
-    assert_eq!(
-        since,
-        minutes(20),
-        "the excursion began with the 20-minute reading"
+    let raised_at: DateTime<Utc> = alert["raised_at"].as_str().unwrap().parse().unwrap();
+    let lasted = raised_at - since;
+    assert!(
+        lasted >= chrono::Duration::minutes(16)
+            && lasted < chrono::Duration::minutes(16) + chrono::Duration::seconds(5),
+        "the excursion had lasted 16 minutes when it was raised: {alert:#}"
     );
 
     let frame = screen.event("alerts", "food_safety_alert").await;
@@ -1039,5 +1043,50 @@ async fn probes_that_say_goodbye_and_disconnect_are_not_offline() {
         );
         probe.drop_connection();
     }
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn an_alert_record_is_on_the_hubs_clock_even_when_the_probes_clock_runs_ahead() {
+    let db = TestDatabase::sqlite().await;
+    let hub = TestHub::start_with_mqtt(&db).await;
+    let broker = hub.mqtt.unwrap();
+    let manager = hub.login(MANAGER_PIN).await;
+    let credentials = provision(&manager, fridge("fridge-1", 15, 60)).await;
+    let mut probe = Device::connect(broker, &credentials, "fridge-1", true)
+        .await
+        .unwrap();
+    // The probe's clock is two hours ahead of the hub's.
+    let t0 = Utc::now() + chrono::Duration::hours(2);
+    let minute = |m: i64| t0 + chrono::Duration::minutes(m);
+    probe.reading(3.0, minute(0)).await;
+    probe.reading(6.0, minute(5)).await;
+    probe.reading(6.5, minute(12)).await;
+    probe.reading(6.9, minute(21)).await;
+    probe.reading(9.0, minute(22)).await;
+    let alerts = alerts_until(&manager, &credentials.device_id, "two alerts", |a| {
+        a.len() == 2
+    })
+    .await;
+    for alert in &alerts {
+        let since: DateTime<Utc> = alert["since"].as_str().unwrap().parse().unwrap();
+        let raised_at: DateTime<Utc> = alert["raised_at"].as_str().unwrap().parse().unwrap();
+        assert!(since <= raised_at, "raised before it began: {alert:#}");
+        assert!(
+            raised_at <= Utc::now(),
+            "raised_at is the hub's time: {alert:#}"
+        );
+        let lasted = raised_at - since;
+        let measured = if alert["kind"] == "excursion" {
+            chrono::Duration::minutes(16)
+        } else {
+            chrono::Duration::minutes(17)
+        };
+        assert!(
+            lasted >= measured && lasted < measured + chrono::Duration::seconds(5),
+            "since is as long before raised_at as the probe measured: {alert:#}"
+        );
+    }
+    probe.disconnect().await;
     hub.stop().await;
 }
