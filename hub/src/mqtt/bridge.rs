@@ -31,6 +31,7 @@ use uuid::Uuid;
 use super::{
     Downlink, Ending, Presence, RawMessage,
     actions::{self, Cursors, Feedback, device_envelope, rule_envelope},
+    code::DeviceError,
     directory::{Directory, DirectoryEntry},
     limiter::LogLimiter,
     sequence::{SequenceTrack, Verdict},
@@ -53,17 +54,6 @@ use crate::{
 
 /// The probe whose readings are held against the unit's limits.
 pub const UNIT_PROBE: &str = "main";
-
-/// Reasons the bridge refuses a message beyond the codec's own (`codec::Rejection`).
-pub const BRIDGE_REASONS: [&str; 7] = [
-    "unknown_device",
-    "device_disabled",
-    "duplicate",
-    "out_of_order",
-    "wrong_device_kind",
-    "not_paired",
-    "bad_scan",
-];
 
 /// Where the bridge's results go besides the engine.
 #[derive(Clone)]
@@ -138,7 +128,7 @@ pub struct Bridge {
     directory: Directory,
     metrics: Metrics,
     downlinks: mpsc::Sender<Downlink>,
-    log_limiter: LogLimiter,
+    log_limiter: Arc<LogLimiter>,
     tracks: HashMap<DeviceId, DeviceTrack>,
     /// Open probe alerts the rules raised, so a restart does not raise them twice and a
     /// recovery marks the right one.
@@ -169,7 +159,7 @@ impl Bridge {
             directory,
             metrics,
             downlinks,
-            log_limiter: LogLimiter::default(),
+            log_limiter: Arc::new(LogLimiter::default()),
             tracks: HashMap::new(),
             open_alerts: Arc::new(DashMap::new()),
             queues: HashMap::new(),
@@ -282,17 +272,26 @@ impl Bridge {
         }
     }
 
+    fn feedback(&self, entry: &DirectoryEntry) -> Feedback {
+        Feedback::for_device(
+            entry,
+            self.downlinks.clone(),
+            self.metrics.clone(),
+            self.log_limiter.clone(),
+        )
+    }
+
     /// Answers on the device's `error` topic.
     fn reply_error(
         &self,
         venue: &str,
         device: &str,
-        code: &str,
+        code: DeviceError,
         message: String,
         msg_id: Option<String>,
     ) {
         let reply = devices::payload::ErrorReply {
-            code: code.to_owned(),
+            code: code.code().to_owned(),
             message,
             msg_id,
         };
@@ -338,24 +337,26 @@ impl Bridge {
         // With the embedded broker the gate already refused both; with an external broker
         // the device learns why the hub ignores it.
         let Some(entry) = self.directory.lookup(&uplink.venue, &uplink.device).await else {
-            self.count_rejection("unknown_device", topic, &"no such device in the registry");
+            let code = DeviceError::UnknownDevice;
+            self.count_rejection(code.code(), topic, &"no such device in the registry");
             let message = "no device with this key is registered in this venue".to_owned();
             self.reply_error(
                 &uplink.venue,
                 &uplink.device,
-                "unknown_device",
+                code,
                 message,
                 uplink.message.msg_id().map(str::to_owned),
             );
             return;
         };
         if !entry.device.enabled {
-            self.count_rejection("device_disabled", topic, &"the device is disabled");
+            let code = DeviceError::DeviceDisabled;
+            self.count_rejection(code.code(), topic, &"the device is disabled");
             let message = "this device is disabled; a manager can enable it".to_owned();
             self.reply_error(
                 &uplink.venue,
                 &uplink.device,
-                "device_disabled",
+                code,
                 message,
                 uplink.message.msg_id().map(str::to_owned),
             );
@@ -377,7 +378,7 @@ impl Bridge {
             match verdict {
                 Verdict::Duplicate => {
                     // A QoS 1 redelivery: normal, counted, not answered.
-                    self.metrics.mqtt().rejected("duplicate");
+                    self.metrics.mqtt().rejected(DeviceError::Duplicate.code());
                     return;
                 }
                 Verdict::InOrder => {}
@@ -404,7 +405,8 @@ impl Bridge {
             UplinkMessage::Telemetry(telemetry) => {
                 if !in_order {
                     // Late readings are kept as data but never move the rules backwards.
-                    self.count_rejection("out_of_order", topic, &"seq at or below the last one");
+                    let code = DeviceError::OutOfOrder.code();
+                    self.count_rejection(code, topic, &"seq at or below the last one");
                 }
                 self.on_telemetry(&entry, telemetry, now, in_order).await;
             }
@@ -428,11 +430,12 @@ impl Bridge {
             UplinkMessage::Event(event) => {
                 if !in_order {
                     // An old key press must not bump today's ticket.
-                    self.count_rejection("out_of_order", topic, &"seq at or below the last one");
+                    let code = DeviceError::OutOfOrder;
+                    self.count_rejection(code.code(), topic, &"seq at or below the last one");
                     self.reply_error(
                         &uplink.venue,
                         &uplink.device,
-                        "out_of_order",
+                        code,
                         "seq is at or below the last one of this run; the event was not applied"
                             .into(),
                         Some(event.msg_id),
@@ -757,7 +760,7 @@ impl Bridge {
     }
 
     fn on_event(&mut self, entry: &Arc<DirectoryEntry>, event: DeviceEvent, now: DateTime<Utc>) {
-        let feedback = Feedback::for_device(entry, self.downlinks.clone(), self.metrics.clone());
+        let feedback = self.feedback(entry);
         let at = event
             .ts
             .as_ref()
@@ -765,10 +768,9 @@ impl Bridge {
             .map_or(now, |at| at.with_timezone(&Utc));
         let msg_id = event.msg_id;
         let device = &entry.device;
-        let wrong_kind = |this: &Self, expected: &str| {
-            this.metrics.mqtt().rejected("wrong_device_kind");
-            feedback.error(
-                "wrong_device_kind",
+        let wrong_kind = |_: &Self, expected: &str| {
+            feedback.refuse(
+                DeviceError::WrongDeviceKind,
                 format!(
                     "a {:?} device cannot send this event; it is for a {expected}",
                     device.kind
@@ -782,9 +784,8 @@ impl Bridge {
                     return wrong_kind(self, "bump bar");
                 }
                 let Some(station) = device.station_id else {
-                    self.metrics.mqtt().rejected("not_paired");
-                    return feedback.error(
-                        "not_paired",
+                    return feedback.refuse(
+                        DeviceError::NotPaired,
                         "this bump bar is not paired with a station".into(),
                         Some(&msg_id),
                     );
@@ -821,9 +822,12 @@ impl Bridge {
                             scanned_at: at,
                         },
                         Err(error) => {
-                            self.count_rejection("bad_scan", &feedback.prefix, &error);
                             feedback.led(LedColor::Red, LedPattern::Blink, Some(3));
-                            return feedback.error("bad_scan", error.to_string(), Some(&msg_id));
+                            return feedback.refuse(
+                                DeviceError::BadScan,
+                                error.to_string(),
+                                Some(&msg_id),
+                            );
                         }
                     },
                 };
@@ -841,9 +845,8 @@ impl Bridge {
                     return wrong_kind(self, "call button");
                 }
                 let Some(table_id) = device.table_id else {
-                    self.metrics.mqtt().rejected("not_paired");
-                    return feedback.error(
-                        "not_paired",
+                    return feedback.refuse(
+                        DeviceError::NotPaired,
                         "this call button is not placed at a table".into(),
                         Some(&msg_id),
                     );
@@ -887,8 +890,8 @@ impl Bridge {
                 let batch_id =
                     CoolingBatchId(crate::http::command::derived_id(device.id.0, &msg_id, 2));
                 if self.cooling.contains_key(&key) {
-                    return feedback.error(
-                        "cooling_batch_active",
+                    return feedback.refuse(
+                        DeviceError::CoolingBatchActive,
                         format!("probe {probe} is already cooling a batch; stop it first"),
                         Some(&msg_id),
                     );
@@ -928,25 +931,26 @@ impl Bridge {
                 );
             }
             EventBody::CoolingStop { batch } => {
+                if device.kind != DeviceKind::Probe {
+                    return wrong_kind(self, "probe");
+                }
                 let found = self
                     .cooling
                     .iter()
                     .find(|t| t.key().0 == device.id && t.label == batch)
                     .map(|t| (t.key().clone(), t.batch_id));
-                let Some((key, batch_id)) = found else {
-                    return feedback.error(
-                        "cooling_batch_not_found",
-                        format!("no batch {batch:?} is cooling on this device"),
-                        Some(&msg_id),
-                    );
-                };
-                self.cooling.remove(&key);
-                let job = actions::run_with_feedback(
-                    entry.handle.clone(),
-                    device_envelope(entry, &msg_id, Command::StopCoolingBatch { batch_id, at }),
+                if let Some((key, _)) = &found {
+                    self.cooling.remove(key);
+                }
+                // A batch no longer cooling (it passed, failed or was stopped) is still in
+                // the venue's log: the engine refuses stopping it as `cooling_batch_finished`.
+                let job = actions::stop_cooling_batch(
+                    entry.clone(),
+                    found.map(|(_, batch_id)| batch_id),
+                    batch,
+                    at,
                     msg_id,
                     feedback,
-                    |feedback| feedback.done(),
                 );
                 self.enqueue(entry.venue_id, Box::pin(job));
             }
@@ -983,8 +987,7 @@ impl Bridge {
                 && table.is_some()
                 && device.table_id == table;
             if button == Some(device.id) || on_table {
-                Feedback::for_device(&entry, self.downlinks.clone(), self.metrics.clone())
-                    .led(color, pattern, seconds);
+                self.feedback(&entry).led(color, pattern, seconds);
             }
         }
     }
@@ -1042,9 +1045,11 @@ fn topic_names(topic: &str) -> Option<(&str, &str)> {
         .then_some((venue, device))
 }
 
-/// `Rejection` reasons plus the bridge's own, for pre-registering metric labels.
+/// `Rejection` reasons plus the device side's own, for pre-registering metric labels.
 pub fn all_rejection_reasons() -> impl Iterator<Item = &'static str> {
-    Rejection::REASONS.into_iter().chain(BRIDGE_REASONS)
+    Rejection::REASONS
+        .into_iter()
+        .chain(DeviceError::ALL.iter().map(|code| code.code()))
 }
 
 #[cfg(test)]

@@ -13,12 +13,14 @@
 //! - [`bridge`]: uplinks -> readings, live values, rules -> commands; error replies; counters.
 //! - [`sequence`]: what `msg_id`, `seq` and `boot` say about a message (duplicate, late,
 //!   a restarted counter).
+//! - [`code`]: every error code the device side answers or counts, with one spelling.
 //! - [`actions`]: bump-bar keys, scans and call buttons as commands, with device feedback.
 //! - [`external`]: the hub as a client of another broker.
 
 pub mod actions;
 pub mod bridge;
 pub mod broker;
+pub mod code;
 pub mod directory;
 pub mod external;
 pub mod gate;
