@@ -252,6 +252,8 @@ fn telemetry(run: i64, seq: u64, celsius: f64) -> Vec<u8> {
     encode_uplink(&UplinkMessage::Telemetry(Telemetry {
         msg_id: format!("alarm-{run}-{seq}"),
         seq,
+        // Each bench run is a new boot of its probes: their seq starts again at 1.
+        boot: Some(format!("alarm-{run}")),
         ts,
         readings: vec![Reading {
             probe: "main".to_owned(),

@@ -17,6 +17,8 @@ pub const MAX_READINGS: usize = 16;
 /// Plausible probe range in °C: below a blast freezer, above a fryer's oil.
 pub const CELSIUS_RANGE: std::ops::RangeInclusive<f64> = -60.0..=300.0;
 pub const MAX_MSG_ID_CHARS: usize = 64;
+/// Longest `boot` (the device's run id) in telemetry and events.
+pub const MAX_BOOT_CHARS: usize = 64;
 pub const MAX_PROBE_CHARS: usize = 32;
 pub const MAX_BATCH_CHARS: usize = 64;
 pub const MAX_SCAN_CHARS: usize = 512;
@@ -61,6 +63,15 @@ impl UplinkMessage {
         match self {
             UplinkMessage::Telemetry(t) => Some(t.seq),
             UplinkMessage::Event(e) => Some(e.seq),
+            UplinkMessage::Status(_) => None,
+        }
+    }
+
+    /// The device's run the `seq` counts in, when the device names it.
+    pub fn boot(&self) -> Option<&str> {
+        match self {
+            UplinkMessage::Telemetry(t) => t.boot.as_deref(),
+            UplinkMessage::Event(e) => e.boot.as_deref(),
             UplinkMessage::Status(_) => None,
         }
     }
@@ -300,6 +311,14 @@ fn check_text(field: &str, value: &str, min: usize, max: usize) -> Result<(), Re
     Ok(())
 }
 
+/// A `boot`, when given, is named like a `msg_id`.
+fn check_boot(boot: Option<&str>) -> Result<(), Rejection> {
+    match boot {
+        Some(boot) => check_text("boot", boot, 1, MAX_BOOT_CHARS),
+        None => Ok(()),
+    }
+}
+
 /// Plausibility checks for an uplink message, for messages built in code (firmware-sim)
 /// as well as decoded ones.
 pub fn check_uplink(message: &UplinkMessage) -> Result<(), Rejection> {
@@ -312,6 +331,7 @@ pub fn check_uplink(message: &UplinkMessage) -> Result<(), Rejection> {
 
 fn check_telemetry(t: &Telemetry) -> Result<(), Rejection> {
     check_text("msg_id", &t.msg_id, 1, MAX_MSG_ID_CHARS)?;
+    check_boot(t.boot.as_deref())?;
     if t.readings.len() > MAX_READINGS {
         return Err(Rejection::absurd(
             "readings",
@@ -359,6 +379,7 @@ fn check_telemetry(t: &Telemetry) -> Result<(), Rejection> {
 
 fn check_event(e: &DeviceEvent) -> Result<(), Rejection> {
     check_text("msg_id", &e.msg_id, 1, MAX_MSG_ID_CHARS)?;
+    check_boot(e.boot.as_deref())?;
     match &e.event {
         EventBody::Key { .. } | EventBody::Button { .. } => Ok(()),
         // Raw GS1 scans carry GS (0x1D) separators, so control characters are allowed.
@@ -532,6 +553,35 @@ mod tests {
     }
 
     #[test]
+    fn a_boot_is_optional_kept_and_named_like_a_msg_id() {
+        let with = decode_uplink(
+            TELEMETRY,
+            br#"{"msg_id":"m-1","seq":1,"boot":"b7f3","readings":[]}"#,
+        )
+        .unwrap();
+        assert_eq!(with.message.boot(), Some("b7f3"));
+        let back: serde_json::Value =
+            serde_json::from_slice(&encode_uplink(&with.message)).unwrap();
+        assert_eq!(back["boot"], "b7f3");
+        let without = decode_uplink(TELEMETRY, br#"{"msg_id":"m-1","seq":1}"#).unwrap();
+        assert_eq!(without.message.boot(), None);
+        assert_eq!(
+            reason(TELEMETRY, r#"{"msg_id":"m","seq":1,"boot":""}"#),
+            "absurd_value"
+        );
+        let long = format!(r#"{{"msg_id":"m","seq":1,"boot":"{}"}}"#, "b".repeat(65));
+        assert_eq!(reason(TELEMETRY, &long), "absurd_value");
+        let event = br#"{"msg_id":"k","seq":1,"boot":"b","event":{"type":"key","key":"bump"}}"#;
+        assert_eq!(
+            decode_uplink("almahira/v1/demo/bump-1/event", event)
+                .unwrap()
+                .message
+                .boot(),
+            Some("b")
+        );
+    }
+
+    #[test]
     fn a_wrong_type_is_a_bad_shape_at_that_field() {
         let err =
             decode_uplink(TELEMETRY, br#"{"msg_id":"m-1","seq":"one","readings":[]}"#).unwrap_err();
@@ -558,6 +608,7 @@ mod tests {
         let t = Telemetry {
             msg_id: "m".into(),
             seq: 1,
+            boot: None,
             ts: None,
             readings: vec![Reading {
                 probe: "main".into(),

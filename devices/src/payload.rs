@@ -58,6 +58,10 @@ pub struct Telemetry {
     pub msg_id: String,
     /// Per-device counter; lets the hub notice gaps and out-of-order delivery.
     pub seq: u64,
+    /// Optional, 1-64 chars: names the device's current run (a random id chosen at each
+    /// boot), so the hub knows a `seq` that starts again is a restart, not a replay.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<String>,
     /// Absent on devices without a clock; the hub then uses its receive time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ts: Option<Timestamp>,
@@ -92,6 +96,9 @@ pub enum DoorState {
 pub struct DeviceEvent {
     pub msg_id: String,
     pub seq: u64,
+    /// As in [`Telemetry::boot`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub boot: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ts: Option<Timestamp>,
     pub event: EventBody,

@@ -1,7 +1,7 @@
 //! Runs a scenario against a broker: opens one connection per device at a paced connect
 //! rate, then a single scheduler task walks every device's timeline in scenario time
 //! (a min-heap of due times mapped to real instants through the [`SimClock`]), wraps what
-//! each device says in its envelope (`msg_id`, per-device `seq`, `ts`) and queues it on
+//! each device says in its envelope (`msg_id`, per-device `seq`, `boot`, `ts`) and queues it on
 //! the device's connection. Stops when the story ends, `duration` passes or `stop`
 //! resolves; devices then publish `offline` and disconnect.
 
@@ -377,6 +377,12 @@ pub fn msg_id(run: u32, seq: u64) -> String {
     format!("{run:08x}-{seq}")
 }
 
+/// The `boot` of every message in run `run`: each run is a fresh boot of the fleet, whose
+/// `seq` starts again at 1, which the hub then counts as a restart instead of a replay.
+pub fn boot(run: u32) -> String {
+    format!("{run:08x}")
+}
+
 fn send(
     device: &mut SimDevice,
     utterance: Utterance,
@@ -405,6 +411,7 @@ fn send(
                 UplinkMessage::Telemetry(Telemetry {
                     msg_id,
                     seq,
+                    boot: Some(boot(run)),
                     ts,
                     readings,
                     door,
@@ -427,6 +434,7 @@ fn send(
                 UplinkMessage::Event(DeviceEvent {
                     msg_id,
                     seq,
+                    boot: Some(boot(run)),
                     ts,
                     event,
                 }),

@@ -10,7 +10,7 @@ use anyhow::Context as _;
 use tokio::net::TcpListener;
 
 use crate::{
-    auth::{LoginThrottle, TokenKeys, random_key},
+    auth::{DeviceSync, LoginThrottle, TokenKeys, random_key},
     config::Settings,
     demo::{self, DemoVenue},
     engine::{Engine, EngineConfig},
@@ -33,6 +33,9 @@ pub struct AppState {
     pub gateway: crate::ws::Gateway,
     /// Where the MQTT bridge hands every accepted probe reading to be stored in batches.
     pub readings: ReadingsRecorder,
+    /// How far the MQTT door has put each venue's device registry in force; device
+    /// answers wait for it.
+    pub device_sync: DeviceSync,
 }
 
 pub struct Application {
@@ -109,6 +112,7 @@ impl Application {
         let gateway = crate::ws::Gateway::start(engine.clone(), settings.gateway())
             .await
             .context("starting the screen gateway")?;
+        let device_sync = DeviceSync::default();
         let mqtt = crate::mqtt::MqttService::start(
             &settings.mqtt_config(),
             engine.clone(),
@@ -117,6 +121,7 @@ impl Application {
                 gateway: gateway.clone(),
                 readings: readings.clone(),
             },
+            device_sync.clone(),
         )
         .await
         .context("starting the device side (MQTT)")?;
@@ -131,6 +136,7 @@ impl Application {
             pin_key,
             throttle: Arc::new(LoginThrottle::default()),
             metrics,
+            device_sync,
         };
         Ok(Self {
             listener,

@@ -11,13 +11,17 @@
 //! - [`throttle`]: [`LoginThrottle`], which locks out a venue or address after repeated
 //!   failed logins.
 //! - [`error`]: [`AuthError`], with a stable `code()` the clients switch on.
+//! - [`device_sync`]: [`DeviceSync`], how far the MQTT door has put each venue's device
+//!   registry in force, which device answers over HTTP wait for.
 
+pub mod device_sync;
 pub mod error;
 pub mod policy;
 pub mod secret;
 pub mod throttle;
 pub mod token;
 
+pub use device_sync::DeviceSync;
 pub use error::AuthError;
 pub use policy::{Permission, allows, permissions, reaches, require};
 pub use secret::{

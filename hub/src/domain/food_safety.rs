@@ -135,7 +135,9 @@ impl ProbeMonitor {
 
     pub fn observe(&mut self, celsius: f64, at: DateTime<Utc>) -> Vec<ProbeAction> {
         let mut actions = Vec::new();
-        self.last_heard = Some(self.last_heard.map_or(at, |last| last.max(at)));
+        // The latest reading's time, even when the device's clock went back (a reboot, a
+        // clock set right): silence is counted from what the device says now.
+        self.last_heard = Some(at);
         if self.offline {
             self.offline = false;
             actions.push(ProbeAction::Recovered {
@@ -149,7 +151,13 @@ impl ProbeMonitor {
             }
             return actions;
         };
-        let since = *self.out_of_limits_since.get_or_insert(at);
+        // An excursion cannot have begun after a reading that shows it: a clock that went
+        // back starts the episode's delay again from this reading.
+        let since = match self.out_of_limits_since {
+            Some(since) if since <= at => since,
+            _ => at,
+        };
+        self.out_of_limits_since = Some(since);
         let delay = Duration::minutes(i64::from(self.limits.alert_delay_minutes));
         let kind = if self.is_critical(celsius) {
             Some(ProbeAlertKind::Critical)
@@ -479,6 +487,26 @@ mod tests {
                 kind: ProbeAlertKind::Excursion
             }]
         );
+    }
+
+    #[test]
+    fn a_probe_whose_clock_went_back_still_alerts_after_the_delay_and_goes_offline_on_silence() {
+        let mut probe = fridge();
+        // Out of limits on a clock hours ahead, then the probe reboots with its clock set
+        // back: the excursion is timed on the new clock, not never.
+        assert!(raised(&probe.observe(6.0, at(300))).is_empty());
+        let mut all = Vec::new();
+        for minute in 0..=15 {
+            all.extend(probe.observe(6.5, at(minute)));
+        }
+        assert_eq!(raised(&all), vec![ProbeAlertKind::Excursion], "{all:?}");
+        assert!(matches!(
+            all.last(),
+            Some(ProbeAction::Raise { since, .. }) if *since == at(0)
+        ));
+        // Silence is counted from the newest reading, not the one with the latest clock.
+        assert!(probe.tick(at(17)).is_empty());
+        assert_eq!(raised(&probe.tick(at(19))), vec![ProbeAlertKind::Offline]);
     }
 
     #[test]

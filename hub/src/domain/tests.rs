@@ -1079,6 +1079,28 @@ fn only_probes_raise_food_safety_alerts() {
     assert_eq!(f.rejection(&raise, &Actor::system()), "not_a_probe");
 }
 
+#[test]
+fn a_food_safety_alert_never_begins_after_it_was_raised() {
+    let mut f = Fixture::new();
+    let manager = f.manager.clone();
+    f.run(&provision(912, probe_spec("fridge-12")), &manager);
+    let alert_id = AlertId(id(940));
+    f.run(
+        &Command::RaiseFoodSafetyAlert {
+            alert_id,
+            device_id: DeviceId(id(912)),
+            kind: food_safety::FoodSafetyAlertKind::Critical,
+            celsius: Some(9.0),
+            limit: Some(5.0),
+            since: at(30),
+        },
+        &Actor::system(),
+    );
+    let alert = &f.venue.food_safety_alerts[&alert_id];
+    assert_eq!(alert.raised_at, at(1));
+    assert_eq!(alert.since, alert.raised_at);
+}
+
 // ----- floor -----------------------------------------------------------------------------
 
 #[test]

@@ -1348,7 +1348,9 @@ impl Venue {
                         kind: *kind,
                         celsius: *celsius,
                         limit: *limit,
-                        since: *since,
+                        // A device clock ahead of the hub's must not make a record whose
+                        // problem begins after it was raised.
+                        since: (*since).min(now),
                         raised_at: now,
                         recovered_at: None,
                         acknowledged_by: None,

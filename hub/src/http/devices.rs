@@ -1,9 +1,13 @@
 //! Device registry endpoints for managers: provision a kitchen device (probe, bump bar,
 //! scanner, call button) and receive its MQTT credentials once, change its pairing or
 //! limits, disable or enable it, rotate its secret, remove it. Secrets are generated here,
-//! shown once and stored only as argon2 hashes.
+//! shown once and stored only as argon2 hashes. Every change is answered only once it
+//! holds at the MQTT door ([`crate::auth::DeviceSync`]): a device provisioned can connect,
+//! an old secret is refused and the connections that used it are closed.
 
-use axum::{Json, http::StatusCode};
+use std::time::Duration;
+
+use axum::{Json, extract::State, http::StatusCode};
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -17,9 +21,28 @@ use super::{
 };
 pub use crate::view::device::DeviceView;
 use crate::{
+    app::AppState,
     auth::{Permission, hash_secret, random_key},
     domain::{Command, DeviceId, DeviceSpec},
 };
+
+/// Longest an answer waits for the MQTT door to apply a change. The door applies a change
+/// in milliseconds; this only bounds a stuck one (then the answer goes out and says so in
+/// the log, since the change itself is durable).
+const DOOR_PATIENCE: Duration = Duration::from_secs(10);
+
+/// Answers `executed` once the MQTT door has applied the change it made.
+async fn in_force<T>(state: &AppState, caller: &Caller, executed: Executed<T>) -> Executed<T> {
+    let venue = caller.venue.id();
+    let seq = executed.outcome.last_seq;
+    if !state.device_sync.settled(venue, seq, DOOR_PATIENCE).await {
+        tracing::error!(
+            %venue, seq, patience = ?DOOR_PATIENCE,
+            "the MQTT door did not apply a device change in time; answering anyway"
+        );
+    }
+    executed
+}
 
 /// How the device logs in to the hub's MQTT broker. Shown once: keep the password.
 #[derive(Debug, Serialize, ToSchema)]
@@ -127,6 +150,7 @@ pub async fn list_devices(caller: Caller) -> Result<Json<Vec<DeviceView>>, ApiEr
     )
 )]
 pub async fn provision_device(
+    State(state): State<AppState>,
     caller: Caller,
     ApiJson(body): ApiJson<DeviceRequest>,
 ) -> Result<Executed<ProvisionedDevice>, ApiError> {
@@ -149,6 +173,7 @@ pub async fn provision_device(
         move |v| DeviceView::find(v, device_id),
     )
     .await?;
+    let executed = in_force(&state, &caller, executed).await;
     Ok(with_credentials(executed, &caller, secret))
 }
 
@@ -158,6 +183,7 @@ pub async fn provision_device(
     responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody), (status = 422, description = "`device_identity_fixed`...", body = ErrorBody))
 )]
 pub async fn update_device(
+    State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<DeviceRequest>,
@@ -167,7 +193,7 @@ pub async fn update_device(
         device_id,
         spec: body.spec,
     };
-    run(
+    let executed = run(
         &caller,
         Permission::ManageDevices,
         body.command_id,
@@ -175,7 +201,8 @@ pub async fn update_device(
         StatusCode::OK,
         move |v| DeviceView::find(v, device_id),
     )
-    .await
+    .await?;
+    Ok(in_force(&state, &caller, executed).await)
 }
 
 #[utoipa::path(
@@ -184,6 +211,7 @@ pub async fn update_device(
     responses((status = 200, description = "A disabled device's traffic is refused", body = DeviceView), (status = 404, body = ErrorBody))
 )]
 pub async fn set_enabled(
+    State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<EnableRequest>,
@@ -193,7 +221,7 @@ pub async fn set_enabled(
         device_id,
         enabled: body.enabled,
     };
-    run(
+    let executed = run(
         &caller,
         Permission::ManageDevices,
         body.command_id,
@@ -201,7 +229,8 @@ pub async fn set_enabled(
         StatusCode::OK,
         move |v| DeviceView::find(v, device_id),
     )
-    .await
+    .await?;
+    Ok(in_force(&state, &caller, executed).await)
 }
 
 #[utoipa::path(
@@ -210,6 +239,7 @@ pub async fn set_enabled(
     responses((status = 200, description = "A new secret, shown this once; the old one stops working", body = ProvisionedDevice), (status = 404, body = ErrorBody))
 )]
 pub async fn rotate_secret(
+    State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
     ApiJson(body): ApiJson<RotateRequest>,
@@ -230,6 +260,7 @@ pub async fn rotate_secret(
         move |v| DeviceView::find(v, device_id),
     )
     .await?;
+    let executed = in_force(&state, &caller, executed).await;
     Ok(with_credentials(executed, &caller, secret))
 }
 
@@ -239,6 +270,7 @@ pub async fn rotate_secret(
     responses((status = 200, body = Removed), (status = 404, body = ErrorBody))
 )]
 pub async fn remove_device(
+    State(state): State<AppState>,
     caller: Caller,
     ApiPath(id): ApiPath<Uuid>,
     ApiQuery(query): ApiQuery<RemoveQuery>,
@@ -246,7 +278,7 @@ pub async fn remove_device(
     let command = Command::RemoveDevice {
         device_id: DeviceId(id),
     };
-    run(
+    let executed = run(
         &caller,
         Permission::ManageDevices,
         query.command_id,
@@ -254,5 +286,6 @@ pub async fn remove_device(
         StatusCode::OK,
         move |_| Some(Removed { removed: id }),
     )
-    .await
+    .await?;
+    Ok(in_force(&state, &caller, executed).await)
 }

@@ -33,8 +33,10 @@ pub struct AcknowledgeRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     pub command_id: Uuid,
-    /// What was done about it, for the food-safety record.
-    pub corrective_action: String,
+    /// What was done about it, for the food-safety record. Missing, `null` or blank is
+    /// refused by the rules as `missing_corrective_action`, the code the docs promise.
+    #[serde(default)]
+    pub corrective_action: Option<String>,
 }
 
 #[utoipa::path(
@@ -117,7 +119,7 @@ pub async fn resolve(
     let alert_id = AlertId(id);
     let command = Command::ResolveFoodSafetyAlert {
         alert_id,
-        corrective_action: body.corrective_action,
+        corrective_action: body.corrective_action.unwrap_or_default(),
     };
     run(
         &caller,

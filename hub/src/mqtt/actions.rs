@@ -1,12 +1,15 @@
 //! What a person did on a device, as engine commands with feedback on the device: bump-bar
 //! keys drive a station's screen (a cursor for next/previous, then start, bump, recall,
 //! serve), scanners record stock scans or pick tickets up at the pass, call buttons ask
-//! for service. Each runs on the venue's queue, in order; the device hears back at once:
-//! an `ack`, an LED (green done, amber waiting, red refused) and, when refused, the
-//! engine's rejection code on its `error` topic.
+//! for service, cooling batches are stopped. Each runs on the venue's queue, in order; the
+//! device hears back at once: an `ack`, an LED (green done, amber waiting or nothing to
+//! do, red refused) and, when refused, the code on its `error` topic (the engine's, or a
+//! [`DeviceError`], counted and logged). A key pressed on an empty station is not an
+//! error: the bar's display says "No tickets", as a screen would.
 
 use std::sync::Arc;
 
+use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use devices::{
     codec,
@@ -16,9 +19,9 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::{Downlink, directory::DirectoryEntry};
+use super::{Downlink, code::DeviceError, directory::DirectoryEntry, limiter::LogLimiter};
 use crate::{
-    domain::{Actor, Command, DeviceId, OrderId, StationId},
+    domain::{Actor, Command, CoolingBatchId, DeviceId, OrderId, StationId},
     engine::{EngineError, Envelope, VenueHandle},
     metrics::Metrics,
     ws::Gateway,
@@ -29,6 +32,8 @@ use crate::{
 pub struct Feedback {
     pub downlinks: mpsc::Sender<Downlink>,
     pub metrics: Metrics,
+    /// The bridge's, so refusals log at the same bounded rate wherever they happen.
+    pub limiter: Arc<LogLimiter>,
     /// `almahira/v1/<venue>/<key>/`.
     pub prefix: String,
 }
@@ -38,10 +43,12 @@ impl Feedback {
         entry: &DirectoryEntry,
         downlinks: mpsc::Sender<Downlink>,
         metrics: Metrics,
+        limiter: Arc<LogLimiter>,
     ) -> Self {
         Self {
             downlinks,
             metrics,
+            limiter,
             prefix: format!(
                 "{}/",
                 devices::topic::device_prefix(&entry.venue_slug, &entry.device.key)
@@ -99,6 +106,21 @@ impl Feedback {
         self.send("error", "error", codec::encode_error(&reply));
     }
 
+    /// Refuses the device's message: counted per code, logged at a bounded rate, answered.
+    pub fn refuse(&self, code: DeviceError, message: String, msg_id: Option<&str>) {
+        self.metrics.mqtt().rejected(code.code());
+        if let Some(suppressed) = self.limiter.allow_counting(code.code()) {
+            tracing::warn!(
+                reason = code.code(),
+                device = %self.prefix,
+                %message,
+                suppressed,
+                "device message refused"
+            );
+        }
+        self.error(code.code(), message, msg_id);
+    }
+
     /// Green blink: done.
     pub fn done(&self) {
         self.led(LedColor::Green, LedPattern::Blink, Some(2));
@@ -111,7 +133,7 @@ impl Feedback {
             EngineError::Rejected(rejection) => {
                 self.error(rejection.code(), rejection.message.clone(), Some(msg_id))
             }
-            other => self.error("unavailable", other.to_string(), Some(msg_id)),
+            other => self.refuse(DeviceError::Unavailable, other.to_string(), Some(msg_id)),
         }
     }
 }
@@ -201,13 +223,15 @@ pub async fn bump_bar_key(
         feedback.display(&format!("{code} ({}/{count})", index + 1));
     };
     let target = position.or((count > 0).then_some(0));
+    if count == 0 && key != Key::Recall {
+        // Nothing to point at or act on: the bar says so, as the screen does; a cook
+        // pressing keys on an idle station is not an error to count.
+        feedback.led(LedColor::Amber, LedPattern::Blink, Some(2));
+        feedback.display("No tickets");
+        return;
+    }
     let command = match key {
         Key::Next | Key::Previous => {
-            if count == 0 {
-                feedback.led(LedColor::Amber, LedPattern::Blink, Some(2));
-                feedback.display("No tickets");
-                return;
-            }
             let index = match (key, position) {
                 (Key::Next, Some(i)) => (i + 1) % count,
                 (Key::Next, None) => 0,
@@ -224,8 +248,8 @@ pub async fn bump_bar_key(
             },
             None => {
                 feedback.led(LedColor::Red, LedPattern::Blink, Some(3));
-                feedback.error(
-                    "nothing_to_recall",
+                feedback.refuse(
+                    DeviceError::NothingToRecall,
                     "no bumped ticket to recall".into(),
                     Some(&msg_id),
                 );
@@ -233,13 +257,8 @@ pub async fn bump_bar_key(
             }
         },
         Key::Bump | Key::Start | Key::Serve => {
+            // `count > 0` here, so there is a target.
             let Some(index) = target else {
-                feedback.led(LedColor::Red, LedPattern::Blink, Some(3));
-                feedback.error(
-                    "no_ticket",
-                    "the station has no ticket".into(),
-                    Some(&msg_id),
-                );
                 return;
             };
             let order_id = view.tickets[index].0;
@@ -278,6 +297,56 @@ pub async fn bump_bar_key(
         }
         Err(error) => feedback.refused(&error, &msg_id),
     }
+}
+
+/// `cooling_stop` for the batch labelled `label` on the device: the one the bridge is
+/// feeding (`tracked`), or else the newest of that label in the venue's log, which the
+/// engine refuses as `cooling_batch_finished` when it already passed, failed or stopped.
+pub async fn stop_cooling_batch(
+    entry: Arc<DirectoryEntry>,
+    tracked: Option<CoolingBatchId>,
+    label: String,
+    at: DateTime<Utc>,
+    msg_id: String,
+    feedback: Feedback,
+) {
+    let batch_id = match tracked {
+        Some(batch_id) => Some(batch_id),
+        None => {
+            let (device_id, wanted) = (entry.device.id, label.clone());
+            let newest = entry
+                .handle
+                .read(move |venue| {
+                    venue
+                        .cooling_batches
+                        .values()
+                        .filter(|b| b.device_id == device_id && b.label == wanted)
+                        .max_by_key(|b| b.started_at)
+                        .map(|b| b.id)
+                })
+                .await;
+            match newest {
+                Ok(found) => found,
+                Err(error) => return feedback.refused(&error, &msg_id),
+            }
+        }
+    };
+    let Some(batch_id) = batch_id else {
+        feedback.led(LedColor::Red, LedPattern::Blink, Some(3));
+        return feedback.refuse(
+            DeviceError::CoolingBatchNotFound,
+            format!("no batch {label:?} was started on this device"),
+            Some(&msg_id),
+        );
+    };
+    run_with_feedback(
+        entry.handle.clone(),
+        device_envelope(&entry, &msg_id, Command::StopCoolingBatch { batch_id, at }),
+        msg_id,
+        feedback,
+        |feedback| feedback.done(),
+    )
+    .await;
 }
 
 /// Runs a device's command on the venue's queue and tells the device how it went.

@@ -1,6 +1,7 @@
 //! The bridge: what device messages mean for a venue. One task takes every uplink in
 //! arrival order, decodes and checks it (`devices::codec`), drops duplicates and notices
-//! out-of-order and missing messages per device, records readings (batched, see
+//! out-of-order and missing messages and restarted counters per device
+//! ([`super::sequence`]), records readings (batched, see
 //! [`crate::readings`]), shows live values on the `devices` channel, feeds probe readings
 //! to the food-safety rules (unit limits, cooling batches) and hands what they decide,
 //! and what people do on devices ([`super::actions`]), to the venue's engine as commands.
@@ -8,14 +9,13 @@
 //! `error` topic. Engine work runs on one queue per venue, so a slow commit never stalls
 //! the bridge and a device's commands keep their order. Engine events that concern a
 //! device (a waiter answered its call) come back as downlinks.
+//!
+//! Clocks: the rules run on the device's clock (its `ts`), so a fast scenario clock plays
+//! out alert delays at its own pace, and readings and the cooling log keep the device's
+//! times; an alert record is on the hub's clock, its `since` as long before `raised_at`
+//! as the device measured.
 
-use std::{
-    collections::{HashMap, HashSet, VecDeque},
-    future::Future,
-    pin::Pin,
-    sync::Arc,
-    time::Duration,
-};
+use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
@@ -29,10 +29,12 @@ use tokio::sync::{mpsc, watch};
 use uuid::Uuid;
 
 use super::{
-    Downlink, Presence, RawMessage,
+    Downlink, Ending, Presence, RawMessage,
     actions::{self, Cursors, Feedback, device_envelope, rule_envelope},
+    code::DeviceError,
     directory::{Directory, DirectoryEntry},
     limiter::LogLimiter,
+    sequence::{SequenceTrack, Verdict},
 };
 use crate::{
     domain::{
@@ -50,23 +52,8 @@ use crate::{
     ws::{Gateway, live::DeviceLive},
 };
 
-/// msg_ids remembered per device to drop redeliveries.
-const REMEMBERED_IDS: usize = 128;
-/// A `seq` this far below the last one means the device restarted its counter.
-const SEQ_RESTART_GAP: u64 = 1000;
 /// The probe whose readings are held against the unit's limits.
 pub const UNIT_PROBE: &str = "main";
-
-/// Reasons the bridge refuses a message beyond the codec's own (`codec::Rejection`).
-pub const BRIDGE_REASONS: [&str; 7] = [
-    "unknown_device",
-    "device_disabled",
-    "duplicate",
-    "out_of_order",
-    "wrong_device_kind",
-    "not_paired",
-    "bad_scan",
-];
 
 /// Where the bridge's results go besides the engine.
 #[derive(Clone)]
@@ -88,9 +75,7 @@ type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
 /// What the bridge knows about one device between messages.
 struct DeviceTrack {
-    last_seq: Option<u64>,
-    recent_ids: VecDeque<String>,
-    recent_set: HashSet<String>,
+    sequence: SequenceTrack,
     /// Device clock minus hub clock at the last message that carried a time, so silence
     /// is measured on the device's clock (firmware-sim runs scenario time faster).
     clock_offset: chrono::Duration,
@@ -100,62 +85,58 @@ struct DeviceTrack {
 impl DeviceTrack {
     fn new() -> Self {
         Self {
-            last_seq: None,
-            recent_ids: VecDeque::new(),
-            recent_set: HashSet::new(),
+            sequence: SequenceTrack::default(),
             clock_offset: chrono::Duration::zero(),
             monitor: None,
         }
     }
+}
 
-    /// Remembers `msg_id`; false if it was already seen.
-    fn first_sighting(&mut self, msg_id: &str) -> bool {
-        if self.recent_set.contains(msg_id) {
-            return false;
-        }
-        self.recent_set.insert(msg_id.to_owned());
-        self.recent_ids.push_back(msg_id.to_owned());
-        if self.recent_ids.len() > REMEMBERED_IDS
-            && let Some(old) = self.recent_ids.pop_front()
-        {
-            self.recent_set.remove(&old);
-        }
-        true
+/// A time on a device's clock moved to the hub's: as long before `hub_now` as it was
+/// before `device_now` on the device's clock, and never after `hub_now`. Keeps an alert
+/// record on one clock whether the device's runs behind, ahead, or fast.
+fn on_hub_clock(
+    at: DateTime<Utc>,
+    device_now: DateTime<Utc>,
+    hub_now: DateTime<Utc>,
+) -> DateTime<Utc> {
+    hub_now - (device_now - at).max(chrono::Duration::zero())
+}
+
+/// The device's time and the hub's at the moment the rules decided something.
+#[derive(Clone, Copy, Debug)]
+struct Clocks {
+    device: DateTime<Utc>,
+    hub: DateTime<Utc>,
+}
+
+impl Clocks {
+    fn to_hub(self, at: DateTime<Utc>) -> DateTime<Utc> {
+        on_hub_clock(at, self.device, self.hub)
     }
 }
 
-/// How a message's `seq` relates to the device's previous one.
-#[derive(Debug, PartialEq, Eq)]
-enum SeqCheck {
-    InOrder,
-    /// Some messages in between never arrived (or arrive later).
-    Gap(u64),
-    OutOfOrder,
-}
-
-fn check_seq(last: Option<u64>, seq: u64) -> SeqCheck {
-    match last {
-        None => SeqCheck::InOrder,
-        Some(last) if seq == last + 1 => SeqCheck::InOrder,
-        Some(last) if seq > last => SeqCheck::Gap(seq - last - 1),
-        // A counter that starts again (reboot) is a new run, not old news.
-        Some(last) if seq == 0 || seq + SEQ_RESTART_GAP < last => SeqCheck::InOrder,
-        Some(_) => SeqCheck::OutOfOrder,
-    }
+/// Identifies a payload, to tell a redelivery from a reused `msg_id`.
+fn digest(payload: &[u8]) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    payload.hash(&mut hasher);
+    hasher.finish()
 }
 
 pub struct Bridge {
     directory: Directory,
     metrics: Metrics,
     downlinks: mpsc::Sender<Downlink>,
-    log_limiter: LogLimiter,
+    log_limiter: Arc<LogLimiter>,
     tracks: HashMap<DeviceId, DeviceTrack>,
     /// Open probe alerts the rules raised, so a restart does not raise them twice and a
     /// recovery marks the right one.
     open_alerts: Arc<DashMap<(DeviceId, FoodSafetyAlertKind), AlertId>>,
     queues: HashMap<VenueId, mpsc::UnboundedSender<Job>>,
     tick_every: Duration,
-    /// Open connections per device, from the gate (embedded broker only).
+    /// Open connections per device, from the gate (embedded broker only: then the gate
+    /// reports how each connection ended, and a `status` does not decide offline).
     connections: Option<OpenConnections>,
     sinks: Sinks,
     cooling: CoolingTracks,
@@ -178,7 +159,7 @@ impl Bridge {
             directory,
             metrics,
             downlinks,
-            log_limiter: LogLimiter::default(),
+            log_limiter: Arc::new(LogLimiter::default()),
             tracks: HashMap::new(),
             open_alerts: Arc::new(DashMap::new()),
             queues: HashMap::new(),
@@ -203,15 +184,18 @@ impl Bridge {
         let mut tick = tokio::time::interval(self.tick_every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
+            // Presence first: the gate announces a connection before it relays anything
+            // from it, so the device's first message is judged knowing it is new.
             tokio::select! {
+                biased;
+                _ = stop.changed() => return,
+                Some(change) = presence.recv() => self.on_presence(change).await,
                 message = uplinks.recv() => match message {
                     Some(message) => self.on_message(message).await,
                     None => return,
                 },
-                Some(change) = presence.recv() => self.on_presence(change).await,
                 Some(published) = reactions.recv() => self.on_engine_event(&published),
                 _ = tick.tick() => self.on_tick(),
-                _ = stop.changed() => return,
             }
         }
     }
@@ -288,17 +272,26 @@ impl Bridge {
         }
     }
 
+    fn feedback(&self, entry: &DirectoryEntry) -> Feedback {
+        Feedback::for_device(
+            entry,
+            self.downlinks.clone(),
+            self.metrics.clone(),
+            self.log_limiter.clone(),
+        )
+    }
+
     /// Answers on the device's `error` topic.
     fn reply_error(
         &self,
         venue: &str,
         device: &str,
-        code: &str,
+        code: DeviceError,
         message: String,
         msg_id: Option<String>,
     ) {
         let reply = devices::payload::ErrorReply {
-            code: code.to_owned(),
+            code: code.code().to_owned(),
             message,
             msg_id,
         };
@@ -344,24 +337,26 @@ impl Bridge {
         // With the embedded broker the gate already refused both; with an external broker
         // the device learns why the hub ignores it.
         let Some(entry) = self.directory.lookup(&uplink.venue, &uplink.device).await else {
-            self.count_rejection("unknown_device", topic, &"no such device in the registry");
+            let code = DeviceError::UnknownDevice;
+            self.count_rejection(code.code(), topic, &"no such device in the registry");
             let message = "no device with this key is registered in this venue".to_owned();
             self.reply_error(
                 &uplink.venue,
                 &uplink.device,
-                "unknown_device",
+                code,
                 message,
                 uplink.message.msg_id().map(str::to_owned),
             );
             return;
         };
         if !entry.device.enabled {
-            self.count_rejection("device_disabled", topic, &"the device is disabled");
+            let code = DeviceError::DeviceDisabled;
+            self.count_rejection(code.code(), topic, &"the device is disabled");
             let message = "this device is disabled; a manager can enable it".to_owned();
             self.reply_error(
                 &uplink.venue,
                 &uplink.device,
-                "device_disabled",
+                code,
                 message,
                 uplink.message.msg_id().map(str::to_owned),
             );
@@ -374,18 +369,35 @@ impl Bridge {
             .or_insert_with(DeviceTrack::new);
         let mut in_order = true;
         if let (Some(msg_id), Some(seq)) = (uplink.message.msg_id(), uplink.message.seq()) {
-            if !track.first_sighting(msg_id) {
-                // A QoS 1 redelivery: normal, counted, not answered.
-                self.metrics.mqtt().rejected("duplicate");
-                return;
-            }
-            match check_seq(track.last_seq, seq) {
-                SeqCheck::InOrder => track.last_seq = Some(seq),
-                SeqCheck::Gap(missing) => {
-                    self.metrics.mqtt().seq_gap(missing);
-                    track.last_seq = Some(seq);
+            let verdict = track.sequence.observe(
+                msg_id,
+                digest(&message.payload),
+                seq,
+                uplink.message.boot(),
+            );
+            match verdict {
+                Verdict::Duplicate => {
+                    // A QoS 1 redelivery: normal, counted, not answered.
+                    self.metrics.mqtt().rejected(DeviceError::Duplicate.code());
+                    return;
                 }
-                SeqCheck::OutOfOrder => in_order = false,
+                Verdict::InOrder => {}
+                Verdict::Gap(missing) => self.metrics.mqtt().seq_gap(missing),
+                Verdict::Restarted { cause, last } => {
+                    // A reboot: a new run of the counter, heard like any other message.
+                    self.metrics.mqtt().counter_restart(cause.as_str());
+                    if let Some(suppressed) = self.log_limiter.allow_counting("counter_restart") {
+                        tracing::info!(
+                            topic,
+                            cause = cause.as_str(),
+                            last,
+                            seq,
+                            suppressed,
+                            "a device's seq started again (a restart); its messages count again"
+                        );
+                    }
+                }
+                Verdict::OutOfOrder => in_order = false,
             }
         }
         self.metrics.mqtt().accepted(uplink.message.kind().as_str());
@@ -393,31 +405,39 @@ impl Bridge {
             UplinkMessage::Telemetry(telemetry) => {
                 if !in_order {
                     // Late readings are kept as data but never move the rules backwards.
-                    self.count_rejection("out_of_order", topic, &"seq below the last one");
+                    let code = DeviceError::OutOfOrder.code();
+                    self.count_rejection(code, topic, &"seq at or below the last one");
                 }
                 self.on_telemetry(&entry, telemetry, now, in_order).await;
             }
             UplinkMessage::Status(status) => {
                 self.status_live(&entry, &status, now);
-                // A will or retained `offline` from an old connection means nothing while
-                // the device has a newer one open.
-                let still_connected = self.connections.as_ref().is_some_and(|open| {
-                    open.get(&(entry.venue_slug.clone(), entry.device.key.clone()))
-                        .is_some_and(|count| *count > 0)
-                });
-                if status.state == DeviceState::Offline && !still_connected {
+                if status.state == DeviceState::Online {
+                    // Devices announce `online` right after connecting: their counter may
+                    // start again (with an external broker this is the only sign of it).
+                    if let Some(track) = self.tracks.get_mut(&entry.device.id) {
+                        track.sequence.connected();
+                    }
+                }
+                // With the embedded broker the gate saw how the connection ended, which a
+                // status cannot say (a device's own `offline` before a clean DISCONNECT
+                // reads like its will): only a lost connection is offline, see on_presence.
+                // With an external broker a status `offline` is the only sign there is.
+                if status.state == DeviceState::Offline && self.connections.is_none() {
                     self.went_offline(&entry, now);
                 }
             }
             UplinkMessage::Event(event) => {
                 if !in_order {
                     // An old key press must not bump today's ticket.
-                    self.count_rejection("out_of_order", topic, &"seq below the last one");
+                    let code = DeviceError::OutOfOrder;
+                    self.count_rejection(code.code(), topic, &"seq at or below the last one");
                     self.reply_error(
                         &uplink.venue,
                         &uplink.device,
-                        "out_of_order",
-                        "seq is below the last one; the event was not applied".into(),
+                        code,
+                        "seq is at or below the last one of this run; the event was not applied"
+                            .into(),
                         Some(event.msg_id),
                     );
                     return;
@@ -502,7 +522,11 @@ impl Bridge {
                     Some(mut track) => track.rule.observe(reading.celsius, measured_at),
                     None => continue,
                 };
-                self.apply_cooling_actions(entry, &key, actions, Some(reading.celsius));
+                let clocks = Clocks {
+                    device: measured_at,
+                    hub: now,
+                };
+                self.apply_cooling_actions(entry, &key, actions, Some(reading.celsius), clocks);
             }
         }
         let Some(track) = self.tracks.get_mut(&entry.device.id) else {
@@ -528,7 +552,11 @@ impl Bridge {
             .or_else(|| (telemetry.readings.len() == 1).then(|| &telemetry.readings[0]));
         if let Some(reading) = unit_reading {
             let actions = monitor.observe(reading.celsius, measured_at);
-            self.apply_probe_actions(entry, actions);
+            let clocks = Clocks {
+                device: measured_at,
+                hub: now,
+            };
+            self.apply_probe_actions(entry, actions, clocks);
         }
     }
 
@@ -536,31 +564,48 @@ impl Bridge {
         let Some(track) = self.tracks.get_mut(&entry.device.id) else {
             return;
         };
-        let at = now + track.clock_offset;
+        let clocks = Clocks {
+            device: now + track.clock_offset,
+            hub: now,
+        };
         if let Some(monitor) = &mut track.monitor {
-            let actions = monitor.went_offline(at);
-            self.apply_probe_actions(entry, actions);
+            let actions = monitor.went_offline(clocks.device);
+            self.apply_probe_actions(entry, actions, clocks);
         }
     }
 
     async fn on_presence(&mut self, change: Presence) {
-        self.live(&change.entry, |live| {
-            live.online = Some(change.online);
+        let (entry, ending) = match change {
+            Presence::Connected { entry, .. } => {
+                self.live(&entry, |live| {
+                    live.online = Some(true);
+                    live.last_seen = Some(Utc::now());
+                });
+                self.tracks
+                    .entry(entry.device.id)
+                    .or_insert_with(DeviceTrack::new)
+                    .sequence
+                    .connected();
+                return;
+            }
+            Presence::Gone { entry, ending } => (entry, ending),
+        };
+        self.live(&entry, |live| {
+            live.online = Some(false);
             live.last_seen = Some(Utc::now());
         });
-        // A clean DISCONNECT is a device going to sleep between reports; silence beyond
+        // A clean DISCONNECT is a device going to sleep between reports, and a device the
+        // hub closed because its credential changed did not fail either; silence beyond
         // three intervals still raises "offline" on the tick.
-        if change.online || change.clean {
+        if ending != Ending::Lost {
             return;
         }
-        // The device as it is now: a device disabled or removed while connected was
-        // kicked, which is not a probe failure.
+        // The device as it is now: one disabled or removed meanwhile is not watched.
         let current = self
             .directory
-            .lookup(&change.entry.venue_slug, &change.entry.device.key)
+            .lookup(&entry.venue_slug, &entry.device.key)
             .await;
-        if let Some(entry) =
-            current.filter(|e| e.device.enabled && e.device.id == change.entry.device.id)
+        if let Some(entry) = current.filter(|e| e.device.enabled && e.device.id == entry.device.id)
         {
             self.tracks
                 .entry(entry.device.id)
@@ -583,15 +628,19 @@ impl Bridge {
         let mut raised = Vec::new();
         for (device_id, track) in &mut self.tracks {
             if let Some(monitor) = &mut track.monitor {
-                let actions = monitor.tick(now + track.clock_offset);
+                let clocks = Clocks {
+                    device: now + track.clock_offset,
+                    hub: now,
+                };
+                let actions = monitor.tick(clocks.device);
                 if !actions.is_empty() {
-                    raised.push((*device_id, actions));
+                    raised.push((*device_id, actions, clocks));
                 }
             }
         }
-        for (device_id, actions) in raised {
+        for (device_id, actions, clocks) in raised {
             if let Some(entry) = entries.get(&device_id) {
-                self.apply_probe_actions(entry, actions);
+                self.apply_probe_actions(entry, actions, clocks);
             }
         }
         let mut due = Vec::new();
@@ -601,20 +650,29 @@ impl Bridge {
                 .tracks
                 .get(&device_id)
                 .map_or(chrono::Duration::zero(), |t| t.clock_offset);
-            let actions = track.rule.check_deadlines(now + offset);
+            let clocks = Clocks {
+                device: now + offset,
+                hub: now,
+            };
+            let actions = track.rule.check_deadlines(clocks.device);
             if !actions.is_empty() {
-                due.push((track.key().clone(), actions));
+                due.push((track.key().clone(), actions, clocks));
             }
         }
-        for (key, actions) in due {
+        for (key, actions, clocks) in due {
             if let Some(entry) = entries.get(&key.0) {
-                self.apply_cooling_actions(entry, &key, actions, None);
+                self.apply_cooling_actions(entry, &key, actions, None, clocks);
             }
         }
     }
 
     /// Turns the rules' decisions into engine commands, one alert per device and kind.
-    fn apply_probe_actions(&mut self, entry: &Arc<DirectoryEntry>, actions: Vec<ProbeAction>) {
+    fn apply_probe_actions(
+        &mut self,
+        entry: &Arc<DirectoryEntry>,
+        actions: Vec<ProbeAction>,
+        clocks: Clocks,
+    ) {
         for action in actions {
             match action {
                 ProbeAction::Raise {
@@ -636,7 +694,7 @@ impl Bridge {
                         kind,
                         celsius,
                         limit,
-                        since,
+                        since: clocks.to_hub(since),
                     };
                     let open_alerts = self.open_alerts.clone();
                     self.execute(entry, command, move |result| {
@@ -664,6 +722,7 @@ impl Bridge {
         key: &(DeviceId, String),
         actions: Vec<CoolingAction>,
         celsius: Option<f64>,
+        clocks: Clocks,
     ) {
         let Some(batch_id) = self.cooling.get(key).map(|t| t.batch_id) else {
             return;
@@ -690,7 +749,7 @@ impl Bridge {
                     kind,
                     celsius,
                     limit: Some(stage.target_celsius()),
-                    since: deadline - stage.allowed(),
+                    since: clocks.to_hub(deadline - stage.allowed()),
                 };
                 self.execute(entry, command, |_| {});
             }
@@ -701,7 +760,7 @@ impl Bridge {
     }
 
     fn on_event(&mut self, entry: &Arc<DirectoryEntry>, event: DeviceEvent, now: DateTime<Utc>) {
-        let feedback = Feedback::for_device(entry, self.downlinks.clone(), self.metrics.clone());
+        let feedback = self.feedback(entry);
         let at = event
             .ts
             .as_ref()
@@ -709,10 +768,9 @@ impl Bridge {
             .map_or(now, |at| at.with_timezone(&Utc));
         let msg_id = event.msg_id;
         let device = &entry.device;
-        let wrong_kind = |this: &Self, expected: &str| {
-            this.metrics.mqtt().rejected("wrong_device_kind");
-            feedback.error(
-                "wrong_device_kind",
+        let wrong_kind = |_: &Self, expected: &str| {
+            feedback.refuse(
+                DeviceError::WrongDeviceKind,
                 format!(
                     "a {:?} device cannot send this event; it is for a {expected}",
                     device.kind
@@ -726,9 +784,8 @@ impl Bridge {
                     return wrong_kind(self, "bump bar");
                 }
                 let Some(station) = device.station_id else {
-                    self.metrics.mqtt().rejected("not_paired");
-                    return feedback.error(
-                        "not_paired",
+                    return feedback.refuse(
+                        DeviceError::NotPaired,
                         "this bump bar is not paired with a station".into(),
                         Some(&msg_id),
                     );
@@ -765,9 +822,12 @@ impl Bridge {
                             scanned_at: at,
                         },
                         Err(error) => {
-                            self.count_rejection("bad_scan", &feedback.prefix, &error);
                             feedback.led(LedColor::Red, LedPattern::Blink, Some(3));
-                            return feedback.error("bad_scan", error.to_string(), Some(&msg_id));
+                            return feedback.refuse(
+                                DeviceError::BadScan,
+                                error.to_string(),
+                                Some(&msg_id),
+                            );
                         }
                     },
                 };
@@ -785,9 +845,8 @@ impl Bridge {
                     return wrong_kind(self, "call button");
                 }
                 let Some(table_id) = device.table_id else {
-                    self.metrics.mqtt().rejected("not_paired");
-                    return feedback.error(
-                        "not_paired",
+                    return feedback.refuse(
+                        DeviceError::NotPaired,
                         "this call button is not placed at a table".into(),
                         Some(&msg_id),
                     );
@@ -831,8 +890,8 @@ impl Bridge {
                 let batch_id =
                     CoolingBatchId(crate::http::command::derived_id(device.id.0, &msg_id, 2));
                 if self.cooling.contains_key(&key) {
-                    return feedback.error(
-                        "cooling_batch_active",
+                    return feedback.refuse(
+                        DeviceError::CoolingBatchActive,
                         format!("probe {probe} is already cooling a batch; stop it first"),
                         Some(&msg_id),
                     );
@@ -872,25 +931,26 @@ impl Bridge {
                 );
             }
             EventBody::CoolingStop { batch } => {
+                if device.kind != DeviceKind::Probe {
+                    return wrong_kind(self, "probe");
+                }
                 let found = self
                     .cooling
                     .iter()
                     .find(|t| t.key().0 == device.id && t.label == batch)
                     .map(|t| (t.key().clone(), t.batch_id));
-                let Some((key, batch_id)) = found else {
-                    return feedback.error(
-                        "cooling_batch_not_found",
-                        format!("no batch {batch:?} is cooling on this device"),
-                        Some(&msg_id),
-                    );
-                };
-                self.cooling.remove(&key);
-                let job = actions::run_with_feedback(
-                    entry.handle.clone(),
-                    device_envelope(entry, &msg_id, Command::StopCoolingBatch { batch_id, at }),
+                if let Some((key, _)) = &found {
+                    self.cooling.remove(key);
+                }
+                // A batch no longer cooling (it passed, failed or was stopped) is still in
+                // the venue's log: the engine refuses stopping it as `cooling_batch_finished`.
+                let job = actions::stop_cooling_batch(
+                    entry.clone(),
+                    found.map(|(_, batch_id)| batch_id),
+                    batch,
+                    at,
                     msg_id,
                     feedback,
-                    |feedback| feedback.done(),
                 );
                 self.enqueue(entry.venue_id, Box::pin(job));
             }
@@ -927,8 +987,7 @@ impl Bridge {
                 && table.is_some()
                 && device.table_id == table;
             if button == Some(device.id) || on_table {
-                Feedback::for_device(&entry, self.downlinks.clone(), self.metrics.clone())
-                    .led(color, pattern, seconds);
+                self.feedback(&entry).led(color, pattern, seconds);
             }
         }
     }
@@ -986,9 +1045,11 @@ fn topic_names(topic: &str) -> Option<(&str, &str)> {
         .then_some((venue, device))
 }
 
-/// `Rejection` reasons plus the bridge's own, for pre-registering metric labels.
+/// `Rejection` reasons plus the device side's own, for pre-registering metric labels.
 pub fn all_rejection_reasons() -> impl Iterator<Item = &'static str> {
-    Rejection::REASONS.into_iter().chain(BRIDGE_REASONS)
+    Rejection::REASONS
+        .into_iter()
+        .chain(DeviceError::ALL.iter().map(|code| code.code()))
 }
 
 #[cfg(test)]
@@ -996,32 +1057,19 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_next_seq_is_in_order_and_a_jump_is_a_gap() {
-        assert_eq!(check_seq(None, 7), SeqCheck::InOrder);
-        assert_eq!(check_seq(Some(7), 8), SeqCheck::InOrder);
-        assert_eq!(check_seq(Some(7), 10), SeqCheck::Gap(2));
-    }
-
-    #[test]
-    fn an_older_seq_is_out_of_order_unless_the_counter_restarted() {
-        assert_eq!(check_seq(Some(7), 5), SeqCheck::OutOfOrder);
-        assert_eq!(check_seq(Some(7), 7), SeqCheck::OutOfOrder);
-        assert_eq!(check_seq(Some(7), 0), SeqCheck::InOrder);
-        assert_eq!(check_seq(Some(50_000), 3), SeqCheck::InOrder);
-    }
-
-    #[test]
-    fn a_redelivered_msg_id_is_seen_once() {
-        let mut track = DeviceTrack::new();
-        assert!(track.first_sighting("a"));
-        assert!(!track.first_sighting("a"));
-        for n in 0..REMEMBERED_IDS {
-            track.first_sighting(&n.to_string());
+    fn a_device_time_moves_to_the_hub_clock_keeping_how_long_ago_it_was() {
+        let hub: DateTime<Utc> = "2026-06-01T10:00:00Z".parse().unwrap();
+        let minutes = chrono::Duration::minutes;
+        // A device two hours ahead, or behind: the same 16 minutes before the hub's now.
+        for skew in [minutes(120), minutes(-120), minutes(0)] {
+            let device = hub + skew;
+            assert_eq!(
+                on_hub_clock(device - minutes(16), device, hub),
+                hub - minutes(16)
+            );
         }
-        assert!(
-            track.first_sighting("a"),
-            "old ids are forgotten, memory is bounded"
-        );
+        // Never after the hub's now, even for a time ahead of the device's own.
+        assert_eq!(on_hub_clock(hub + minutes(5), hub, hub), hub);
     }
 
     #[test]

@@ -1,20 +1,29 @@
 //! The device directory: every venue's registered devices by `(venue slug, device key)`, as
 //! the gate and the bridge need them on every connection and message, kept current from
 //! each venue's live feed (provisioned, updated, disabled, rotated, removed). A venue is
-//! loaded on first use, so venues created after start-up are found too. Disabling,
-//! rotating or removing a device also kicks its open MQTT connections.
+//! loaded on first use, so venues created after start-up are found too.
+//!
+//! Each entry carries the [`Access`] of its credential (key, secret, enabled). Every open
+//! connection holds a [`Session`] of it; when the credential changes (rotated, disabled,
+//! removed) the directory revokes the old access, which closes those connections, and
+//! waits until they are closed before it reports the change applied to [`DeviceSync`],
+//! which is what the HTTP answer waits for. A CONNECT whose secret check ran while the
+//! change was applied finds its access revoked and is checked again.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
 use dashmap::DashMap;
 use sha2::{Digest, Sha256};
-use tokio::sync::{Notify, OnceCell, Semaphore, broadcast::error::RecvError, mpsc};
+use tokio::sync::{OnceCell, Semaphore, broadcast::error::RecvError, mpsc, watch};
 
 use crate::{
-    auth::verify_secret,
+    auth::{DeviceSync, verify_secret},
     domain::{Device, DeviceId, Event, VenueId},
     engine::{Engine, Published, VenueHandle},
 };
+
+/// How long a credential change waits for the connections it closes.
+const SESSIONS_CLOSE_PATIENCE: Duration = Duration::from_secs(5);
 
 /// A device as the MQTT side sees it, with its venue.
 #[derive(Clone, Debug)]
@@ -23,6 +32,64 @@ pub struct DirectoryEntry {
     pub venue_slug: Arc<str>,
     pub handle: VenueHandle,
     pub device: Device,
+    /// The right to hold connections under the device's credential as it is in `device`.
+    pub access: Arc<Access>,
+}
+
+/// The right to hold MQTT connections under one credential: a device's key with its
+/// current secret, while it is enabled. Revoked once, for good, when that changes.
+#[derive(Debug)]
+pub struct Access {
+    revoked: watch::Sender<bool>,
+}
+
+impl Access {
+    fn new() -> Self {
+        Self {
+            revoked: watch::channel(false).0,
+        }
+    }
+
+    /// A session under this credential, `None` once it is revoked. A session taken before
+    /// the revocation is counted: the revocation waits for it to close.
+    pub fn session(&self) -> Option<Session> {
+        let revoked = self.revoked.subscribe();
+        let already = *revoked.borrow();
+        (!already).then_some(Session { revoked })
+    }
+
+    fn revoke(&self) {
+        self.revoked.send_replace(true);
+    }
+
+    /// Resolves once no session of this credential is left.
+    async fn sessions_closed(&self) {
+        self.revoked.closed().await;
+    }
+}
+
+/// One connection's hold on its credential; dropping it says the connection is closed.
+#[derive(Debug)]
+pub struct Session {
+    revoked: watch::Receiver<bool>,
+}
+
+impl Session {
+    pub fn is_revoked(&self) -> bool {
+        *self.revoked.borrow()
+    }
+
+    /// Resolves when the credential is revoked.
+    pub async fn revoked(&mut self) {
+        // An error means the access itself is gone, which only happens once nothing can
+        // hold it any more: treat it as revoked.
+        let _ = self.revoked.wait_for(|revoked| *revoked).await;
+    }
+}
+
+/// Whether connections opened under `old` may stay open under `new`.
+fn same_credential(old: &Device, new: &Device) -> bool {
+    old.id == new.id && old.secret_hash == new.secret_hash && old.enabled == new.enabled
 }
 
 type DeviceKey = (Arc<str>, String);
@@ -37,8 +104,8 @@ struct Inner {
     devices: DashMap<DeviceKey, Arc<DirectoryEntry>>,
     /// Venues whose feed is being watched, by slug; the cell is set once loaded.
     watched: DashMap<Arc<str>, Arc<OnceCell<()>>>,
-    /// Open connections of a device wait on this; it fires when they must close.
-    kicks: DashMap<DeviceKey, Arc<Notify>>,
+    /// Where the directory says how far each venue's changes are in force.
+    sync: DeviceSync,
     /// SHA-256 of secrets that already passed argon2, per device and secret hash, so a
     /// reconnect storm after a Wi-Fi outage does not cost one argon2 run per device each.
     verified: DashMap<DeviceId, (String, [u8; 32])>,
@@ -50,13 +117,17 @@ struct Inner {
 }
 
 impl Directory {
-    pub fn new(engine: Engine, reactions: Option<mpsc::UnboundedSender<Arc<Published>>>) -> Self {
+    pub fn new(
+        engine: Engine,
+        sync: DeviceSync,
+        reactions: Option<mpsc::UnboundedSender<Arc<Published>>>,
+    ) -> Self {
         Self {
             inner: Arc::new(Inner {
                 engine,
                 devices: DashMap::new(),
                 watched: DashMap::new(),
-                kicks: DashMap::new(),
+                sync,
                 verified: DashMap::new(),
                 reactions,
                 hashing: Semaphore::new(
@@ -108,15 +179,6 @@ impl Directory {
         matches
     }
 
-    /// Fires when the device's open connections must close (disabled, rotated, removed).
-    pub fn kick_signal(&self, slug: &str, key: &str) -> Arc<Notify> {
-        self.inner
-            .kicks
-            .entry((Arc::from(slug), key.to_owned()))
-            .or_default()
-            .clone()
-    }
-
     /// Loads a venue's devices and follows its feed, once per venue.
     async fn watch(&self, slug: &str) {
         let slug: Arc<str> = Arc::from(slug);
@@ -124,11 +186,18 @@ impl Directory {
         let loaded = once
             .get_or_try_init(|| async {
                 let handle = self.inner.engine.venue_by_slug(&slug).ok_or(())?;
-                let (devices, _, feed) = handle
+                // Before the first view, so no answered change falls between the two.
+                self.inner.sync.following(handle.id());
+                let subscribed = handle
                     .subscribe(|venue| venue.devices.values().cloned().collect::<Vec<_>>())
-                    .await
-                    .map_err(|_| ())?;
-                self.replace_venue(&handle, &slug, devices);
+                    .await;
+                let Ok((devices, seq, feed)) = subscribed else {
+                    self.inner.sync.stopped(handle.id());
+                    return Err(());
+                };
+                let revoked = self.replace_venue(&handle, &slug, devices);
+                close_sessions(revoked).await;
+                self.inner.sync.applied(handle.id(), seq);
                 let directory = self.clone();
                 let followed = slug.clone();
                 tokio::spawn(async move { directory.follow(handle, followed, feed).await });
@@ -141,70 +210,99 @@ impl Directory {
         }
     }
 
-    fn replace_venue(&self, handle: &VenueHandle, slug: &Arc<str>, devices: Vec<Device>) {
+    /// Puts a venue's devices as they are now in place; revokes (and returns) the access of
+    /// every credential that changed or went away, after the new entries are in, so a
+    /// connection that finds its access revoked finds the new state when it looks again.
+    fn replace_venue(
+        &self,
+        handle: &VenueHandle,
+        slug: &Arc<str>,
+        devices: Vec<Device>,
+    ) -> Vec<Arc<Access>> {
         let keys: std::collections::HashSet<String> =
             devices.iter().map(|d| d.key.clone()).collect();
-        self.inner
-            .devices
-            .retain(|(venue, key), _| venue != slug || keys.contains(key));
+        let mut revoked = Vec::new();
+        let mut forgotten = Vec::new();
+        self.inner.devices.retain(|(venue, key), entry| {
+            let keep = venue != slug || keys.contains(key);
+            if !keep {
+                revoked.push(entry.access.clone());
+                forgotten.push(entry.device.id);
+            }
+            keep
+        });
+        for id in forgotten {
+            self.inner.verified.remove(&id);
+        }
         for device in devices {
+            let key = (slug.clone(), device.key.clone());
+            let previous = self.inner.devices.get(&key).map(|entry| entry.clone());
+            let access = match previous {
+                Some(old) if same_credential(&old.device, &device) => old.access.clone(),
+                Some(old) => {
+                    revoked.push(old.access.clone());
+                    Arc::new(Access::new())
+                }
+                None => Arc::new(Access::new()),
+            };
             self.inner.devices.insert(
-                (slug.clone(), device.key.clone()),
+                key,
                 Arc::new(DirectoryEntry {
                     venue_id: handle.id(),
                     venue_slug: slug.clone(),
                     handle: handle.clone(),
                     device,
+                    access,
                 }),
             );
         }
+        for access in &revoked {
+            access.revoke();
+        }
+        revoked
     }
 
-    /// Keeps a venue's devices current until the venue stops.
+    /// Keeps a venue's devices current until the venue stops, and says how far it got.
     async fn follow(&self, handle: VenueHandle, slug: Arc<str>, mut feed: crate::engine::Feed) {
+        let venue = handle.id();
         loop {
-            let kicked: Vec<DeviceId> = match feed.recv().await {
+            match feed.recv().await {
                 Ok(published) => match &published.event {
                     Event::ServiceRequestAcknowledged { .. }
                     | Event::ServiceRequestCancelled { .. } => {
                         if let Some(reactions) = &self.inner.reactions {
                             let _ = reactions.send(published.clone());
                         }
+                        self.inner.sync.applied(venue, published.seq);
                         continue;
                     }
-                    Event::DeviceProvisioned { .. } | Event::DeviceUpdated { .. } => Vec::new(),
-                    Event::DeviceEnabledChanged { device_id, enabled } if !enabled => {
-                        vec![*device_id]
+                    Event::DeviceProvisioned { .. }
+                    | Event::DeviceUpdated { .. }
+                    | Event::DeviceEnabledChanged { .. }
+                    | Event::DeviceSecretRotated { .. }
+                    | Event::DeviceRemoved { .. } => {}
+                    _ => {
+                        self.inner.sync.applied(venue, published.seq);
+                        continue;
                     }
-                    Event::DeviceEnabledChanged { .. } => Vec::new(),
-                    Event::DeviceSecretRotated { device_id, .. }
-                    | Event::DeviceRemoved { device_id } => vec![*device_id],
-                    _ => continue,
                 },
-                Err(RecvError::Lagged(_)) => Vec::new(),
-                Err(RecvError::Closed) => return,
-            };
-            // Keys of kicked devices as they were before this change (a removed device is
-            // gone from the venue afterwards).
-            let kicked_keys: Vec<String> = self
-                .inner
-                .devices
-                .iter()
-                .filter(|e| e.key().0 == slug && kicked.contains(&e.value().device.id))
-                .map(|e| e.key().1.clone())
-                .collect();
-            let Ok(devices) = handle
-                .read(|venue| venue.devices.values().cloned().collect::<Vec<_>>())
-                .await
-            else {
-                return;
-            };
-            self.replace_venue(&handle, &slug, devices);
-            for key in kicked_keys {
-                if let Some(kick) = self.inner.kicks.get(&(slug.clone(), key)) {
-                    kick.notify_waiters();
+                // Events were missed: the venue's devices as they are now cover them.
+                Err(RecvError::Lagged(_)) => {}
+                Err(RecvError::Closed) => {
+                    self.inner.sync.stopped(venue);
+                    return;
                 }
             }
+            let Ok((devices, seq)) = handle
+                .read_at(|venue, seq| (venue.devices.values().cloned().collect::<Vec<_>>(), seq))
+                .await
+            else {
+                self.inner.sync.stopped(venue);
+                return;
+            };
+            let revoked = self.replace_venue(&handle, &slug, devices);
+            close_sessions(revoked).await;
+            self.inner.sync.applied(venue, seq);
         }
     }
 
@@ -222,6 +320,26 @@ impl Directory {
         for handle in self.inner.engine.venues() {
             self.watch(handle.slug()).await;
         }
+    }
+}
+
+/// Waits (a bounded time) until no connection of the revoked credentials is open.
+async fn close_sessions(revoked: Vec<Arc<Access>>) {
+    if revoked.is_empty() {
+        return;
+    }
+    let closing = revoked.iter().map(|access| access.sessions_closed());
+    if tokio::time::timeout(
+        SESSIONS_CLOSE_PATIENCE,
+        futures_util::future::join_all(closing),
+    )
+    .await
+    .is_err()
+    {
+        tracing::warn!(
+            patience = ?SESSIONS_CLOSE_PATIENCE,
+            "connections under a revoked device credential did not close in time"
+        );
     }
 }
 

@@ -10,8 +10,13 @@
 //! Anything else closes the connection and is counted. This is what makes "a device cannot
 //! speak as another device" hold although rumqttd has no per-topic ACL: the broker's own
 //! listener accepts only the gate, which logs every client in under a name derived from
-//! the device it authenticated. Disabling, rotating or removing a device closes its open
-//! connections. Packets from the broker to the device are relayed untouched.
+//! the device it authenticated. Packets from the broker to the device are relayed untouched.
+//!
+//! A CONNECT must be MQTT 3.1.1 as the specification says: another protocol level is
+//! answered CONNACK 0x01, reserved flags close the connection. Every connection holds a
+//! [`Session`] of its device's credential, taken after the secret check against the
+//! registry as it is then; disabling, rotating or removing the device revokes it, and the
+//! relay stops forwarding and closes before the change is reported applied.
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -25,10 +30,10 @@ use tokio::{
 };
 
 use super::{
-    Presence,
-    directory::{Directory, DirectoryEntry, parse_username},
+    Ending, Presence,
+    directory::{DeviceRef, Directory, DirectoryEntry, Session, parse_username},
     limiter::LogLimiter,
-    packet::{self, ConnackCode, FrameError, PacketType},
+    packet::{self, ConnackCode, ConnectCheck, FrameError, PacketType},
 };
 use crate::metrics::Metrics;
 
@@ -50,20 +55,16 @@ pub struct Gate {
     serial: std::sync::atomic::AtomicU64,
 }
 
-/// How a relayed connection ended.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Ending {
-    /// The device sent DISCONNECT (or the hub is stopping).
-    Clean,
-    /// The network dropped, the device broke a rule or was kicked.
-    Lost,
-}
+/// How often a CONNECT is checked again when its device's credential changes while its
+/// secret is being checked, before it is refused as "server unavailable".
+const CREDENTIAL_RETRIES: usize = 3;
 
 /// Why the gate closed or refused a connection: a metrics label.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Refusal {
     NotConnect,
     Malformed,
+    UnsupportedProtocol,
     Timeout,
     NoCredentials,
     BadUsername,
@@ -81,6 +82,7 @@ impl Refusal {
         match self {
             Refusal::NotConnect => "not_connect",
             Refusal::Malformed => "malformed_packet",
+            Refusal::UnsupportedProtocol => "unsupported_protocol",
             Refusal::Timeout => "connect_timeout",
             Refusal::NoCredentials => "no_credentials",
             Refusal::BadUsername => "bad_username",
@@ -104,15 +106,17 @@ impl Refusal {
             | Refusal::BadSecret => Some(ConnackCode::BadUserNameOrPassword),
             Refusal::DeviceDisabled | Refusal::ForeignWill => Some(ConnackCode::NotAuthorized),
             Refusal::BrokerUnavailable => Some(ConnackCode::ServerUnavailable),
+            Refusal::UnsupportedProtocol => Some(ConnackCode::UnacceptableProtocol),
             _ => None,
         }
     }
 }
 
 /// Every reason a connection is refused or closed, for pre-registering metric labels.
-pub const REFUSAL_REASONS: [&str; 12] = [
+pub const REFUSAL_REASONS: [&str; 13] = [
     "not_connect",
     "malformed_packet",
+    "unsupported_protocol",
     "connect_timeout",
     "no_credentials",
     "bad_username",
@@ -186,7 +190,7 @@ impl Gate {
     ) {
         let mut buf = BytesMut::with_capacity(1024);
         let admitted = self.admit(&mut device, &mut buf).await;
-        let (entry, broker) = match admitted {
+        let (entry, session, broker) = match admitted {
             Ok(admitted) => admitted,
             Err((refusal, who)) => {
                 self.refuse(refusal, peer, &who);
@@ -197,40 +201,50 @@ impl Gate {
                 return;
             }
         };
-        self.online(&entry, 1, false);
-        let (ending, refusal) = self.relay(&entry, device, broker, buf, stop).await;
+        self.opened(&entry);
+        let (ending, refusal) = self.relay(&entry, session, device, broker, buf, stop).await;
+        // The session is dropped with the relay, after both sockets: a revocation waiting
+        // for it knows the connection is closed.
         if let Some(refusal) = refusal {
             let who = format!("{}/{}", entry.venue_slug, entry.device.key);
             self.refuse(refusal, peer, &who);
         }
-        self.online(&entry, -1, ending == Ending::Clean);
+        self.closed(&entry, ending);
     }
 
-    fn online(&self, entry: &Arc<DirectoryEntry>, delta: isize, clean: bool) {
+    fn opened(&self, entry: &Arc<DirectoryEntry>) {
         let key = (entry.venue_slug.clone(), entry.device.key.clone());
-        let now_online = {
+        let first = {
+            let mut count = self.connections.entry(key).or_insert(0);
+            *count += 1;
+            *count == 1
+        };
+        if first {
+            self.metrics.mqtt().devices_connected(1);
+        }
+        let _ = self.presence.send(Presence::Connected {
+            entry: entry.clone(),
+            first,
+        });
+    }
+
+    fn closed(&self, entry: &Arc<DirectoryEntry>, ending: Ending) {
+        let key = (entry.venue_slug.clone(), entry.device.key.clone());
+        let last = {
             let mut count = self.connections.entry(key.clone()).or_insert(0);
             let before = *count;
-            *count = count.saturating_add_signed(delta);
-            match (before, *count) {
-                (0, 1..) => Some(true),
-                (1.., 0) => Some(false),
-                _ => None,
-            }
+            *count = count.saturating_sub(1);
+            before == 1
         };
-        if now_online == Some(false) {
-            self.connections.remove_if(&key, |_, count| *count == 0);
+        if !last {
+            return;
         }
-        if let Some(online) = now_online {
-            self.metrics
-                .mqtt()
-                .devices_connected(if online { 1 } else { -1 });
-            let _ = self.presence.send(Presence {
-                entry: entry.clone(),
-                online,
-                clean,
-            });
-        }
+        self.connections.remove_if(&key, |_, count| *count == 0);
+        self.metrics.mqtt().devices_connected(-1);
+        let _ = self.presence.send(Presence::Gone {
+            entry: entry.clone(),
+            ending,
+        });
     }
 
     /// Open connections per device, shared with the bridge: a retained `offline` status
@@ -244,7 +258,7 @@ impl Gate {
         &self,
         device: &mut TcpStream,
         buf: &mut BytesMut,
-    ) -> Result<(Arc<DirectoryEntry>, TcpStream), (Refusal, String)> {
+    ) -> Result<(Arc<DirectoryEntry>, Session, TcpStream), (Refusal, String)> {
         let refused = |refusal| (refusal, String::new());
         // Only reading the CONNECT is timed: a client that connects and says nothing must
         // not hold a task. Checking the secret may queue behind others (see Directory).
@@ -271,6 +285,13 @@ impl Gate {
         if frame.packet_type != PacketType::Connect {
             return Err(refused(Refusal::NotConnect));
         }
+        match packet::check_connect(&buf[..frame.total_len], frame) {
+            Ok(ConnectCheck::Supported) => {}
+            Ok(ConnectCheck::UnsupportedLevel(_)) => {
+                return Err(refused(Refusal::UnsupportedProtocol));
+            }
+            Err(_) => return Err(refused(Refusal::Malformed)),
+        }
         let mut connect_bytes = buf.split_to(frame.total_len);
         let Ok(Packet::Connect(connect, _, will, _, login)) =
             V4.read_mut(&mut connect_bytes, self.max_packet_bytes)
@@ -284,15 +305,10 @@ impl Gate {
         let Some(name) = parse_username(&login.username) else {
             return Err((Refusal::BadUsername, who));
         };
-        let Some(entry) = self.directory.lookup(name.venue, name.key).await else {
-            return Err((Refusal::UnknownDevice, who));
+        let (entry, session) = match self.authenticate(name, &login.password).await {
+            Ok(authenticated) => authenticated,
+            Err(refusal) => return Err((refusal, who)),
         };
-        if !self.directory.verify(&entry.device, &login.password).await {
-            return Err((Refusal::BadSecret, who));
-        }
-        if !entry.device.enabled {
-            return Err((Refusal::DeviceDisabled, who));
-        }
         let prefix = device_prefix(&entry);
         if let Some(will) = &will
             && will.topic.as_ref() != format!("{prefix}status").as_bytes()
@@ -343,24 +359,47 @@ impl Gate {
             .write_all(&out)
             .await
             .map_err(|_| (Refusal::BrokerUnavailable, who.clone()))?;
-        Ok((entry, broker))
+        Ok((entry, session, broker))
+    }
+
+    /// The device's entry and a session under its credential. The secret is checked
+    /// against the registry as the directory has it, which takes a while (argon2); the
+    /// session is then taken from that same entry, so a change that revoked it meanwhile
+    /// (and may already be answered) is seen, and the CONNECT is checked again against the
+    /// registry as it is now. A change after the session was taken closes it.
+    async fn authenticate(
+        &self,
+        name: DeviceRef<'_>,
+        secret: &str,
+    ) -> Result<(Arc<DirectoryEntry>, Session), Refusal> {
+        for _ in 0..CREDENTIAL_RETRIES {
+            let Some(entry) = self.directory.lookup(name.venue, name.key).await else {
+                return Err(Refusal::UnknownDevice);
+            };
+            if !self.directory.verify(&entry.device, secret).await {
+                return Err(Refusal::BadSecret);
+            }
+            if !entry.device.enabled {
+                return Err(Refusal::DeviceDisabled);
+            }
+            if let Some(session) = entry.access.session() {
+                return Ok((entry, session));
+            }
+        }
+        Err(Refusal::BrokerUnavailable)
     }
 
     /// Relays an admitted connection until either side closes, the device breaks a rule
-    /// (returned), it is kicked, or the hub stops.
+    /// (returned), its credential is revoked, or the hub stops.
     async fn relay(
         &self,
         entry: &Arc<DirectoryEntry>,
+        mut session: Session,
         device: TcpStream,
         broker: TcpStream,
         mut buf: BytesMut,
         mut stop: watch::Receiver<bool>,
     ) -> (Ending, Option<Refusal>) {
-        let kick = self
-            .directory
-            .kick_signal(&entry.venue_slug, &entry.device.key);
-        let kicked = kick.notified();
-        tokio::pin!(kicked);
         let (mut device_read, mut device_write) = device.into_split();
         let (mut broker_read, mut broker_write) = broker.into_split();
         let downstream = tokio::io::copy(&mut broker_read, &mut device_write);
@@ -400,22 +439,39 @@ impl Gate {
                 ready += frame.total_len;
             }
             if ready > 0 {
+                // Nothing read after the credential was revoked is passed on.
+                if session.is_revoked() {
+                    return kicked(&mut broker_write).await;
+                }
                 if broker_write.write_all(&buf[..ready]).await.is_err() {
                     return (ending, None);
                 }
                 buf.advance(ready);
             }
             tokio::select! {
+                biased;
+                _ = session.revoked() => return kicked(&mut broker_write).await,
+                _ = stop.changed() => return (Ending::Clean, None),
                 read = device_read.read_buf(&mut buf) => match read {
                     Ok(0) | Err(_) => return (ending, None),
                     Ok(_) => {}
                 },
                 _ = &mut downstream => return (ending, None),
-                _ = &mut kicked => return (Ending::Lost, None),
-                _ = stop.changed() => return (Ending::Clean, None),
             }
         }
     }
+}
+
+/// Ends a connection the hub closed on purpose: a DISCONNECT to the broker first, so it
+/// drops the device's last will (the device did not fail; the hub closed it).
+async fn kicked(broker: &mut tokio::net::tcp::OwnedWriteHalf) -> (Ending, Option<Refusal>) {
+    // Bounded: a stalled broker must not keep a revoked connection (and its answer) open.
+    let _ = tokio::time::timeout(
+        Duration::from_secs(1),
+        broker.write_all(&packet::DISCONNECT),
+    )
+    .await;
+    (Ending::Kicked, None)
 }
 
 /// `almahira/v1/<venue>/<key>/`.

@@ -1,5 +1,6 @@
 //! The device side's Prometheus figures: connections refused and open, messages accepted
-//! and refused per reason, sequence gaps, downlinks, device commands the engine refused.
+//! and refused per reason, sequence gaps and restarted counters, downlinks, device
+//! commands the engine refused.
 //! Registered in the hub's one registry by [`crate::metrics::Metrics`].
 
 use prometheus_client::{
@@ -19,6 +20,11 @@ struct KindLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CauseLabels {
+    cause: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct CommandLabels {
     command: String,
 }
@@ -30,6 +36,7 @@ pub struct MqttMetrics {
     accepted: Family<KindLabels, Counter>,
     rejected: Family<ReasonLabels, Counter>,
     seq_gaps: Counter,
+    counter_restarts: Family<CauseLabels, Counter>,
     downlinks: Family<KindLabels, Counter>,
     downlinks_dropped: Counter,
     commands_failed: Family<CommandLabels, Counter>,
@@ -45,6 +52,7 @@ impl MqttMetrics {
             accepted: Family::default(),
             rejected: Family::default(),
             seq_gaps: Counter::default(),
+            counter_restarts: Family::default(),
             downlinks: Family::default(),
             downlinks_dropped: Counter::default(),
             commands_failed: Family::default(),
@@ -75,6 +83,11 @@ impl MqttMetrics {
             "hub_mqtt_seq_gaps",
             "Device messages that never arrived, judged by gaps in their seq",
             metrics.seq_gaps.clone(),
+        );
+        registry.register(
+            "hub_mqtt_counter_restarts",
+            "Devices whose seq counter started again (a reboot), by how the hub knew",
+            metrics.counter_restarts.clone(),
         );
         registry.register(
             "hub_mqtt_downlinks",
@@ -111,6 +124,11 @@ impl MqttMetrics {
                 reason: reason.to_owned(),
             });
         }
+        for cause in super::sequence::RestartCause::ALL {
+            let _ = metrics.counter_restarts.get_or_create(&CauseLabels {
+                cause: cause.as_str().to_owned(),
+            });
+        }
         metrics
     }
 
@@ -144,6 +162,14 @@ impl MqttMetrics {
 
     pub fn seq_gap(&self, missing: u64) {
         self.seq_gaps.inc_by(missing);
+    }
+
+    pub fn counter_restart(&self, cause: &str) {
+        self.counter_restarts
+            .get_or_create(&CauseLabels {
+                cause: cause.to_owned(),
+            })
+            .inc();
     }
 
     pub fn downlink(&self, kind: &str) {

@@ -8,20 +8,26 @@
 //! - [`broker`]: the embedded rumqttd (router, loopback listener, the hub's drained link).
 //! - [`gate`]: the device-facing port: authentication and per-device topic isolation.
 //! - [`packet`]: the little MQTT framing the gate needs.
-//! - [`directory`]: devices by `(venue, key)`, kept current from the engines' feeds.
+//! - [`directory`]: devices by `(venue, key)`, kept current from the engines' feeds; the
+//!   access each connection holds under its device's credential.
 //! - [`bridge`]: uplinks -> readings, live values, rules -> commands; error replies; counters.
+//! - [`sequence`]: what `msg_id`, `seq` and `boot` say about a message (duplicate, late,
+//!   a restarted counter).
+//! - [`code`]: every error code the device side answers or counts, with one spelling.
 //! - [`actions`]: bump-bar keys, scans and call buttons as commands, with device feedback.
 //! - [`external`]: the hub as a client of another broker.
 
 pub mod actions;
 pub mod bridge;
 pub mod broker;
+pub mod code;
 pub mod directory;
 pub mod external;
 pub mod gate;
 pub mod limiter;
 pub mod metrics;
 pub mod packet;
+pub mod sequence;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};
 
@@ -51,14 +57,33 @@ pub struct Downlink {
     pub payload: Vec<u8>,
 }
 
-/// A device's first connection opened or its last one closed (embedded broker only).
+/// How a device's connection ended, as the gate saw it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// The device sent DISCONNECT (a battery probe going back to sleep), or the hub is
+    /// stopping.
+    Clean,
+    /// The network dropped, the device crashed or broke a rule: the broker sends its will.
+    Lost,
+    /// The hub closed it because its credential changed (rotated, disabled, removed).
+    Kicked,
+}
+
+/// What the gate tells the bridge about a device's connections (embedded broker only).
 #[derive(Clone, Debug)]
-pub struct Presence {
-    pub entry: Arc<DirectoryEntry>,
-    pub online: bool,
-    /// The last connection ended with an MQTT DISCONNECT (a battery probe going back to
-    /// sleep), not by a lost network or a crash.
-    pub clean: bool,
+pub enum Presence {
+    /// A connection was admitted (every one, not only the device's first): whatever the
+    /// device sends next may start a new run of its `seq`.
+    Connected {
+        entry: Arc<DirectoryEntry>,
+        /// The device had no other connection open.
+        first: bool,
+    },
+    /// The device's last open connection closed.
+    Gone {
+        entry: Arc<DirectoryEntry>,
+        ending: Ending,
+    },
 }
 
 /// How the hub talks to devices.
@@ -107,17 +132,20 @@ pub struct MqttService {
 
 impl MqttService {
     /// Starts the configured mode; `None` when MQTT is off or the default port is taken.
+    /// `sync` is where the directory says how far registry changes are in force at the
+    /// door, for the HTTP answers that wait on it.
     pub async fn start(
         config: &MqttConfig,
         engine: Engine,
         metrics: Metrics,
         sinks: bridge::Sinks,
+        sync: crate::auth::DeviceSync,
     ) -> anyhow::Result<Option<MqttService>> {
         if config.mode == MqttMode::Off {
             return Ok(None);
         }
         let (reactions_tx, reactions_rx) = mpsc::unbounded_channel();
-        let directory = Directory::new(engine, Some(reactions_tx));
+        let directory = Directory::new(engine, sync, Some(reactions_tx));
         let (stop, stopping) = watch::channel(false);
         let (uplink_tx, uplink_rx) = mpsc::channel::<RawMessage>(8192);
         let (presence_tx, presence_rx) = mpsc::unbounded_channel::<Presence>();

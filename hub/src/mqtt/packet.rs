@@ -1,6 +1,7 @@
 //! Just enough of MQTT 3.1.1 framing for the device gate: where a packet ends, what type it
-//! is, the topic of a PUBLISH and the filters of a SUBSCRIBE. Everything else is forwarded
-//! to the broker byte for byte, so this never re-encodes a device's traffic.
+//! is, whether a CONNECT speaks 3.1.1 with valid flags, the topic of a PUBLISH and the
+//! filters of a SUBSCRIBE. Everything else is forwarded to the broker byte for byte, so
+//! this never re-encodes a device's traffic.
 
 /// Control packet types the gate looks at (MQTT 3.1.1, section 2.2.1).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -129,6 +130,42 @@ pub fn subscribe_filters(packet: &[u8], frame: Frame) -> Result<Vec<&str>, Frame
     Ok(filters)
 }
 
+/// What the variable header of a CONNECT says about the protocol it speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ConnectCheck {
+    /// MQTT 3.1.1 with valid connect flags.
+    Supported,
+    /// A protocol level the hub does not speak (MQTT 3.1, MQTT 5, unknown): answered with
+    /// CONNACK 0x01, then closed (3.1.1 section 3.1.2.2).
+    UnsupportedLevel(u8),
+}
+
+/// Checks a CONNECT's fixed-header flags, protocol name, level and connect flags, which
+/// rumqttd's parser does not all look at: the fixed-header flags must be 0 (2.2.2) and the
+/// reserved connect flag 0 (3.1.2.3), or the connection is closed without an answer;
+/// a password needs a user name (3.1.2.9).
+pub fn check_connect(packet: &[u8], frame: Frame) -> Result<ConnectCheck, FrameError> {
+    const MALFORMED: FrameError = FrameError::Malformed("CONNECT");
+    if packet.first() != Some(&0x10) {
+        return Err(MALFORMED);
+    }
+    let body = &packet[frame.header_len..frame.total_len];
+    let (name, at) = string_at(body, 0, "CONNECT")?;
+    let level = *body.get(at).ok_or(MALFORMED)?;
+    match (name, level) {
+        ("MQTT", 4) => {}
+        ("MQTT", _) | ("MQIsdp", _) => return Ok(ConnectCheck::UnsupportedLevel(level)),
+        _ => return Err(MALFORMED),
+    }
+    let flags = *body.get(at + 1).ok_or(MALFORMED)?;
+    let reserved = flags & 0b0000_0001 != 0;
+    let password_without_user = flags & 0b0100_0000 != 0 && flags & 0b1000_0000 == 0;
+    if reserved || password_without_user {
+        return Err(MALFORMED);
+    }
+    Ok(ConnectCheck::Supported)
+}
+
 /// CONNACK return codes of MQTT 3.1.1 (section 3.2.2.3).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u8)]
@@ -139,6 +176,9 @@ pub enum ConnackCode {
     BadUserNameOrPassword = 4,
     NotAuthorized = 5,
 }
+
+/// A DISCONNECT, as the gate sends the broker for a connection the hub closes.
+pub const DISCONNECT: [u8; 2] = [0xe0, 0x00];
 
 /// A CONNACK refusing the connection.
 pub fn connack_refusal(code: ConnackCode) -> [u8; 4] {
@@ -225,6 +265,57 @@ mod tests {
             subscribe_filters(&packet, frame).unwrap(),
             ["x/cmd", "x/error"]
         );
+    }
+
+    fn connect(first: u8, name: &str, level: u8, flags: u8) -> Vec<u8> {
+        let mut body = Vec::new();
+        body.extend_from_slice(&(name.len() as u16).to_be_bytes());
+        body.extend_from_slice(name.as_bytes());
+        body.extend_from_slice(&[level, flags, 0, 30, 0, 1, b'x']);
+        let mut packet = vec![first, body.len() as u8];
+        packet.extend_from_slice(&body);
+        packet
+    }
+
+    fn checked(packet: &[u8]) -> Result<ConnectCheck, FrameError> {
+        check_connect(packet, frame(packet, 1024).unwrap().unwrap())
+    }
+
+    #[test]
+    fn an_mqtt_3_1_1_connect_is_supported_and_other_levels_are_named() {
+        assert_eq!(
+            checked(&connect(0x10, "MQTT", 4, 0b0000_0010)),
+            Ok(ConnectCheck::Supported)
+        );
+        assert_eq!(
+            checked(&connect(0x10, "MQTT", 4, 0b1100_0010)),
+            Ok(ConnectCheck::Supported)
+        );
+        for (name, level) in [("MQTT", 5), ("MQIsdp", 3), ("MQTT", 3), ("MQTT", 200)] {
+            assert_eq!(
+                checked(&connect(0x10, name, level, 0b0000_0010)),
+                Ok(ConnectCheck::UnsupportedLevel(level)),
+                "{name} {level}"
+            );
+        }
+    }
+
+    #[test]
+    fn reserved_bits_a_foreign_protocol_name_or_a_lone_password_are_malformed() {
+        for packet in [
+            connect(0x10, "MQTT", 4, 0b0000_0011),
+            connect(0x11, "MQTT", 4, 0b0000_0010),
+            connect(0x10, "HTTP", 4, 0b0000_0010),
+            connect(0x10, "MQTT", 4, 0b0100_0010),
+        ] {
+            assert_eq!(
+                checked(&packet),
+                Err(FrameError::Malformed("CONNECT")),
+                "{packet:?}"
+            );
+        }
+        let cut = [0x10, 0x04, 0x00, 0x04, b'M', b'Q'];
+        assert!(check_connect(&cut, frame(&cut, 1024).unwrap().unwrap()).is_err());
     }
 
     #[test]

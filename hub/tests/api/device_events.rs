@@ -187,6 +187,62 @@ async fn a_bump_bar_moves_its_cursor_and_bumps_the_ticket_it_points_at(db: TestD
 }
 
 #[tokio::test]
+async fn a_bump_bar_on_an_empty_station_says_so_on_its_display_without_an_error() {
+    let db = TestDatabase::sqlite().await;
+    let hub = TestHub::start_with_mqtt(&db).await;
+    let broker = hub.mqtt.unwrap();
+    let manager = hub.login(MANAGER_PIN).await;
+    let stations = manager.get("/api/v1/stations").await.expect(StatusCode::OK);
+    let station_id = stations[0]["id"].as_str().unwrap().to_owned();
+    let bar = provision(
+        &manager,
+        json!({"command_id": command_id(), "key": "bump-1", "name": "Bump bar", "kind": "bump_bar", "station_id": station_id}),
+    )
+    .await;
+    let mut device = Device::connect(broker, &bar, "bump-1", true).await.unwrap();
+    device.listen().await;
+    // A cook leaning on the keys of an idle station: every key shows "No tickets" with an
+    // amber blink, and none is an error to count, log and answer.
+    for (seq, key) in [
+        (1, "bump"),
+        (2, "start"),
+        (3, "serve"),
+        (4, "next"),
+        (5, "bump"),
+    ] {
+        press(&mut device, seq, json!({"type": "key", "key": key})).await;
+        let mut heard_now = Vec::new();
+        while heard_now.len() < 2 {
+            match device.next(Duration::from_secs(5)).await {
+                Some(Heard::Message { topic, payload }) => {
+                    assert!(
+                        !topic.ends_with("/error"),
+                        "{key} on an empty station is answered as an error: {payload}"
+                    );
+                    heard_now.push(payload);
+                }
+                other => panic!("{key}: no feedback: {other:?} after {heard_now:?}"),
+            }
+        }
+        assert!(
+            heard_now
+                .iter()
+                .any(|p| p["type"] == "display" && p["text"] == "No tickets"),
+            "{key}: {heard_now:?}"
+        );
+        assert!(
+            heard_now
+                .iter()
+                .any(|p| p["type"] == "led" && p["color"] == "amber"),
+            "{key}: {heard_now:?}"
+        );
+    }
+    assert!(device.next(Duration::from_millis(300)).await.is_none());
+    device.disconnect().await;
+    hub.stop().await;
+}
+
+#[tokio::test]
 async fn a_call_button_reaches_the_floor_and_lights_up_when_the_waiter_answers() {
     let db = TestDatabase::sqlite().await;
     let hub = TestHub::start_with_mqtt(&db).await;
@@ -387,6 +443,25 @@ async fn a_cooling_batch_is_logged_and_a_slow_one_warns_then_fails() {
     assert_eq!(batch["probe"], "core");
     assert_eq!(batch["outcome"], "failed", "{batch:#}");
     assert!(!batch["warnings"].as_array().unwrap().is_empty());
+
+    // Stopping a batch that already failed is refused as the docs say: it is finished.
+    let stop = json!({"msg_id": "c-2", "seq": seq + 1, "ts": at(140), "event": {"type": "cooling_stop", "batch": "rendang-1"}});
+    probe
+        .publish_raw(&format!("{}/event", probe.prefix), stop.to_string())
+        .await;
+    let error = heard(&mut probe, "cooling_stop refused", |t, _| {
+        t.ends_with("/error")
+    })
+    .await;
+    assert_eq!(error["code"], "cooling_batch_finished", "{error}");
+    assert_eq!(error["msg_id"], "c-2");
+    // A batch never started is not found.
+    let stop = json!({"msg_id": "c-3", "seq": seq + 2, "event": {"type": "cooling_stop", "batch": "no-such-batch"}});
+    probe
+        .publish_raw(&format!("{}/event", probe.prefix), stop.to_string())
+        .await;
+    let error = heard(&mut probe, "unknown batch", |t, _| t.ends_with("/error")).await;
+    assert_eq!(error["code"], "cooling_batch_not_found", "{error}");
 
     // The day's food-safety report carries the cooling log, in JSON and in the CSV file.
     let day = (t0 + chrono::Duration::hours(7)).date_naive(); // the demo venue is in WIB

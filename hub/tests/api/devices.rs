@@ -201,6 +201,16 @@ async fn a_food_safety_alert_reaches_the_screens_and_is_resolved_on_the_record()
     kitchen
         .post(
             &format!("{path}/resolve"),
+            json!({"command_id": command_id()}),
+        )
+        .await
+        .expect_error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing_corrective_action",
+        );
+    kitchen
+        .post(
+            &format!("{path}/resolve"),
             json!({"command_id": command_id(), "corrective_action": ""}),
         )
         .await

@@ -80,6 +80,15 @@ async fn an_evening_of_simulated_devices_leaves_the_promised_food_safety_record(
             .map(|a| a["kind"].as_str().unwrap().to_owned())
             .collect()
     };
+    // The fleet stops cleanly (`offline` announced, then DISCONNECT): no probe is offline.
+    assert!(
+        alerts
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|a| a["kind"] != "offline"),
+        "a clean stop is not a failure: {alerts:#}"
+    );
     let fridge_bar = kinds_for("fridge-bar");
     assert!(
         fridge_bar.contains(&"excursion".to_owned()) || fridge_bar.contains(&"critical".to_owned()),

@@ -25,6 +25,7 @@ macro_rules! on_both_backends {
 mod auth;
 mod connection;
 mod database;
+mod device_access;
 mod device_channel;
 mod device_events;
 mod devices;

@@ -233,7 +233,7 @@ pub async fn alerts_until(
     }
 }
 
-async fn metric(api: &Api, line_start: &str) -> f64 {
+pub async fn metric(api: &Api, line_start: &str) -> f64 {
     let text = reqwest::get(format!("{}/metrics", api.base))
         .await
         .unwrap()
@@ -293,11 +293,15 @@ async fn an_excursion_alerts_once_after_its_delay_and_is_acknowledged_and_resolv
     assert_eq!(alert["kind"], "excursion");
     assert_eq!(alert["celsius"], 7.1);
     assert_eq!(alert["limit"], 5.0);
+    // The record is on the hub's clock: raised now, since as long ago as the probe measured
+    // (the excursion began with the 20-minute reading, the 36-minute one raised it).
     let since: DateTime<Utc> = alert["since"].as_str().unwrap().parse().unwrap();
-    assert_eq!(
-        since,
-        minutes(20),
-        "the excursion began with the 20-minute reading"
+    let raised_at: DateTime<Utc> = alert["raised_at"].as_str().unwrap().parse().unwrap();
+    let lasted = raised_at - since;
+    assert!(
+        lasted >= chrono::Duration::minutes(16)
+            && lasted < chrono::Duration::minutes(16) + chrono::Duration::seconds(5),
+        "the excursion had lasted 16 minutes when it was raised: {alert:#}"
     );
 
     let frame = screen.event("alerts", "food_safety_alert").await;
@@ -829,5 +833,260 @@ async fn garbage_on_the_mqtt_port_is_refused_and_devices_still_connect() {
         .await;
     assert_eq!(refused, 3.0);
     device.disconnect().await;
+    hub.stop().await;
+}
+
+/// A telemetry payload with the main probe's reading, from the boot `boot` if given.
+fn telemetry(
+    msg_id: &str,
+    seq: u64,
+    celsius: f64,
+    at: DateTime<Utc>,
+    boot: Option<&str>,
+) -> String {
+    let mut payload = json!({
+        "msg_id": msg_id,
+        "seq": seq,
+        "ts": at.to_rfc3339(),
+        "readings": [{"probe": "main", "celsius": celsius}],
+    });
+    if let Some(boot) = boot {
+        payload["boot"] = json!(boot);
+    }
+    payload.to_string()
+}
+
+/// The stored readings of a device, as the history endpoint answers them.
+async fn stored_readings(api: &Api, device_id: &str) -> Vec<f64> {
+    let history = api
+        .get(&format!(
+            "/api/v1/devices/{device_id}/readings?from=2000-01-01T00:00:00Z&to=2100-01-01T00:00:00Z"
+        ))
+        .await
+        .expect(StatusCode::OK);
+    history["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["celsius"].as_f64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_probe_that_restarts_its_counter_is_heard_again_while_duplicates_are_not() {
+    let db = TestDatabase::sqlite().await;
+    let hub = TestHub::start_with_mqtt(&db).await;
+    let broker = hub.mqtt.unwrap();
+    let manager = hub.login(MANAGER_PIN).await;
+    let credentials = provision(&manager, fridge("fridge-1", 15, 60)).await;
+    let t0 = Utc::now() - chrono::Duration::hours(1);
+    let minute = |m: i64| t0 + chrono::Duration::minutes(m);
+    // Readings are stored by the time they were measured: every message here has its own.
+    let second = |s: i64| minute(5) + chrono::Duration::seconds(s);
+
+    // A first run: readings in limits, one critical, back in limits.
+    let probe = Device::connect(broker, &credentials, "fridge-1", true)
+        .await
+        .unwrap();
+    let topic = format!("{}/telemetry", probe.prefix);
+    for seq in 1..=30 {
+        let celsius = if seq == 29 { 9.0 } else { 3.0 };
+        probe
+            .publish_raw(
+                &topic,
+                telemetry(
+                    &format!("fridge-1-{seq:06}"),
+                    seq,
+                    celsius,
+                    minute(seq as i64),
+                    None,
+                ),
+            )
+            .await;
+    }
+    alerts_until(
+        &manager,
+        &credentials.device_id,
+        "the first run's alert",
+        |a| a.len() == 1 && !a[0]["recovered_at"].is_null(),
+    )
+    .await;
+    probe.disconnect().await;
+
+    // The probe reboots: a new connection, seq from 1 again, its clock set back, and its
+    // msg_ids, made from the seq, the same as the first run's (their content is not).
+    let rebooted = Device::connect(broker, &credentials, "fridge-1", true)
+        .await
+        .unwrap();
+    for (seq, celsius) in [(1, 3.1), (2, 3.2), (3, 9.4)] {
+        rebooted
+            .publish_raw(
+                &topic,
+                telemetry(
+                    &format!("fridge-1-{seq:06}"),
+                    seq,
+                    celsius,
+                    second(seq as i64),
+                    None,
+                ),
+            )
+            .await;
+    }
+    let alerts = alerts_until(
+        &manager,
+        &credentials.device_id,
+        "the second run's alert",
+        |a| a.len() == 2,
+    )
+    .await;
+    assert!(
+        alerts.iter().any(|a| a["celsius"] == 9.4),
+        "the rebooted probe's critical reading alerts: {alerts:#?}"
+    );
+
+    // True duplicates are still dropped: the same message again, and a seq replayed on
+    // this connection under a new msg_id.
+    rebooted
+        .publish_raw(
+            &topic,
+            telemetry("fridge-1-000003", 3, 9.4, second(3), None),
+        )
+        .await;
+    rebooted
+        .publish_raw(
+            &topic,
+            telemetry("fridge-1-replay", 2, 3.2, second(4), None),
+        )
+        .await;
+    // A device that names its boot restarts without reconnecting, and within one boot a
+    // replayed seq is refused however far below the last it is.
+    for (n, (msg_id, seq, boot)) in [
+        ("boot-a-1", 1, "a"),
+        ("boot-a-2", 2, "a"),
+        ("boot-a-3", 3, "a"),
+        ("boot-a-again", 1, "a"),
+        ("boot-b-1", 1, "b"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let at = second(10 + n as i64);
+        rebooted
+            .publish_raw(&topic, telemetry(msg_id, seq, 3.3, at, Some(boot)))
+            .await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let readings = stored_readings(&manager, &credentials.device_id).await;
+        // 30 of the first run, 3 of the second, 4 of the named boots and the two replayed
+        // seqs (kept as late data, never fed to the rules); not the duplicate.
+        if readings.len() >= 39 {
+            assert!(readings.contains(&9.4), "{readings:?}");
+            assert_eq!(readings.len(), 39, "{readings:?}");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the rebooted probe's readings are stored: {readings:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    for (line, count) in [
+        ("hub_mqtt_rejected_total{reason=\"duplicate\"}", 1.0),
+        ("hub_mqtt_rejected_total{reason=\"out_of_order\"}", 2.0),
+        ("hub_mqtt_counter_restarts_total{cause=\"reconnect\"}", 1.0),
+        ("hub_mqtt_counter_restarts_total{cause=\"boot\"}", 2.0),
+    ] {
+        assert_eq!(metric(&manager, line).await, count, "{line}");
+    }
+    rebooted.disconnect().await;
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn probes_that_say_goodbye_and_disconnect_are_not_offline() {
+    let db = TestDatabase::sqlite().await;
+    let hub = TestHub::start_with_mqtt(&db).await;
+    let broker = hub.mqtt.unwrap();
+    let manager = hub.login(MANAGER_PIN).await;
+    let mut fleet = Vec::new();
+    for n in 0..8 {
+        let key = format!("fridge-{n}");
+        let credentials = provision(&manager, fridge(&key, 15, 60)).await;
+        let mut probe = Device::connect(broker, &credentials, &key, true)
+            .await
+            .unwrap();
+        let status = format!("{}/status", probe.prefix);
+        probe
+            .client
+            .publish(&status, QoS::AtLeastOnce, true, r#"{"state":"online"}"#)
+            .await
+            .unwrap();
+        probe.reading(3.0, Utc::now()).await;
+        fleet.push((credentials, probe, status));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // As firmware-sim and battery probes stop: `offline` retained, then DISCONNECT, all at once.
+    for (_, probe, status) in &fleet {
+        probe
+            .client
+            .try_publish(status, QoS::AtLeastOnce, true, r#"{"state":"offline"}"#)
+            .unwrap();
+        probe.client.try_disconnect().unwrap();
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for (credentials, probe, _) in fleet {
+        let alerts = alerts_until(&manager, &credentials.device_id, "none", |_| true).await;
+        assert!(
+            alerts.is_empty(),
+            "a clean disconnect is not a failure: {alerts:#?}"
+        );
+        probe.drop_connection();
+    }
+    hub.stop().await;
+}
+
+#[tokio::test]
+async fn an_alert_record_is_on_the_hubs_clock_even_when_the_probes_clock_runs_ahead() {
+    let db = TestDatabase::sqlite().await;
+    let hub = TestHub::start_with_mqtt(&db).await;
+    let broker = hub.mqtt.unwrap();
+    let manager = hub.login(MANAGER_PIN).await;
+    let credentials = provision(&manager, fridge("fridge-1", 15, 60)).await;
+    let mut probe = Device::connect(broker, &credentials, "fridge-1", true)
+        .await
+        .unwrap();
+    // The probe's clock is two hours ahead of the hub's.
+    let t0 = Utc::now() + chrono::Duration::hours(2);
+    let minute = |m: i64| t0 + chrono::Duration::minutes(m);
+    probe.reading(3.0, minute(0)).await;
+    probe.reading(6.0, minute(5)).await;
+    probe.reading(6.5, minute(12)).await;
+    probe.reading(6.9, minute(21)).await;
+    probe.reading(9.0, minute(22)).await;
+    let alerts = alerts_until(&manager, &credentials.device_id, "two alerts", |a| {
+        a.len() == 2
+    })
+    .await;
+    for alert in &alerts {
+        let since: DateTime<Utc> = alert["since"].as_str().unwrap().parse().unwrap();
+        let raised_at: DateTime<Utc> = alert["raised_at"].as_str().unwrap().parse().unwrap();
+        assert!(since <= raised_at, "raised before it began: {alert:#}");
+        assert!(
+            raised_at <= Utc::now(),
+            "raised_at is the hub's time: {alert:#}"
+        );
+        let lasted = raised_at - since;
+        let measured = if alert["kind"] == "excursion" {
+            chrono::Duration::minutes(16)
+        } else {
+            chrono::Duration::minutes(17)
+        };
+        assert!(
+            lasted >= measured && lasted < measured + chrono::Duration::seconds(5),
+            "since is as long before raised_at as the probe measured: {alert:#}"
+        );
+    }
+    probe.disconnect().await;
     hub.stop().await;
 }
