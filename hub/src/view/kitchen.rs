@@ -24,7 +24,8 @@ pub struct ScreenLine {
     pub seat: Option<u8>,
     pub course: u8,
     pub allergens: Vec<String>,
-    /// `held` (course not fired yet), `fired`, `in_progress`, `ready`, `served`, `voided`.
+    /// The line's status as the REST API names it: `new` (its course is held, not fired
+    /// yet), `fired`, `in_progress`, `ready`, `served`, `voided`.
     pub status: &'static str,
     /// This station's part is done (for lines made by several stations).
     pub done_here: bool,
@@ -152,10 +153,7 @@ fn screen_line(line: &Line, station: Option<StationId>) -> ScreenLine {
         seat: line.seat,
         course: line.course,
         allergens: line.allergens.clone(),
-        status: match line.status {
-            LineStatus::New => "held",
-            other => other.as_str(),
-        },
+        status: line.status.as_str(),
         done_here: station.is_some_and(|s| line.stations_ready.contains(&s)),
         fired_at: line.fired_at,
         started_at: line.started_at,
