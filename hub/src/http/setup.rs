@@ -15,7 +15,10 @@ use super::{
 use crate::{
     app::AppState,
     auth::{Identity, hash_secret, validate_password},
-    domain::{Actor, Command, Role, StaffId, TenantId},
+    domain::{
+        Actor, Command, Role, StaffId, TenantId,
+        venue::{is_blank, is_space},
+    },
     engine::{Envelope, VenueHandle},
     store::{TenantRecord, VenueRecord},
 };
@@ -23,21 +26,36 @@ use crate::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetupVenue {
-    /// Short lowercase name used at PIN login, e.g. `kemang`.
+    /// Short lowercase name used at PIN login, e.g. `kemang`: 1-40 of `a-z 0-9 - _`.
+    #[schema(min_length = 1, max_length = 40, pattern = "^[a-z0-9_-]+$")]
     pub slug: String,
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: String,
+    /// An IANA zone name; default `Asia/Jakarta`.
     #[serde(default = "default_timezone")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"\S",
+        default = "Asia/Jakarta"
+    )]
     pub timezone: String,
+    /// ISO 4217 code; default `IDR`.
     #[serde(default = "default_currency")]
+    #[schema(pattern = "^[A-Z]{3}$", default = "IDR")]
     pub currency: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct SetupOwner {
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: String,
+    /// No spaces, at most 64 characters.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^\S+$")]
     pub username: String,
     /// At least 8 characters.
+    #[schema(min_length = 8)]
     pub password: String,
 }
 
@@ -64,8 +82,9 @@ fn default_currency() -> String {
     request_body = SetupRequest,
     responses(
         (status = 201, description = "Venue and owner created; the owner is logged in", body = TokenResponse),
-        (status = 409, description = "`already_set_up`: the hub has a venue", body = ErrorBody),
-        (status = 422, description = "`invalid_slug`, `weak_password`, `empty_text`...", body = ErrorBody),
+        (status = 409, description = "`already_set_up`: the hub has a venue; `venue_slug_taken`", body = ErrorBody),
+        (status = 422, description = "`weak_password`, `invalid_text` (`field`: `owner.name`, `owner.username`), `invalid_slug`, `invalid_currency`, `empty_text`, `text_too_long`", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the store cannot be reached or the hub is stopping", body = ErrorBody),
     )
 )]
 pub async fn setup(
@@ -84,8 +103,7 @@ pub async fn setup(
         ("owner.name", &request.owner.name, 120),
         ("owner.username", &request.owner.username, 64),
     ] {
-        let value = value.trim();
-        if value.is_empty() || value.chars().count() > max {
+        if is_blank(value) || value.chars().count() > max {
             return Err(ApiError::invalid_field(
                 "invalid_text",
                 field,
@@ -93,7 +111,7 @@ pub async fn setup(
             ));
         }
     }
-    if request.owner.username.chars().any(char::is_whitespace) {
+    if request.owner.username.chars().any(is_space) {
         return Err(ApiError::invalid_field(
             "invalid_text",
             "owner.username",
