@@ -103,3 +103,40 @@ impl RecentCommands {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::fingerprint;
+    use crate::domain::{Command, Role, StaffId};
+
+    fn add_staff(name: &str, pin_hash: &str) -> Command {
+        Command::AddStaff {
+            staff_id: StaffId(Uuid::from_u128(7)),
+            name: name.to_owned(),
+            role: Role::Waiter,
+            username: None,
+            pin_lookup: Some("lookup".to_owned()),
+            pin_hash: Some(pin_hash.to_owned()),
+            password_hash: None,
+        }
+    }
+
+    #[test]
+    fn a_retry_with_a_fresh_salt_is_the_same_command_but_another_person_is_not() {
+        let first = fingerprint(&add_staff("Wulan", "$argon2id$salt-one")).unwrap();
+        assert_eq!(
+            fingerprint(&add_staff("Wulan", "$argon2id$salt-two")),
+            Some(first)
+        );
+        assert_ne!(
+            fingerprint(&add_staff("Budi", "$argon2id$salt-one")),
+            Some(first)
+        );
+        let other_kind = Command::SplitTables {
+            table_id: crate::domain::TableId(Uuid::from_u128(7)),
+        };
+        assert_ne!(fingerprint(&other_kind), Some(first));
+    }
+}

@@ -210,3 +210,42 @@ impl FromRequestParts<AppState> for Caller {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        reason = "test code: panicking is how a test fails"
+    )]
+
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Line {
+        quantity: u16,
+        price: f64,
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_fraction_is_an_integer() {
+        let line: Line = parse_json(br#"{"quantity": 2.0, "price": 3}"#).unwrap();
+        assert_eq!(
+            line,
+            Line {
+                quantity: 2,
+                price: 3.0
+            }
+        );
+        let error = parse_json::<Line>(br#"{"quantity": 2.5, "price": 3}"#).unwrap_err();
+        assert!(
+            matches!(error, ApiError::BadRequest { code: "invalid_field", field: Some(ref f), .. } if f == "quantity")
+        );
+        assert!(matches!(
+            parse_json::<Line>(br#"{"quantity": 2} x"#).unwrap_err(),
+            ApiError::BadRequest {
+                code: "invalid_json",
+                ..
+            }
+        ));
+    }
+}
