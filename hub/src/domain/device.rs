@@ -36,17 +36,23 @@ pub enum UnitProfile {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct UnitLimits {
     /// e.g. "Walk-in fridge", "Bain-marie 2".
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub unit: String,
     pub profile: UnitProfile,
-    /// Readings below this are an excursion (hot holding), if set.
+    /// Readings below this are an excursion (hot holding), if set; below `max_celsius`.
+    #[schema(minimum = -60, maximum = 300)]
     pub min_celsius: Option<f64>,
     /// Readings above this are an excursion (cold holding, freezers), if set.
+    #[schema(minimum = -60, maximum = 300)]
     pub max_celsius: Option<f64>,
     /// An excursion must last this long before it alerts (a door opening does not page).
+    #[schema(maximum = 240)]
     pub alert_delay_minutes: u16,
     /// Beyond this reading (above a max, or below a min) the alert is immediate.
+    #[schema(minimum = -60, maximum = 300)]
     pub critical_celsius: Option<f64>,
     /// How often the probe reports; three missed intervals raise "probe offline".
+    #[schema(minimum = 5, maximum = 3600)]
     pub report_interval_seconds: u32,
 }
 

@@ -10,6 +10,8 @@ use super::id::{AreaId, DeviceId, StaffId, TableId};
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Area {
     pub id: AreaId,
+    /// Not blank, at most 120 characters.
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: String,
     #[serde(default)]
     pub sort: i32,
@@ -30,7 +32,10 @@ pub enum TableShape {
 pub struct TableLayout {
     pub id: TableId,
     pub area_id: AreaId,
+    /// Not blank, at most 20 characters, unique in the venue (case-insensitively).
+    #[schema(min_length = 1, max_length = 20, pattern = r"\S")]
     pub label: String,
+    #[schema(minimum = 1, maximum = 100)]
     pub seats: u16,
     #[serde(default)]
     pub shape: TableShape,
@@ -39,9 +44,13 @@ pub struct TableLayout {
     pub x: f64,
     #[serde(default)]
     pub y: f64,
+    /// Positive; default 60.
     #[serde(default = "default_table_size")]
+    #[schema(exclusive_minimum = 0, default = 60.0)]
     pub width: f64,
+    /// Positive; default 60.
     #[serde(default = "default_table_size")]
+    #[schema(exclusive_minimum = 0, default = 60.0)]
     pub height: f64,
     /// Clockwise rotation in degrees.
     #[serde(default)]

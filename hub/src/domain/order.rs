@@ -48,6 +48,7 @@ impl OrderStatus {
 /// Who a takeaway or delivery order is for.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Customer {
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: String,
     #[serde(default)]
     pub phone: Option<String>,

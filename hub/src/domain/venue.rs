@@ -276,6 +276,14 @@ impl Venue {
                 validate_slug("slug", slug)?;
                 validate_text("name", name, MAX_NAME)?;
                 validate_text("timezone", timezone, 64)?;
+                // Reports count days in this zone; a name no one knows would count them in UTC.
+                if timezone.trim().parse::<chrono_tz::Tz>().is_err() {
+                    return Err(Rejection::invalid(
+                        "invalid_timezone",
+                        "timezone",
+                        format!("{timezone:?} is not an IANA timezone such as Asia/Jakarta"),
+                    ));
+                }
                 if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
                     return Err(Rejection::invalid(
                         "invalid_currency",
@@ -287,7 +295,7 @@ impl Venue {
                     venue_id: *venue_id,
                     tenant_id: *tenant_id,
                     slug: slug.clone(),
-                    name: name.trim().to_owned(),
+                    name: trim_text(name).to_owned(),
                     timezone: timezone.clone(),
                     currency: currency.clone(),
                 }])
@@ -338,7 +346,7 @@ impl Venue {
                 Ok(vec![Event::StaffAdded {
                     staff: Staff {
                         id: *staff_id,
-                        name: name.trim().to_owned(),
+                        name: trim_text(name).to_owned(),
                         role: *role,
                         active: true,
                         username: username.clone(),
@@ -369,7 +377,7 @@ impl Venue {
                     staff_id: *staff_id,
                     name: name
                         .as_deref()
-                        .map_or_else(|| staff.name.clone(), |n| n.trim().to_owned()),
+                        .map_or_else(|| staff.name.clone(), |n| trim_text(n).to_owned()),
                     role: role.unwrap_or(staff.role),
                     active: active.unwrap_or(staff.active),
                 }])
@@ -672,6 +680,9 @@ impl Venue {
                 if let Some(channel) = channel {
                     validate_text("channel", channel, 40)?;
                 }
+                if let Some(customer) = customer {
+                    validate_text("customer.name", &customer.name, MAX_NAME)?;
+                }
                 let mut events = Vec::new();
                 match kind {
                     OrderKind::DineIn => {
@@ -705,14 +716,11 @@ impl Venue {
                                 "only dine-in orders have a table",
                             ));
                         }
-                        if let Some(customer) = customer {
-                            validate_text("customer.name", &customer.name, MAX_NAME)?;
-                        }
                         if *kind == OrderKind::Delivery {
                             let has_address = customer
                                 .as_ref()
                                 .and_then(|c| c.address.as_deref())
-                                .is_some_and(|a| !a.trim().is_empty());
+                                .is_some_and(|a| !is_blank(a));
                             if !has_address {
                                 return Err(Rejection::invalid(
                                     "missing_address",
@@ -876,7 +884,7 @@ impl Venue {
                 Ok(vec![Event::LineVoided {
                     order_id: *order_id,
                     line_id: *line_id,
-                    reason: reason.trim().to_owned(),
+                    reason: trim_text(reason).to_owned(),
                     by: actor.staff_id,
                     after_cooking,
                     at: now,
@@ -1087,7 +1095,7 @@ impl Venue {
                 }
                 Ok(vec![Event::OrderCancelled {
                     order_id: *order_id,
-                    reason: reason.trim().to_owned(),
+                    reason: trim_text(reason).to_owned(),
                     by: actor.staff_id,
                     at: now,
                 }])
@@ -1142,7 +1150,7 @@ impl Venue {
                     device: Device {
                         id: *device_id,
                         key: spec.key.clone(),
-                        name: spec.name.trim().to_owned(),
+                        name: trim_text(&spec.name).to_owned(),
                         kind: spec.kind,
                         station_id: spec.station_id,
                         table_id: spec.table_id,
@@ -1273,7 +1281,7 @@ impl Venue {
             }
             Event::DeviceUpdated { device_id, spec } => {
                 if let Some(device) = self.devices.get_mut(device_id) {
-                    device.name = spec.name.trim().to_owned();
+                    device.name = trim_text(&spec.name).to_owned();
                     device.station_id = spec.station_id;
                     device.table_id = spec.table_id;
                     device.limits = spec.limits.clone();
@@ -1418,7 +1426,7 @@ impl Venue {
                     alert_id: *alert_id,
                     by: actor.staff_id,
                     at: now,
-                    corrective_action: corrective_action.trim().to_owned(),
+                    corrective_action: trim_text(corrective_action).to_owned(),
                 });
                 Ok(events)
             }
@@ -1661,7 +1669,7 @@ impl Venue {
             modifiers: self.choose_modifiers(item, input)?,
             seat: input.seat,
             course,
-            note: input.note.as_ref().map(|n| n.trim().to_owned()),
+            note: input.note.as_ref().map(|n| trim_text(n).to_owned()),
             stations: item.stations.clone(),
             stations_ready: Vec::new(),
             allergens: item.allergens.clone(),
@@ -2300,16 +2308,35 @@ fn needs_cleaning(table: &Table) -> Rejection {
     )
 }
 
+/// White space as the API document's patterns count it (`\s` of the ECMAScript regular
+/// expressions JSON Schema uses): Unicode white space except U+0085, plus U+FEFF. The hub
+/// holds text to the same rule its document states.
+pub fn is_space(c: char) -> bool {
+    c == '\u{feff}' || (c.is_whitespace() && c != '\u{85}')
+}
+
+/// A text with only [white space](is_space), or nothing.
+pub fn is_blank(text: &str) -> bool {
+    text.chars().all(is_space)
+}
+
+/// A text without the [white space](is_space) around it.
+pub fn trim_text(text: &str) -> &str {
+    text.trim_matches(is_space)
+}
+
+/// A required text: not [blank](is_blank), and at most `max` characters as sent (spaces
+/// around it count too: the limit a client reads in the API document is the length of the
+/// string it sends).
 pub(super) fn validate_text(field: &str, value: &str, max: usize) -> Result<(), Rejection> {
-    let trimmed = value.trim();
-    if trimmed.is_empty() {
+    if is_blank(value) {
         return Err(Rejection::invalid(
             "empty_text",
             field,
             format!("{field} cannot be empty"),
         ));
     }
-    if trimmed.chars().count() > max {
+    if value.chars().count() > max {
         return Err(Rejection::invalid(
             "text_too_long",
             field,

@@ -27,21 +27,34 @@ pub struct RecentCommands {
     ranges: HashMap<Uuid, Recorded>,
 }
 
-/// A stable hash of a command, or `None` when retries legitimately differ (new salts).
+/// Fields that hold a freshly salted hash: a retry of the same command carries a new one.
+const SALTED: [&str; 3] = ["pin_hash", "password_hash", "secret_hash"];
+
+/// A stable hash of a command. The salted hashes of staff secrets and device secrets are
+/// left out, since a retry of the same command carries new ones; everything else counts,
+/// so an id reused for another kind of command, another person or another device is caught.
 pub fn fingerprint(command: &crate::domain::Command) -> Option<u64> {
     use crate::domain::Command;
     use sha2::{Digest, Sha256};
-    if matches!(
+    let salted = matches!(
         command,
         Command::AddStaff { .. }
             | Command::SetStaffPin { .. }
             | Command::SetStaffPassword { .. }
             | Command::ProvisionDevice { .. }
             | Command::RotateDeviceSecret { .. }
-    ) {
-        return None;
-    }
-    let bytes = serde_json::to_vec(command).ok()?;
+    );
+    let bytes = if salted {
+        let mut value = serde_json::to_value(command).ok()?;
+        if let Some(fields) = value.as_object_mut() {
+            for field in SALTED {
+                fields.remove(field);
+            }
+        }
+        serde_json::to_vec(&value).ok()?
+    } else {
+        serde_json::to_vec(command).ok()?
+    };
     let digest = Sha256::digest(&bytes);
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
@@ -88,5 +101,42 @@ impl RecentCommands {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use uuid::Uuid;
+
+    use super::fingerprint;
+    use crate::domain::{Command, Role, StaffId};
+
+    fn add_staff(name: &str, pin_hash: &str) -> Command {
+        Command::AddStaff {
+            staff_id: StaffId(Uuid::from_u128(7)),
+            name: name.to_owned(),
+            role: Role::Waiter,
+            username: None,
+            pin_lookup: Some("lookup".to_owned()),
+            pin_hash: Some(pin_hash.to_owned()),
+            password_hash: None,
+        }
+    }
+
+    #[test]
+    fn a_retry_with_a_fresh_salt_is_the_same_command_but_another_person_is_not() {
+        let first = fingerprint(&add_staff("Wulan", "$argon2id$salt-one")).unwrap();
+        assert_eq!(
+            fingerprint(&add_staff("Wulan", "$argon2id$salt-two")),
+            Some(first)
+        );
+        assert_ne!(
+            fingerprint(&add_staff("Budi", "$argon2id$salt-one")),
+            Some(first)
+        );
+        let other_kind = Command::SplitTables {
+            table_id: crate::domain::TableId(Uuid::from_u128(7)),
+        };
+        assert_ne!(fingerprint(&other_kind), Some(first));
     }
 }

@@ -14,6 +14,7 @@ use super::{
 use crate::{app::AppState, auth::Permission, store::EventQuery};
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct EventsQuery {
     /// Only events after this sequence number (reading forwards).
     pub after_seq: Option<i64>,
@@ -28,9 +29,20 @@ pub struct EventsQuery {
     /// RFC 3339 instant, exclusive.
     pub to: Option<DateTime<Utc>>,
     /// `desc` (default, newest first) or `asc`.
-    pub order: Option<String>,
+    #[param(inline)]
+    pub order: Option<JournalOrder>,
     /// 1-1000, default 100.
+    #[param(minimum = 1, maximum = 1000)]
     pub limit: Option<i64>,
+}
+
+/// The order journal entries are read in.
+#[derive(Clone, Copy, Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum JournalOrder {
+    Asc,
+    #[default]
+    Desc,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,7 +87,7 @@ pub fn redact(value: &mut serde_json::Value) {
 #[utoipa::path(
     get, path = "/api/v1/events", tag = "audit", security(("bearer" = [])),
     params(EventsQuery),
-    responses((status = 200, body = JournalPage), (status = 400, body = ErrorBody), (status = 403, body = ErrorBody))
+    responses((status = 200, body = JournalPage), (status = 403, description = "`forbidden`: the role may not read the journal", body = ErrorBody))
 )]
 pub async fn events(
     State(state): State<AppState>,
@@ -83,16 +95,7 @@ pub async fn events(
     ApiQuery(query): ApiQuery<EventsQuery>,
 ) -> Result<Json<JournalPage>, ApiError> {
     caller.require(Permission::ReadAudit)?;
-    let newest_first = match query.order.as_deref().unwrap_or("desc") {
-        "desc" => true,
-        "asc" => false,
-        other => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("order must be asc or desc (got {other:?})"),
-            ));
-        }
-    };
+    let newest_first = matches!(query.order.unwrap_or_default(), JournalOrder::Desc);
     let limit = query.limit.unwrap_or(100);
     if !(1..=1000).contains(&limit) {
         return Err(ApiError::bad_request(
@@ -145,7 +148,7 @@ pub async fn events(
 
 #[utoipa::path(
     get, path = "/api/v1/screens", tag = "audit", security(("bearer" = [])),
-    responses((status = 200, description = "Screens connected to this venue now, with what they last confirmed", body = Vec<crate::ws::ScreenPresence>), (status = 403, body = ErrorBody))
+    responses((status = 200, description = "Screens connected to this venue now, with what they last confirmed", body = Vec<crate::ws::ScreenPresence>), (status = 403, description = "`forbidden`: the role may not read the journal", body = ErrorBody))
 )]
 pub async fn screens(
     State(state): State<AppState>,

@@ -25,9 +25,12 @@ use crate::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    /// Venue slug, e.g. `demo`. Required with a PIN.
+    /// Venue slug, e.g. `demo`. Required with a PIN; with a password it narrows the search.
     pub venue: Option<String>,
+    /// 4-8 digits.
+    #[schema(pattern = "^[0-9]{4,8}$")]
     pub pin: Option<String>,
+    /// Matched case-insensitively.
     pub username: Option<String>,
     pub password: Option<String>,
 }
@@ -154,8 +157,10 @@ fn named_venue(state: &AppState, slug: &str) -> Result<VenueHandle, ApiError> {
         (status = 200, description = "Logged in", body = TokenResponse),
         (status = 401, description = "Wrong PIN, username or password (`invalid_credentials`)", body = super::error::ErrorBody),
         (status = 404, description = "Unknown venue (`venue_not_found`)", body = super::error::ErrorBody),
-        (status = 422, description = "Neither a PIN nor a username and password", body = super::error::ErrorBody),
-        (status = 429, description = "Too many failed attempts (`too_many_attempts`)", body = super::error::ErrorBody),
+        (status = 422, description = "`invalid_login_request`: neither `{venue, pin}` nor `{username, password}`, or both; `missing_venue`; `invalid_pin`: not 4-8 digits", body = super::error::ErrorBody),
+        (status = 429, description = "`too_many_attempts`: throttled; see `Retry-After`", body = super::error::ErrorBody,
+            headers(("retry-after" = u64, description = "Seconds until the next attempt is allowed"))),
+        (status = 503, description = "`unavailable`: the hub is stopping", body = super::error::ErrorBody),
     )
 )]
 pub async fn login(
@@ -374,7 +379,8 @@ pub(super) fn tokens_for(
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New token pair; the role is read afresh", body = TokenResponse),
-        (status = 401, description = "Expired, invalid or not a refresh token, the staff member was deactivated, or may no longer act at the venue (`venue_not_allowed`)", body = super::error::ErrorBody),
+        (status = 401, description = "`token_expired`, `invalid_token`, `wrong_token_kind` (an access token), `staff_inactive` (the staff member was deactivated or is unknown), `venue_not_allowed` (they may no longer act at the token's venue)", body = super::error::ErrorBody),
+        (status = 503, description = "`unavailable`: the hub is stopping", body = super::error::ErrorBody),
     )
 )]
 pub async fn refresh(

@@ -3,7 +3,7 @@
 //! probe readings; this endpoint reads the log for a day (HACCP record keeping).
 
 use axum::Json;
-use chrono::{DateTime, FixedOffset, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, FixedOffset, NaiveDate, Offset, TimeZone, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -14,12 +14,41 @@ use super::{
 use crate::{auth::Permission, view::device::CoolingView};
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct CoolingQuery {
     /// `YYYY-MM-DD`: batches put on a probe that day. Without it: every batch in memory
     /// (all active ones and the most recent finished ones).
+    #[param(format = Date)]
     pub date: Option<String>,
     /// The UTC offset the day is counted in, `+07:00` (default `+00:00`).
+    #[param(pattern = "^[+-]([01][0-9]|2[0-3]):[0-5][0-9]$")]
     pub offset: Option<String>,
+}
+
+/// The UTC offset a day is counted in, exactly `±HH:MM` as documented (`+07:00`, `-05:30`);
+/// UTC without one.
+fn parse_offset(offset: Option<&str>) -> Result<FixedOffset, ApiError> {
+    let Some(text) = offset else {
+        return Ok(Utc.fix());
+    };
+    let refused =
+        || ApiError::bad_request("invalid_query", "offset must look like +07:00 or -05:30");
+    let sign = match text.as_bytes().first() {
+        Some(b'+') => 1,
+        Some(b'-') => -1,
+        _ => return Err(refused()),
+    };
+    let digits = |range: std::ops::Range<usize>| {
+        text.get(range)
+            .filter(|part| part.bytes().all(|b| b.is_ascii_digit()))
+            .and_then(|part| part.parse::<i32>().ok())
+    };
+    match (text.len(), text.get(3..4), digits(1..3), digits(4..6)) {
+        (6, Some(":"), Some(hours), Some(minutes)) if hours < 24 && minutes < 60 => {
+            FixedOffset::east_opt(sign * (hours * 3600 + minutes * 60)).ok_or_else(refused)
+        }
+        _ => Err(refused()),
+    }
 }
 
 /// The instants `[start, end)` of a calendar day at a UTC offset.
@@ -33,13 +62,7 @@ fn day_bounds(
             format!("date must be YYYY-MM-DD (got {date:?})"),
         )
     })?;
-    let offset = match offset {
-        None => FixedOffset::east_opt(0),
-        Some(text) => text.parse::<FixedOffset>().ok(),
-    }
-    .ok_or_else(|| {
-        ApiError::bad_request("invalid_query", "offset must look like +07:00 or -05:30")
-    })?;
+    let offset = parse_offset(offset)?;
     let start = offset
         .from_local_datetime(&day.and_hms_opt(0, 0, 0).unwrap_or_default())
         .single()
@@ -53,8 +76,7 @@ fn day_bounds(
     params(CoolingQuery),
     responses(
         (status = 200, description = "Active batches first, then newest first", body = Vec<CoolingView>),
-        (status = 400, description = "`invalid_query`", body = ErrorBody),
-        (status = 403, body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role may not do kitchen work", body = ErrorBody),
     )
 )]
 pub async fn list_cooling(
@@ -62,6 +84,8 @@ pub async fn list_cooling(
     ApiQuery(query): ApiQuery<CoolingQuery>,
 ) -> Result<Json<Vec<CoolingView>>, ApiError> {
     caller.require(Permission::KitchenWork)?;
+    // A malformed offset is refused even without a date, rather than silently unused.
+    parse_offset(query.offset.as_deref())?;
     let bounds = query
         .date
         .as_deref()
@@ -100,5 +124,14 @@ mod tests {
     fn a_malformed_date_or_offset_is_a_bad_request() {
         assert!(day_bounds("21/11/2026", None).is_err());
         assert!(day_bounds("2026-11-21", Some("Asia/Jakarta")).is_err());
+        for bad in [
+            "", "+0700", "+07", "07:00", "+24:00", "+07:60", "+-1:00", "+07:00 ",
+        ] {
+            assert!(parse_offset(Some(bad)).is_err(), "{bad:?}");
+        }
+        assert_eq!(
+            parse_offset(Some("-05:30")).unwrap().local_minus_utc(),
+            -(5 * 3600 + 30 * 60)
+        );
     }
 }

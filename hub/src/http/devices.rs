@@ -23,7 +23,9 @@ pub use crate::view::device::DeviceView;
 use crate::{
     app::AppState,
     auth::{Permission, hash_secret, random_key},
-    domain::{Command, DeviceId, DeviceSpec},
+    domain::{
+        Command, DeviceId, DeviceKind, DeviceSpec, ScannerPurpose, StationId, TableId, UnitLimits,
+    },
 };
 
 /// Longest an answer waits for the MQTT door to apply a change. The door applies a change
@@ -62,13 +64,48 @@ pub struct ProvisionedDevice {
     pub credentials: Option<DeviceCredentials>,
 }
 
+/// A device to provision or update. Its fields are spelled out rather than flattened from
+/// [`DeviceSpec`] so that an unknown field is refused, as in every other command body.
 #[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
 pub struct DeviceRequest {
     pub command_id: Uuid,
+    /// Optional on provisioning (derived from `command_id` when absent); ignored on update.
     #[serde(default)]
     pub device_id: Option<DeviceId>,
-    #[serde(flatten)]
-    pub spec: DeviceSpec,
+    /// Wire name: 1-40 of `a-z 0-9 - _`, unique in the venue; fixed once set.
+    #[schema(min_length = 1, max_length = 40, pattern = "^[a-z0-9_-]+$")]
+    pub key: String,
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
+    pub name: String,
+    /// Fixed once set.
+    pub kind: DeviceKind,
+    /// Bump bars: the station whose screen they drive.
+    #[serde(default)]
+    pub station_id: Option<StationId>,
+    /// Call buttons: the table they sit on.
+    #[serde(default)]
+    pub table_id: Option<TableId>,
+    /// Probes: the unit they watch and its limits.
+    #[serde(default)]
+    pub limits: Option<UnitLimits>,
+    /// Scanners: what their scans are for.
+    #[serde(default)]
+    pub purpose: Option<ScannerPurpose>,
+}
+
+impl DeviceRequest {
+    fn spec(self) -> DeviceSpec {
+        DeviceSpec {
+            key: self.key,
+            name: self.name,
+            kind: self.kind,
+            station_id: self.station_id,
+            table_id: self.table_id,
+            limits: self.limits,
+            purpose: self.purpose,
+        }
+    }
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -128,7 +165,7 @@ fn credentials(caller: &Caller, key: &str, password: String) -> DeviceCredential
 
 #[utoipa::path(
     get, path = "/api/v1/devices", tag = "devices", security(("bearer" = [])),
-    responses((status = 200, body = Vec<DeviceView>), (status = 403, body = ErrorBody))
+    responses((status = 200, description = "By key", body = Vec<DeviceView>), (status = 403, description = "`forbidden`: the role may not manage devices", body = ErrorBody))
 )]
 pub async fn list_devices(caller: Caller) -> Result<Json<Vec<DeviceView>>, ApiError> {
     caller.require(Permission::ManageDevices)?;
@@ -144,9 +181,11 @@ pub async fn list_devices(caller: Caller) -> Result<Json<Vec<DeviceView>>, ApiEr
     post, path = "/api/v1/devices", tag = "devices", security(("bearer" = [])),
     request_body = DeviceRequest,
     responses(
-        (status = 201, description = "Provisioned; the credentials are shown this once", body = ProvisionedDevice),
-        (status = 409, description = "`device_key_taken`", body = ErrorBody),
-        (status = 422, description = "`invalid_slug`, `missing_station`, `missing_table`, `missing_limits`, `missing_purpose`, `not_for_device_kind`, `invalid_limits`", body = ErrorBody),
+        (status = 201, description = "Provisioned; the credentials are shown this once (a retried `command_id` answers 200 with `credentials: null`)", body = ProvisionedDevice),
+        (status = 403, description = "`forbidden`: the role may not manage devices", body = ErrorBody),
+        (status = 404, description = "`station_not_found`, `table_not_found`", body = ErrorBody),
+        (status = 409, description = "`device_key_taken`, `device_exists`", body = ErrorBody),
+        (status = 422, description = "`invalid_slug`, `missing_station`, `missing_table`, `missing_limits`, `missing_purpose`, `not_for_device_kind`, `invalid_limits`, `empty_text`, `text_too_long`", body = ErrorBody),
     )
 )]
 pub async fn provision_device(
@@ -159,15 +198,16 @@ pub async fn provision_device(
         .device_id
         .unwrap_or_else(|| DeviceId(derived_id(body.command_id, "device", 0)));
     let (secret, secret_hash) = new_secret().await?;
+    let command_id = body.command_id;
     let command = Command::ProvisionDevice {
         device_id,
-        spec: body.spec,
+        spec: body.spec(),
         secret_hash,
     };
     let executed = run(
         &caller,
         Permission::ManageDevices,
-        body.command_id,
+        command_id,
         command,
         StatusCode::CREATED,
         move |v| DeviceView::find(v, device_id),
@@ -180,7 +220,12 @@ pub async fn provision_device(
 #[utoipa::path(
     put, path = "/api/v1/devices/{id}", tag = "devices", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = DeviceRequest,
-    responses((status = 200, body = DeviceView), (status = 404, body = ErrorBody), (status = 422, description = "`device_identity_fixed`...", body = ErrorBody))
+    responses(
+        (status = 200, body = DeviceView),
+        (status = 403, description = "`forbidden`: the role may not manage devices", body = ErrorBody),
+        (status = 404, description = "`device_not_found`, `station_not_found`, `table_not_found`", body = ErrorBody),
+        (status = 422, description = "`device_identity_fixed` (`key` and `kind` cannot change), and the checks of provisioning", body = ErrorBody),
+    )
 )]
 pub async fn update_device(
     State(state): State<AppState>,
@@ -189,14 +234,15 @@ pub async fn update_device(
     ApiJson(body): ApiJson<DeviceRequest>,
 ) -> Result<Executed<DeviceView>, ApiError> {
     let device_id = DeviceId(id);
+    let command_id = body.command_id;
     let command = Command::UpdateDevice {
         device_id,
-        spec: body.spec,
+        spec: body.spec(),
     };
     let executed = run(
         &caller,
         Permission::ManageDevices,
-        body.command_id,
+        command_id,
         command,
         StatusCode::OK,
         move |v| DeviceView::find(v, device_id),
@@ -208,7 +254,11 @@ pub async fn update_device(
 #[utoipa::path(
     post, path = "/api/v1/devices/{id}/enabled", tag = "devices", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = EnableRequest,
-    responses((status = 200, description = "A disabled device's traffic is refused", body = DeviceView), (status = 404, body = ErrorBody))
+    responses(
+        (status = 200, description = "A disabled device's traffic is refused", body = DeviceView),
+        (status = 403, description = "`forbidden`: the role may not manage devices", body = ErrorBody),
+        (status = 404, description = "`device_not_found`", body = ErrorBody),
+    )
 )]
 pub async fn set_enabled(
     State(state): State<AppState>,
@@ -236,7 +286,11 @@ pub async fn set_enabled(
 #[utoipa::path(
     post, path = "/api/v1/devices/{id}/rotate", tag = "devices", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = RotateRequest,
-    responses((status = 200, description = "A new secret, shown this once; the old one stops working", body = ProvisionedDevice), (status = 404, body = ErrorBody))
+    responses(
+        (status = 200, description = "A new secret, shown this once; the old one stops working", body = ProvisionedDevice),
+        (status = 403, description = "`forbidden`: the role may not manage devices", body = ErrorBody),
+        (status = 404, description = "`device_not_found`", body = ErrorBody),
+    )
 )]
 pub async fn rotate_secret(
     State(state): State<AppState>,
@@ -267,7 +321,11 @@ pub async fn rotate_secret(
 #[utoipa::path(
     delete, path = "/api/v1/devices/{id}", tag = "devices", security(("bearer" = [])),
     params(("id" = Uuid, Path), RemoveQuery),
-    responses((status = 200, body = Removed), (status = 404, body = ErrorBody))
+    responses(
+        (status = 200, body = Removed),
+        (status = 403, description = "`forbidden`: the role may not manage devices", body = ErrorBody),
+        (status = 404, description = "`device_not_found`", body = ErrorBody),
+    )
 )]
 pub async fn remove_device(
     State(state): State<AppState>,

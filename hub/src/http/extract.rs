@@ -63,33 +63,45 @@ where
 }
 
 /// Parses JSON, naming the field at fault (`lines[0].quantity`) when the shape is wrong.
+/// A whole number written with a fraction (`2.0`) is the integer it spells, as JSON Schema
+/// (and so the API document) counts it.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    let value = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    let mut value: serde_json::Value = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::bad_request("invalid_json", format!("the body is not valid JSON: {e}"))
+    })?;
+    whole_numbers_as_integers(&mut value);
+    serde_path_to_error::deserialize(value).map_err(|error| {
         let path = error.path().to_string();
-        let inner = error.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            ApiError::bad_request(
-                "invalid_json",
-                format!("the body is not valid JSON: {inner}"),
-            )
-        } else {
-            let field = (path != ".").then_some(path);
-            ApiError::BadRequest {
-                status: StatusCode::UNPROCESSABLE_ENTITY,
-                code: "invalid_field",
-                message: inner.to_string(),
-                field,
+        let field = (path != ".").then_some(path);
+        ApiError::BadRequest {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            code: "invalid_field",
+            message: error.into_inner().to_string(),
+            field,
+        }
+    })
+}
+
+/// Largest magnitude up to which every whole `f64` is exactly the integer it spells.
+const EXACT_INTEGERS: f64 = 9_007_199_254_740_992.0;
+
+/// Rewrites every number with a zero fraction (`2.0`, `-3e2`) as an integer, so a field of
+/// integer type accepts it; a field of fractional type takes either spelling anyway.
+fn whole_numbers_as_integers(value: &mut serde_json::Value) {
+    match value {
+        serde_json::Value::Number(number) if number.is_f64() => {
+            if let Some(float) = number.as_f64()
+                && float.fract() == 0.0
+                && float.abs() <= EXACT_INTEGERS
+            {
+                // Whole and in range by the checks above, so the cast is exact.
+                *number = (float as i64).into();
             }
         }
-    })?;
-    deserializer.end().map_err(|e| {
-        ApiError::bad_request(
-            "invalid_json",
-            format!("trailing characters after the JSON body: {e}"),
-        )
-    })?;
-    Ok(value)
+        serde_json::Value::Array(items) => items.iter_mut().for_each(whole_numbers_as_integers),
+        serde_json::Value::Object(map) => map.values_mut().for_each(whole_numbers_as_integers),
+        _ => {}
+    }
 }
 
 /// Path parameters; a malformed id is a 400, not a routing miss.
@@ -221,5 +233,44 @@ impl FromRequestParts<AppState> for Caller {
             venue,
             device,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        reason = "test code: panicking is how a test fails"
+    )]
+
+    use super::*;
+
+    #[derive(Debug, serde::Deserialize, PartialEq)]
+    struct Line {
+        quantity: u16,
+        price: f64,
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_fraction_is_an_integer() {
+        let line: Line = parse_json(br#"{"quantity": 2.0, "price": 3}"#).unwrap();
+        assert_eq!(
+            line,
+            Line {
+                quantity: 2,
+                price: 3.0
+            }
+        );
+        let error = parse_json::<Line>(br#"{"quantity": 2.5, "price": 3}"#).unwrap_err();
+        assert!(
+            matches!(error, ApiError::BadRequest { code: "invalid_field", field: Some(ref f), .. } if f == "quantity")
+        );
+        assert!(matches!(
+            parse_json::<Line>(br#"{"quantity": 2} x"#).unwrap_err(),
+            ApiError::BadRequest {
+                code: "invalid_json",
+                ..
+            }
+        ));
     }
 }

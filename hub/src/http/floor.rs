@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    body::{CommandOnly, entity_body},
+    body::{CommandOnly, SaveArea, SaveTable, distinct_ids, entity_body},
     command::{Executed, require_existing, run},
     error::{ApiError, ErrorBody},
     extract::{ApiJson, ApiPath, ApiQuery, Caller},
@@ -30,8 +30,12 @@ pub async fn floor(caller: Caller) -> Result<Json<FloorView>, ApiError> {
 
 #[utoipa::path(
     post, path = "/api/v1/areas", tag = "floor", security(("bearer" = [])),
-    request_body(content = Area, description = "`command_id` plus the area; `id` optional"),
-    responses((status = 201, body = Area), (status = 422, body = ErrorBody))
+    request_body(content = SaveArea, description = "`command_id` plus the area; `id` optional (derived from `command_id`); unknown fields are ignored"),
+    responses(
+        (status = 201, description = "The area as saved; a retried `command_id` answers 200", body = Area),
+        (status = 403, description = "`forbidden`: the role may not edit the floor", body = ErrorBody),
+        (status = 422, description = "`empty_text`, `text_too_long` (`field`: `name`)", body = ErrorBody),
+    )
 )]
 pub async fn create_area(
     caller: Caller,
@@ -42,8 +46,14 @@ pub async fn create_area(
 
 #[utoipa::path(
     put, path = "/api/v1/areas/{id}", tag = "floor", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), request_body = Area,
-    responses((status = 200, body = Area), (status = 422, body = ErrorBody))
+    params(("id" = Uuid, Path, description = "The area; an id the venue does not have is 404, never a new area")),
+    request_body(content = SaveArea, description = "`command_id` plus the whole area; the path names it; unknown fields are ignored"),
+    responses(
+        (status = 200, body = Area),
+        (status = 403, description = "`forbidden`: the role may not edit the floor", body = ErrorBody),
+        (status = 404, description = "`area_not_found`: the venue has no such area; a PUT never creates", body = ErrorBody),
+        (status = 422, description = "`empty_text`, `text_too_long` (`field`: `name`)", body = ErrorBody),
+    )
 )]
 pub async fn update_area(
     caller: Caller,
@@ -81,8 +91,14 @@ async fn save_area(
 
 #[utoipa::path(
     post, path = "/api/v1/tables", tag = "floor", security(("bearer" = [])),
-    request_body(content = TableLayout, description = "`command_id` plus the layout; `id` optional"),
-    responses((status = 201, body = TableView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody))
+    request_body(content = SaveTable, description = "`command_id` plus the layout; `id` optional (derived from `command_id`); unknown fields are ignored"),
+    responses(
+        (status = 201, description = "The table as saved; a retried `command_id` answers 200", body = TableView),
+        (status = 403, description = "`forbidden`: the role may not edit the floor", body = ErrorBody),
+        (status = 404, description = "`area_not_found` (`field`: `area_id`)", body = ErrorBody),
+        (status = 409, description = "`table_label_taken`", body = ErrorBody),
+        (status = 422, description = "`empty_text`, `text_too_long`, `invalid_seats`, `invalid_geometry`", body = ErrorBody),
+    )
 )]
 pub async fn create_table(
     caller: Caller,
@@ -93,8 +109,15 @@ pub async fn create_table(
 
 #[utoipa::path(
     put, path = "/api/v1/tables/{id}", tag = "floor", security(("bearer" = [])),
-    params(("id" = Uuid, Path)), request_body = TableLayout,
-    responses((status = 200, body = TableView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody))
+    params(("id" = Uuid, Path, description = "The table; an id the venue does not have is 404, never a new table")),
+    request_body(content = SaveTable, description = "`command_id` plus the whole layout; the path names the table; unknown fields are ignored"),
+    responses(
+        (status = 200, body = TableView),
+        (status = 403, description = "`forbidden`: the role may not edit the floor", body = ErrorBody),
+        (status = 404, description = "`table_not_found` (the path names no table here; a PUT never creates), `area_not_found` (`field`: `area_id`)", body = ErrorBody),
+        (status = 409, description = "`table_label_taken`", body = ErrorBody),
+        (status = 422, description = "`empty_text`, `text_too_long`, `invalid_seats`, `invalid_geometry`", body = ErrorBody),
+    )
 )]
 pub async fn update_table(
     caller: Caller,
@@ -131,6 +154,7 @@ async fn save_table(
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct RemoveQuery {
     /// Idempotency id of this removal.
     pub command_id: Uuid,
@@ -144,7 +168,12 @@ pub struct Removed {
 #[utoipa::path(
     delete, path = "/api/v1/tables/{id}", tag = "floor", security(("bearer" = [])),
     params(("id" = Uuid, Path), RemoveQuery),
-    responses((status = 200, body = Removed), (status = 409, description = "`table_in_use`", body = ErrorBody))
+    responses(
+        (status = 200, body = Removed),
+        (status = 403, description = "`forbidden`: the role may not edit the floor", body = ErrorBody),
+        (status = 404, description = "`table_not_found`", body = ErrorBody),
+        (status = 409, description = "`table_in_use`: occupied, merged, dirty, has merged tables or open orders", body = ErrorBody),
+    )
 )]
 pub async fn remove_table(
     caller: Caller,
@@ -169,6 +198,7 @@ pub async fn remove_table(
 #[serde(deny_unknown_fields)]
 pub struct SeatRequest {
     pub command_id: Uuid,
+    #[schema(minimum = 1, maximum = 200)]
     pub guests: i32,
     /// Server for this party; the table's assigned server when absent.
     #[serde(default)]
@@ -186,14 +216,23 @@ pub struct MoveRequest {
 #[serde(deny_unknown_fields)]
 pub struct MergeRequest {
     pub command_id: Uuid,
-    /// Tables to join to the one in the path.
+    #[schema(schema_with = table_ids)]
     pub table_ids: Vec<TableId>,
+}
+
+fn table_ids() -> utoipa::openapi::schema::Array {
+    distinct_ids(
+        "TableId",
+        1,
+        "Tables to join to the one in the path: at least one, each once, not the path's table.",
+    )
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AssignServerRequest {
     pub command_id: Uuid,
+    /// An active staff member, or null to unassign.
     pub server_id: Option<StaffId>,
 }
 
@@ -224,7 +263,13 @@ fn guests(value: i32) -> u16 {
 #[utoipa::path(
     post, path = "/api/v1/tables/{id}/seat", tag = "floor", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = SeatRequest,
-    responses((status = 200, body = TableView), (status = 409, description = "`table_occupied`, `table_needs_cleaning`, `table_merged`", body = ErrorBody), (status = 422, body = ErrorBody))
+    responses(
+        (status = 200, body = TableView),
+        (status = 403, description = "`forbidden`: the role may not take orders", body = ErrorBody),
+        (status = 404, description = "`table_not_found`, `staff_not_found` (`field`: `server_id`)", body = ErrorBody),
+        (status = 409, description = "`table_occupied`, `table_needs_cleaning`, `table_merged`", body = ErrorBody),
+        (status = 422, description = "`invalid_guests`", body = ErrorBody),
+    )
 )]
 pub async fn seat(
     caller: Caller,
@@ -249,7 +294,13 @@ pub async fn seat(
 #[utoipa::path(
     post, path = "/api/v1/tables/{id}/move", tag = "floor", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = MoveRequest,
-    responses((status = 200, description = "The destination table", body = TableView), (status = 409, body = ErrorBody))
+    responses(
+        (status = 200, description = "The destination table", body = TableView),
+        (status = 403, description = "`forbidden`: the role may not take orders", body = ErrorBody),
+        (status = 404, description = "`table_not_found` (the destination with `field`: `to_table_id`)", body = ErrorBody),
+        (status = 409, description = "`table_merged`, `table_not_occupied`, `table_has_merged_tables`; for the destination: `table_merged`, `table_needs_cleaning`, `table_occupied`", body = ErrorBody),
+        (status = 422, description = "`same_table`", body = ErrorBody),
+    )
 )]
 pub async fn move_party(
     caller: Caller,
@@ -273,7 +324,13 @@ pub async fn move_party(
 #[utoipa::path(
     post, path = "/api/v1/tables/{id}/merge", tag = "floor", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = MergeRequest,
-    responses((status = 200, description = "The primary table", body = TableView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody))
+    responses(
+        (status = 200, description = "The primary table", body = TableView),
+        (status = 403, description = "`forbidden`: the role may not take orders", body = ErrorBody),
+        (status = 404, description = "`table_not_found` (`field`: `table_ids[i]` for a joined table)", body = ErrorBody),
+        (status = 409, description = "`table_merged`, `table_needs_cleaning`, `table_has_merged_tables`", body = ErrorBody),
+        (status = 422, description = "`no_tables`, `duplicate_table`", body = ErrorBody),
+    )
 )]
 pub async fn merge(
     caller: Caller,
@@ -300,7 +357,12 @@ macro_rules! simple_table_action {
         #[utoipa::path(
             post, path = $path, tag = "floor", security(("bearer" = [])),
             params(("id" = Uuid, Path)), request_body = CommandOnly,
-            responses((status = 200, body = TableView), (status = 409, description = $conflicts, body = ErrorBody))
+            responses(
+                (status = 200, body = TableView),
+                (status = 403, description = "`forbidden`: the role may not do this", body = ErrorBody),
+                (status = 404, description = "`table_not_found`", body = ErrorBody),
+                (status = 409, description = $conflicts, body = ErrorBody),
+            )
         )]
         pub async fn $name(caller: Caller, ApiPath(id): ApiPath<Uuid>, ApiJson(body): ApiJson<CommandOnly>) -> Result<Executed<TableView>, ApiError> {
             let command = Command::$command { table_id: TableId(id) };
@@ -311,13 +373,13 @@ macro_rules! simple_table_action {
 
 simple_table_action!(
     /// Releases the tables merged into this one.
-    split, "/api/v1/tables/{id}/split", Permission::TakeOrders, SplitTables, "`table_not_merged`");
+    split, "/api/v1/tables/{id}/split", Permission::TakeOrders, SplitTables, "`table_merged`, `table_not_merged`");
 simple_table_action!(
     /// The party asks for the bill.
-    request_bill, "/api/v1/tables/{id}/bill", Permission::TakeOrders, RequestBill, "`table_not_occupied`, `bill_already_requested`");
+    request_bill, "/api/v1/tables/{id}/bill", Permission::TakeOrders, RequestBill, "`table_merged`, `table_not_occupied`, `bill_already_requested`");
 simple_table_action!(
     /// The party left with no open orders: the table needs cleaning.
-    clear, "/api/v1/tables/{id}/clear", Permission::TakeOrders, ClearTable, "`table_has_open_orders`, `table_not_occupied`");
+    clear, "/api/v1/tables/{id}/clear", Permission::TakeOrders, ClearTable, "`table_merged`, `table_has_open_orders`, `table_not_occupied`");
 simple_table_action!(
     /// The table was cleaned and is available again.
     clean, "/api/v1/tables/{id}/clean", Permission::CleanTables, MarkTableClean, "`table_not_dirty`");
@@ -332,7 +394,11 @@ simple_table_action!(
 #[utoipa::path(
     post, path = "/api/v1/tables/{id}/server", tag = "floor", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = AssignServerRequest,
-    responses((status = 200, body = TableView), (status = 404, body = ErrorBody))
+    responses(
+        (status = 200, body = TableView),
+        (status = 403, description = "`forbidden`: the role may not edit the floor", body = ErrorBody),
+        (status = 404, description = "`table_not_found`, `staff_not_found` (`field`: `server_id`)", body = ErrorBody),
+    )
 )]
 pub async fn assign_server(
     caller: Caller,

@@ -18,9 +18,20 @@ use crate::{
 };
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct AlertsQuery {
     /// `open` (default) or `all` (open and recently resolved).
-    pub status: Option<String>,
+    #[param(inline)]
+    pub status: Option<AlertFilter>,
+}
+
+/// Which alerts `GET /food-safety/alerts` lists.
+#[derive(Clone, Copy, Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertFilter {
+    #[default]
+    Open,
+    All,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -33,32 +44,25 @@ pub struct AcknowledgeRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResolveRequest {
     pub command_id: Uuid,
-    /// What was done about it, for the food-safety record. Missing, `null` or blank is
-    /// refused by the rules as `missing_corrective_action`, the code the docs promise.
+    /// What was done about it, for the food-safety record: not blank, at most 500
+    /// characters. Missing, `null` or blank is refused by the rules as
+    /// `missing_corrective_action`, the code the docs promise.
     #[serde(default)]
+    #[schema(required = true, value_type = String, min_length = 1, max_length = 500, pattern = r"\S")]
     pub corrective_action: Option<String>,
 }
 
 #[utoipa::path(
     get, path = "/api/v1/food-safety/alerts", tag = "food-safety", security(("bearer" = [])),
     params(AlertsQuery),
-    responses((status = 200, description = "Newest first", body = Vec<FoodSafetyAlert>), (status = 400, body = ErrorBody))
+    responses((status = 200, description = "Newest first", body = Vec<FoodSafetyAlert>))
 )]
 pub async fn list_alerts(
     caller: Caller,
     ApiQuery(query): ApiQuery<AlertsQuery>,
 ) -> Result<Json<Vec<FoodSafetyAlert>>, ApiError> {
     caller.require(Permission::ViewOrders)?;
-    let open_only = match query.status.as_deref().unwrap_or("open") {
-        "open" => true,
-        "all" => false,
-        other => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("status must be open or all (got {other:?})"),
-            ));
-        }
-    };
+    let open_only = matches!(query.status.unwrap_or_default(), AlertFilter::Open);
     let mut alerts = caller
         .venue
         .read(move |v| {
@@ -82,7 +86,12 @@ fn show(
 #[utoipa::path(
     post, path = "/api/v1/food-safety/alerts/{id}/acknowledge", tag = "food-safety", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = AcknowledgeRequest,
-    responses((status = 200, body = FoodSafetyAlert), (status = 404, description = "`alert_not_found`", body = ErrorBody), (status = 409, description = "`alert_already_acknowledged`", body = ErrorBody))
+    responses(
+        (status = 200, body = FoodSafetyAlert),
+        (status = 403, description = "`forbidden`: the role may not do kitchen work", body = ErrorBody),
+        (status = 404, description = "`alert_not_found`", body = ErrorBody),
+        (status = 409, description = "`alert_already_acknowledged`, `alert_already_resolved`", body = ErrorBody),
+    )
 )]
 pub async fn acknowledge(
     caller: Caller,
@@ -107,8 +116,10 @@ pub async fn acknowledge(
     params(("id" = Uuid, Path)), request_body = ResolveRequest,
     responses(
         (status = 200, body = FoodSafetyAlert),
+        (status = 403, description = "`forbidden`: the role may not do kitchen work", body = ErrorBody),
+        (status = 404, description = "`alert_not_found`", body = ErrorBody),
         (status = 409, description = "`alert_already_resolved`", body = ErrorBody),
-        (status = 422, description = "`missing_corrective_action`", body = ErrorBody),
+        (status = 422, description = "`missing_corrective_action`: blank or over 500 characters", body = ErrorBody),
     )
 )]
 pub async fn resolve(

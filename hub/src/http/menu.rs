@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    body::entity_body,
+    body::{SaveCategory, SaveMenuItem, SaveModifierGroup, SaveStation, entity_body},
     command::{Executed, require_existing, run},
     error::{ApiError, ErrorBody},
     extract::{ApiJson, ApiPath, Caller},
@@ -47,12 +47,17 @@ pub async fn stations(caller: Caller) -> Result<Json<Vec<Station>>, ApiError> {
 
 /// Generates the create (POST) and update (PUT) handlers of one menu entity.
 macro_rules! menu_entity {
-    ($create:ident, $update:ident, $collection:literal, $member:literal, $ty:ty, $label:literal,
-     $missing:literal, |$entity:ident| $command:expr, |$venue:ident, $id:ident| $view:expr) => {
+    ($create:ident, $update:ident, $collection:literal, $member:literal, $ty:ty, $body:ty, $label:literal,
+     $missing:literal, [$($refusal:tt)*], [$($update_refusal:tt)*],
+     |$entity:ident| $command:expr, |$venue:ident, $id:ident| $view:expr) => {
         #[utoipa::path(
             post, path = $collection, tag = "menu", security(("bearer" = [])),
-            request_body(content = $ty, description = "`command_id` plus the entity; `id` optional"),
-            responses((status = 201, body = $ty), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody))
+            request_body(content = $body, description = "`command_id` plus the entity; `id` optional (derived from `command_id`); unknown fields are ignored"),
+            responses(
+                (status = 201, description = "As saved; a retried `command_id` answers 200", body = $ty),
+                (status = 403, description = "`forbidden`: the role may not edit the menu", body = ErrorBody),
+                $($refusal)*
+            )
         )]
         pub async fn $create(caller: Caller, ApiJson(body): ApiJson<serde_json::Value>) -> Result<Executed<$ty>, ApiError> {
             let (command_id, $entity): (Uuid, $ty) = entity_body(body, "id", None, $label)?;
@@ -62,8 +67,13 @@ macro_rules! menu_entity {
 
         #[utoipa::path(
             put, path = $member, tag = "menu", security(("bearer" = [])),
-            params(("id" = Uuid, Path)), request_body = $ty,
-            responses((status = 200, body = $ty), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody))
+            params(("id" = Uuid, Path, description = "The entity; an id the venue does not have is 404, never a new entity")),
+            request_body(content = $body, description = "`command_id` plus the whole entity (omitted fields take their defaults); the path names it; unknown fields are ignored"),
+            responses(
+                (status = 200, body = $ty),
+                (status = 403, description = "`forbidden`: the role may not edit the menu", body = ErrorBody),
+                $($update_refusal)*
+            )
         )]
         pub async fn $update(
             caller: Caller,
@@ -85,8 +95,26 @@ menu_entity!(
     "/api/v1/menu/categories",
     "/api/v1/menu/categories/{id}",
     Category,
+    SaveCategory,
     "category",
     "category_not_found",
+    [(
+        status = 422,
+        description = "`empty_text`, `text_too_long`",
+        body = ErrorBody
+    )],
+    [
+        (
+            status = 404,
+            description = "`category_not_found`: the venue has no such entity; a PUT never creates",
+            body = ErrorBody
+        ),
+        (
+            status = 422,
+            description = "`empty_text`, `text_too_long`",
+            body = ErrorBody
+        ),
+    ],
     |category| Command::SaveCategory { category },
     |venue, id| venue.categories.get(&id).cloned()
 );
@@ -96,8 +124,27 @@ menu_entity!(
     "/api/v1/menu/modifier-groups",
     "/api/v1/menu/modifier-groups/{id}",
     ModifierGroup,
+    SaveModifierGroup,
     "modifier_group",
     "modifier_group_not_found",
+    [(
+        status = 422,
+        description = "`empty_text`, `text_too_long` (`field`: `name` or `options[i].name`), `no_options`, `duplicate_option`, `invalid_choices` (needs `min_choices <= max_choices <= options`)",
+        body = ErrorBody
+    )],
+    [
+        (
+            status = 404,
+            description =
+                "`modifier_group_not_found`: the venue has no such entity; a PUT never creates",
+            body = ErrorBody
+        ),
+        (
+            status = 422,
+            description = "`empty_text`, `text_too_long` (`field`: `name` or `options[i].name`), `no_options`, `duplicate_option`, `invalid_choices` (needs `min_choices <= max_choices <= options`)",
+            body = ErrorBody
+        )
+    ],
     |group| Command::SaveModifierGroup { group },
     |venue, id| venue.modifier_groups.get(&id).cloned()
 );
@@ -107,8 +154,33 @@ menu_entity!(
     "/api/v1/menu/items",
     "/api/v1/menu/items/{id}",
     MenuItem,
+    SaveMenuItem,
     "menu_item",
     "menu_item_not_found",
+    [
+        (
+            status = 404,
+            description = "`category_not_found`, `station_not_found` (`field`: `stations[i]`), `modifier_group_not_found` (`field`: `modifier_groups[i]`)",
+            body = ErrorBody
+        ),
+        (
+            status = 422,
+            description = "`empty_text`, `text_too_long`, `invalid_price`, `no_station`, `invalid_course` (`field`: `default_course`)",
+            body = ErrorBody
+        ),
+    ],
+    [
+        (
+            status = 404,
+            description = "`menu_item_not_found` (the path names nothing here), `category_not_found`, `station_not_found` (`field`: `stations[i]`), `modifier_group_not_found` (`field`: `modifier_groups[i]`)",
+            body = ErrorBody
+        ),
+        (
+            status = 422,
+            description = "`empty_text`, `text_too_long`, `invalid_price`, `no_station`, `invalid_course` (`field`: `default_course`)",
+            body = ErrorBody
+        ),
+    ],
     |item| Command::SaveMenuItem { item },
     |venue, id| venue.items.get(&id).cloned()
 );
@@ -118,8 +190,38 @@ menu_entity!(
     "/api/v1/stations",
     "/api/v1/stations/{id}",
     Station,
+    SaveStation,
     "station",
     "station_not_found",
+    [
+        (
+            status = 409,
+            description = "`station_key_taken`",
+            body = ErrorBody
+        ),
+        (
+            status = 422,
+            description = "`invalid_slug` (`field`: `key`), `empty_text`, `text_too_long`",
+            body = ErrorBody
+        ),
+    ],
+    [
+        (
+            status = 404,
+            description = "`station_not_found`: the venue has no such entity; a PUT never creates",
+            body = ErrorBody
+        ),
+        (
+            status = 409,
+            description = "`station_key_taken`",
+            body = ErrorBody
+        ),
+        (
+            status = 422,
+            description = "`invalid_slug` (`field`: `key`), `empty_text`, `text_too_long`",
+            body = ErrorBody
+        ),
+    ],
     |station| Command::SaveStation { station },
     |venue, id| venue.stations.get(&id).cloned()
 );
@@ -127,6 +229,7 @@ menu_entity!(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AvailabilityRequest {
+    /// Client-generated UUID; retrying with the same id never repeats the change.
     pub command_id: Uuid,
     /// False marks the item sold out (86): new lines of it are refused.
     pub available: bool,
@@ -135,7 +238,11 @@ pub struct AvailabilityRequest {
 #[utoipa::path(
     post, path = "/api/v1/menu/items/{id}/availability", tag = "menu", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = AvailabilityRequest,
-    responses((status = 200, body = MenuItem), (status = 404, body = ErrorBody))
+    responses(
+        (status = 200, body = MenuItem),
+        (status = 403, description = "`forbidden`: the role may not mark items sold out", body = ErrorBody),
+        (status = 404, description = "`menu_item_not_found`", body = ErrorBody),
+    )
 )]
 pub async fn set_availability(
     caller: Caller,

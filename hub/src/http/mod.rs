@@ -6,10 +6,11 @@
 //!   [`food_safety`], [`readings`], [`audit`], [`system`]: handlers; [`scans`] and [`cooling`] read what
 //!   scanners and probes recorded.
 //! - [`extract`]: JSON/path/query extractors with clear errors; the bearer-token `Caller`.
+//! - [`command`]: running a command idempotently and answering with the resulting view.
 //! - [`drain`]: a body the handler left unread is read off (bounded) or the answer says
 //!   `Connection: close`, so keep-alive connections survive refusals.
-//! - [`command`]: running a command idempotently and answering with the resulting view.
-//! - [`error`]: `ApiError` and the error body; [`openapi`]: the document.
+//! - [`error`]: `ApiError` and the error body; [`openapi`]: the document, built once.
+//! - [`route`]: the route table [`routes`] fills, which the document is tested against.
 //! - [`server`]: the accept loop and hyper connections (timeouts, TCP_NODELAY, graceful
 //!   stop); [`admission`]: connection caps and the file-descriptor reserve.
 //! - Read models live in [`crate::view`], shared with the WebSocket gateway.
@@ -30,6 +31,7 @@ pub mod menu;
 pub mod openapi;
 pub mod orders;
 pub mod readings;
+pub mod route;
 pub mod scans;
 pub mod server;
 pub mod setup;
@@ -40,141 +42,139 @@ pub mod venues;
 use std::time::Instant;
 
 use axum::{
-    Json, Router,
+    Router,
     extract::{DefaultBodyLimit, MatchedPath, Request, State},
     middleware::{self, Next},
     response::Response,
-    routing::{get, post},
 };
 use tower_http::catch_panic::CatchPanicLayer;
-use utoipa::OpenApi as _;
 
+use self::route::Routes;
 use crate::app::AppState;
 
 /// Largest request body accepted; an order with hundreds of lines fits easily.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;
 
-pub fn router(state: AppState) -> Router {
-    let api = Router::new()
-        .route("/auth/login", post(auth::login))
-        .route("/auth/refresh", post(auth::refresh))
-        .route("/auth/venue", post(auth::switch_venue))
-        .route(
-            "/venues",
-            get(venues::list_venues).post(venues::create_venue),
+/// Every route of the hub. The router serves exactly these, and a test holds the OpenAPI
+/// document to the same list, so a route cannot be added without being documented.
+pub fn routes() -> Routes {
+    Routes::new()
+        .post("/api/v1/auth/login", auth::login)
+        .post("/api/v1/auth/refresh", auth::refresh)
+        .post("/api/v1/auth/venue", auth::switch_venue)
+        .get("/api/v1/venues", venues::list_venues)
+        .post("/api/v1/venues", venues::create_venue)
+        .post("/api/v1/setup", setup::setup)
+        .get("/api/v1/me", auth::me)
+        .get("/api/v1/venue", auth::venue)
+        .get("/api/v1/info", system::info)
+        .get("/api/v1/openapi.json", openapi::openapi_json)
+        .get("/api/v1/docs", system::api_docs)
+        .get("/api/v1/floor", floor::floor)
+        .post("/api/v1/areas", floor::create_area)
+        .put("/api/v1/areas/{id}", floor::update_area)
+        .post("/api/v1/tables", floor::create_table)
+        .put("/api/v1/tables/{id}", floor::update_table)
+        .delete("/api/v1/tables/{id}", floor::remove_table)
+        .post("/api/v1/tables/{id}/seat", floor::seat)
+        .post("/api/v1/tables/{id}/move", floor::move_party)
+        .post("/api/v1/tables/{id}/merge", floor::merge)
+        .post("/api/v1/tables/{id}/split", floor::split)
+        .post("/api/v1/tables/{id}/bill", floor::request_bill)
+        .post("/api/v1/tables/{id}/clear", floor::clear)
+        .post("/api/v1/tables/{id}/clean", floor::clean)
+        .post("/api/v1/tables/{id}/server", floor::assign_server)
+        .post(
+            "/api/v1/tables/{id}/service-request/acknowledge",
+            floor::acknowledge_service,
         )
-        .route("/setup", post(setup::setup))
-        .route("/me", get(auth::me))
-        .route("/venue", get(auth::venue))
-        .route("/info", get(system::info))
-        .route("/openapi.json", get(openapi_json))
-        .route("/docs", get(system::api_docs))
-        .route("/floor", get(floor::floor))
-        .route("/areas", post(floor::create_area))
-        .route("/areas/{id}", axum::routing::put(floor::update_area))
-        .route("/tables", post(floor::create_table))
-        .route(
-            "/tables/{id}",
-            axum::routing::put(floor::update_table).delete(floor::remove_table),
+        .post(
+            "/api/v1/tables/{id}/service-request/cancel",
+            floor::cancel_service,
         )
-        .route("/tables/{id}/seat", post(floor::seat))
-        .route("/tables/{id}/move", post(floor::move_party))
-        .route("/tables/{id}/merge", post(floor::merge))
-        .route("/tables/{id}/split", post(floor::split))
-        .route("/tables/{id}/bill", post(floor::request_bill))
-        .route("/tables/{id}/clear", post(floor::clear))
-        .route("/tables/{id}/clean", post(floor::clean))
-        .route("/tables/{id}/server", post(floor::assign_server))
-        .route(
-            "/tables/{id}/service-request/acknowledge",
-            post(floor::acknowledge_service),
+        .get("/api/v1/menu", menu::menu)
+        .post("/api/v1/menu/categories", menu::create_category)
+        .put("/api/v1/menu/categories/{id}", menu::update_category)
+        .post("/api/v1/menu/modifier-groups", menu::create_modifier_group)
+        .put(
+            "/api/v1/menu/modifier-groups/{id}",
+            menu::update_modifier_group,
         )
-        .route(
-            "/tables/{id}/service-request/cancel",
-            post(floor::cancel_service),
+        .post("/api/v1/menu/items", menu::create_item)
+        .put("/api/v1/menu/items/{id}", menu::update_item)
+        .post(
+            "/api/v1/menu/items/{id}/availability",
+            menu::set_availability,
         )
-        .route("/menu", get(menu::menu))
-        .route("/menu/categories", post(menu::create_category))
-        .route(
-            "/menu/categories/{id}",
-            axum::routing::put(menu::update_category),
+        .get("/api/v1/stations", menu::stations)
+        .post("/api/v1/stations", menu::create_station)
+        .put("/api/v1/stations/{id}", menu::update_station)
+        .get("/api/v1/orders", orders::list_orders)
+        .post("/api/v1/orders", orders::open_order)
+        .get("/api/v1/orders/{id}", orders::get_order)
+        .post("/api/v1/orders/{id}/lines", orders::add_lines)
+        .post("/api/v1/orders/{id}/fire", orders::fire_course)
+        .post("/api/v1/orders/{id}/lines/start", orders::start_lines)
+        .post("/api/v1/orders/{id}/lines/ready", orders::ready_lines)
+        .post("/api/v1/orders/{id}/lines/serve", orders::serve_lines)
+        .post(
+            "/api/v1/orders/{id}/lines/{line_id}/void",
+            orders::void_line,
         )
-        .route("/menu/modifier-groups", post(menu::create_modifier_group))
-        .route(
-            "/menu/modifier-groups/{id}",
-            axum::routing::put(menu::update_modifier_group),
+        .post(
+            "/api/v1/orders/{id}/stations/{station}/start",
+            orders::start_ticket,
         )
-        .route("/menu/items", post(menu::create_item))
-        .route("/menu/items/{id}", axum::routing::put(menu::update_item))
-        .route(
-            "/menu/items/{id}/availability",
-            post(menu::set_availability),
+        .post(
+            "/api/v1/orders/{id}/stations/{station}/bump",
+            orders::bump_ticket,
         )
-        .route("/stations", get(menu::stations).post(menu::create_station))
-        .route("/stations/{id}", axum::routing::put(menu::update_station))
-        .route("/orders", get(orders::list_orders).post(orders::open_order))
-        .route("/orders/{id}", get(orders::get_order))
-        .route("/orders/{id}/lines", post(orders::add_lines))
-        .route("/orders/{id}/fire", post(orders::fire_course))
-        .route("/orders/{id}/lines/start", post(orders::start_lines))
-        .route("/orders/{id}/lines/ready", post(orders::ready_lines))
-        .route("/orders/{id}/lines/serve", post(orders::serve_lines))
-        .route("/orders/{id}/lines/{line_id}/void", post(orders::void_line))
-        .route(
-            "/orders/{id}/stations/{station}/start",
-            post(orders::start_ticket),
+        .post(
+            "/api/v1/orders/{id}/stations/{station}/recall",
+            orders::recall_ticket,
         )
-        .route(
-            "/orders/{id}/stations/{station}/bump",
-            post(orders::bump_ticket),
+        .post("/api/v1/orders/{id}/serve-ready", orders::serve_ready)
+        .post("/api/v1/orders/{id}/close", orders::close_order)
+        .post("/api/v1/orders/{id}/cancel", orders::cancel_order)
+        .get("/api/v1/staff", staff::list_staff)
+        .post("/api/v1/staff", staff::add_staff)
+        .patch("/api/v1/staff/{id}", staff::update_staff)
+        .post("/api/v1/staff/{id}/pin", staff::set_pin)
+        .post("/api/v1/staff/{id}/password", staff::set_password)
+        .put("/api/v1/staff/{id}/venues", staff::give_venues)
+        .get("/api/v1/devices", devices::list_devices)
+        .post("/api/v1/devices", devices::provision_device)
+        .put("/api/v1/devices/{id}", devices::update_device)
+        .delete("/api/v1/devices/{id}", devices::remove_device)
+        .post("/api/v1/devices/{id}/enabled", devices::set_enabled)
+        .post("/api/v1/devices/{id}/rotate", devices::rotate_secret)
+        .get("/api/v1/devices/{id}/readings", readings::history)
+        .get("/api/v1/food-safety/alerts", food_safety::list_alerts)
+        .get("/api/v1/food-safety/report", readings::report)
+        .post(
+            "/api/v1/food-safety/alerts/{id}/acknowledge",
+            food_safety::acknowledge,
         )
-        .route(
-            "/orders/{id}/stations/{station}/recall",
-            post(orders::recall_ticket),
+        .post(
+            "/api/v1/food-safety/alerts/{id}/resolve",
+            food_safety::resolve,
         )
-        .route("/orders/{id}/serve-ready", post(orders::serve_ready))
-        .route("/orders/{id}/close", post(orders::close_order))
-        .route("/orders/{id}/cancel", post(orders::cancel_order))
-        .route("/staff", get(staff::list_staff).post(staff::add_staff))
-        .route("/staff/{id}", axum::routing::patch(staff::update_staff))
-        .route("/staff/{id}/pin", post(staff::set_pin))
-        .route("/staff/{id}/password", post(staff::set_password))
-        .route("/staff/{id}/venues", axum::routing::put(staff::give_venues))
-        .route(
-            "/devices",
-            get(devices::list_devices).post(devices::provision_device),
-        )
-        .route(
-            "/devices/{id}",
-            axum::routing::put(devices::update_device).delete(devices::remove_device),
-        )
-        .route("/devices/{id}/enabled", post(devices::set_enabled))
-        .route("/devices/{id}/rotate", post(devices::rotate_secret))
-        .route("/devices/{id}/readings", get(readings::history))
-        .route("/food-safety/alerts", get(food_safety::list_alerts))
-        .route("/food-safety/report", get(readings::report))
-        .route(
-            "/food-safety/alerts/{id}/acknowledge",
-            post(food_safety::acknowledge),
-        )
-        .route(
-            "/food-safety/alerts/{id}/resolve",
-            post(food_safety::resolve),
-        )
-        .route("/food-safety/cooling", get(cooling::list_cooling))
-        .route("/scans", get(scans::list_scans))
-        .route("/events", get(audit::events))
-        .route("/screens", get(audit::screens))
-        .method_not_allowed_fallback(system::method_not_allowed);
+        .get("/api/v1/food-safety/cooling", cooling::list_cooling)
+        .get("/api/v1/scans", scans::list_scans)
+        .get("/api/v1/events", audit::events)
+        .get("/api/v1/screens", audit::screens)
+        .get("/ws", crate::ws::connection::upgrade)
+        .get("/healthz", system::healthz)
+        .get("/readyz", system::readyz)
+        .get("/metrics", system::metrics)
+}
 
-    Router::new()
-        .nest("/api/v1", api)
-        .route("/ws", get(crate::ws::connection::upgrade))
-        .route("/healthz", get(system::healthz))
-        .route("/readyz", get(system::readyz))
-        .route("/metrics", get(system::metrics))
-        .fallback(system::static_or_not_found)
+pub fn router(state: AppState) -> Router {
+    routes()
+        .into_router()
+        // After every route: axum gives the fallback to the routes that exist when it is set.
         .method_not_allowed_fallback(system::method_not_allowed)
+        .fallback(system::static_or_not_found)
         .layer(middleware::from_fn_with_state(state.clone(), observe))
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(CatchPanicLayer::custom(|_| {
@@ -185,10 +185,6 @@ pub fn router(state: AppState) -> Router {
         // Outermost: it must see every answer, including the fallback's and a panic's.
         .layer(middleware::from_fn(drain::settle_unread_body))
         .with_state(state)
-}
-
-async fn openapi_json() -> Json<utoipa::openapi::OpenApi> {
-    Json(openapi::ApiDoc::openapi())
 }
 
 /// Counts and times every request by its route template (not its raw path, which would

@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::{
-    body::CommandOnly,
+    body::{CommandOnly, distinct_ids},
     command::{Executed, derived_id, run},
     error::{ApiError, ErrorBody},
     extract::{ApiJson, ApiPath, ApiQuery, Caller},
@@ -30,16 +30,21 @@ pub struct LineRequest {
     #[serde(default)]
     pub line_id: Option<LineId>,
     pub menu_item_id: MenuItemId,
+    #[schema(minimum = 1, maximum = 999)]
     pub quantity: i32,
-    /// Chosen modifier option ids.
     #[serde(default)]
+    #[schema(schema_with = modifier_ids)]
     pub modifiers: Vec<ModifierId>,
+    /// Seats are numbered from 1.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 255)]
     pub seat: Option<i32>,
     /// Course to join (1-9); the item's default when absent.
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 9)]
     pub course: Option<i32>,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub note: Option<String>,
 }
 
@@ -54,15 +59,19 @@ pub struct OpenOrderRequest {
     /// Required for `dine_in`; the table is seated if it is free.
     #[serde(default)]
     pub table_id: Option<TableId>,
+    /// For `dine_in` at a free table (default 1).
     #[serde(default)]
+    #[schema(minimum = 1, maximum = 200)]
     pub guests: Option<i32>,
-    /// Required with an address for `delivery`; optional for `takeaway`.
+    /// Required with an address for `delivery`; optional otherwise.
     #[serde(default)]
     pub customer: Option<Customer>,
     /// Delivery channel, e.g. `gofood`, `grabfood`, `shopeefood`, `phone`.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 40, pattern = r"\S")]
     pub channel: Option<String>,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub note: Option<String>,
     #[serde(default)]
     pub lines: Vec<LineRequest>,
@@ -75,6 +84,7 @@ pub struct OpenOrderRequest {
 #[serde(deny_unknown_fields)]
 pub struct AddLinesRequest {
     pub command_id: Uuid,
+    #[schema(min_items = 1)]
     pub lines: Vec<LineRequest>,
     /// Keep the new lines held even if their course was already fired.
     #[serde(default)]
@@ -85,6 +95,7 @@ pub struct AddLinesRequest {
 #[serde(deny_unknown_fields)]
 pub struct FireRequest {
     pub command_id: Uuid,
+    #[schema(minimum = 1, maximum = 9)]
     pub course: i32,
 }
 
@@ -92,6 +103,7 @@ pub struct FireRequest {
 #[serde(deny_unknown_fields)]
 pub struct LinesRequest {
     pub command_id: Uuid,
+    #[schema(schema_with = line_ids)]
     pub line_ids: Vec<LineId>,
 }
 
@@ -99,16 +111,31 @@ pub struct LinesRequest {
 #[serde(deny_unknown_fields)]
 pub struct ReadyRequest {
     pub command_id: Uuid,
+    #[schema(schema_with = line_ids)]
     pub line_ids: Vec<LineId>,
     /// Only this station's part of each line is ready.
     #[serde(default)]
     pub station_id: Option<StationId>,
 }
 
+fn modifier_ids() -> utoipa::openapi::schema::Array {
+    distinct_ids(
+        "ModifierId",
+        0,
+        "Chosen modifier option ids, each once; every group of the item gets between its `min_choices` and `max_choices`.",
+    )
+}
+
+fn line_ids() -> utoipa::openapi::schema::Array {
+    distinct_ids("LineId", 1, "Lines of the order: at least one, each once.")
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ReasonRequest {
     pub command_id: Uuid,
+    /// Not blank, at most 500 characters.
+    #[schema(min_length = 1, max_length = 500, pattern = r"\S")]
     pub reason: String,
 }
 
@@ -146,9 +173,10 @@ fn show_order(
     request_body = OpenOrderRequest,
     responses(
         (status = 201, description = "The order as opened; a retried `command_id` answers 200 with `Idempotent-Replayed: true`", body = OrderView),
-        (status = 404, description = "`table_not_found`, `menu_item_not_found`", body = ErrorBody),
-        (status = 409, description = "`item_unavailable`, `table_merged`, `table_needs_cleaning`, `order_exists`", body = ErrorBody),
-        (status = 422, description = "`invalid_quantity`, `invalid_modifier`, `missing_table`, `missing_address`, `invalid_field`...", body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role may not take orders", body = ErrorBody),
+        (status = 404, description = "`table_not_found` (`field`: `table_id`), `menu_item_not_found` (`field`: `lines[i].menu_item_id`)", body = ErrorBody),
+        (status = 409, description = "`order_exists`, `table_merged`, `table_needs_cleaning`; lines: `line_exists`, `item_unavailable`", body = ErrorBody),
+        (status = 422, description = "`missing_table`, `unexpected_table`, `missing_address`, `invalid_guests`, `empty_text`, `text_too_long`; lines (`field`: `lines[i]...`): `invalid_quantity`, `invalid_course`, `invalid_seat`, `invalid_modifier`", body = ErrorBody),
     )
 )]
 pub async fn open_order(
@@ -181,32 +209,39 @@ pub async fn open_order(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct OrderListQuery {
     /// `open` (default), `closed`, `cancelled` or `all` (orders still in memory).
-    pub status: Option<String>,
+    #[param(inline)]
+    pub status: Option<OrderFilter>,
+}
+
+/// Which orders `GET /orders` lists.
+#[derive(Clone, Copy, Debug, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OrderFilter {
+    #[default]
+    Open,
+    Closed,
+    Cancelled,
+    All,
 }
 
 #[utoipa::path(
     get, path = "/api/v1/orders", tag = "orders", security(("bearer" = [])),
     params(OrderListQuery),
-    responses((status = 200, description = "Orders by number", body = Vec<OrderView>), (status = 400, body = ErrorBody))
+    responses((status = 200, description = "Orders by number", body = Vec<OrderView>))
 )]
 pub async fn list_orders(
     caller: Caller,
     ApiQuery(query): ApiQuery<OrderListQuery>,
 ) -> Result<Json<Vec<OrderView>>, ApiError> {
     caller.require(Permission::ViewOrders)?;
-    let wanted: Option<OrderStatus> = match query.status.as_deref().unwrap_or("open") {
-        "open" => Some(OrderStatus::Open),
-        "closed" => Some(OrderStatus::Closed),
-        "cancelled" => Some(OrderStatus::Cancelled),
-        "all" => None,
-        other => {
-            return Err(ApiError::bad_request(
-                "invalid_query",
-                format!("status must be open, closed, cancelled or all (got {other:?})"),
-            ));
-        }
+    let wanted: Option<OrderStatus> = match query.status.unwrap_or_default() {
+        OrderFilter::Open => Some(OrderStatus::Open),
+        OrderFilter::Closed => Some(OrderStatus::Closed),
+        OrderFilter::Cancelled => Some(OrderStatus::Cancelled),
+        OrderFilter::All => None,
     };
     let orders = caller
         .venue
@@ -227,7 +262,10 @@ pub async fn list_orders(
 #[utoipa::path(
     get, path = "/api/v1/orders/{id}", tag = "orders", security(("bearer" = [])),
     params(("id" = Uuid, Path)),
-    responses((status = 200, body = OrderView), (status = 404, body = ErrorBody))
+    responses(
+        (status = 200, description = "The order, also when it has left memory (then `table_label` is null)", body = OrderView),
+        (status = 404, description = "`order_not_found`", body = ErrorBody),
+    )
 )]
 pub async fn get_order(
     State(state): State<AppState>,
@@ -279,7 +317,13 @@ async fn order_command(
 #[utoipa::path(
     post, path = "/api/v1/orders/{id}/lines", tag = "orders", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = AddLinesRequest,
-    responses((status = 200, body = OrderView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody))
+    responses(
+        (status = 200, body = OrderView),
+        (status = 403, description = "`forbidden`: the role may not take orders", body = ErrorBody),
+        (status = 404, description = "`order_not_found`, `menu_item_not_found` (`field`: `lines[i].menu_item_id`)", body = ErrorBody),
+        (status = 409, description = "`order_not_open`, `line_exists`, `item_unavailable`", body = ErrorBody),
+        (status = 422, description = "`no_lines`; lines (`field`: `lines[i]...`): `invalid_quantity`, `invalid_course`, `invalid_seat`, `invalid_modifier`, `empty_text`, `text_too_long`", body = ErrorBody),
+    )
 )]
 pub async fn add_lines(
     caller: Caller,
@@ -305,7 +349,13 @@ pub async fn add_lines(
 #[utoipa::path(
     post, path = "/api/v1/orders/{id}/fire", tag = "orders", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = FireRequest,
-    responses((status = 200, body = OrderView), (status = 409, description = "`nothing_to_fire`, `order_not_open`", body = ErrorBody))
+    responses(
+        (status = 200, body = OrderView),
+        (status = 403, description = "`forbidden`: the role may not take orders", body = ErrorBody),
+        (status = 404, description = "`order_not_found`", body = ErrorBody),
+        (status = 409, description = "`nothing_to_fire`, `order_not_open`", body = ErrorBody),
+        (status = 422, description = "`invalid_course`", body = ErrorBody),
+    )
 )]
 pub async fn fire_course(
     caller: Caller,
@@ -330,7 +380,13 @@ pub async fn fire_course(
 #[utoipa::path(
     post, path = "/api/v1/orders/{id}/lines/start", tag = "kitchen", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = LinesRequest,
-    responses((status = 200, body = OrderView), (status = 409, description = "`invalid_line_transition`", body = ErrorBody))
+    responses(
+        (status = 200, body = OrderView),
+        (status = 403, description = "`forbidden`: the role may not do kitchen work", body = ErrorBody),
+        (status = 404, description = "`order_not_found`, `line_not_found` (`field`: `line_ids[i]`)", body = ErrorBody),
+        (status = 409, description = "`order_not_open`, `invalid_line_transition` (a line is not `fired`)", body = ErrorBody),
+        (status = 422, description = "`no_lines`, `duplicate_line`", body = ErrorBody),
+    )
 )]
 pub async fn start_lines(
     caller: Caller,
@@ -355,7 +411,13 @@ pub async fn start_lines(
 #[utoipa::path(
     post, path = "/api/v1/orders/{id}/lines/ready", tag = "kitchen", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = ReadyRequest,
-    responses((status = 200, body = OrderView), (status = 409, description = "`invalid_line_transition`", body = ErrorBody))
+    responses(
+        (status = 200, body = OrderView),
+        (status = 403, description = "`forbidden`: the role may not do kitchen work", body = ErrorBody),
+        (status = 404, description = "`order_not_found`, `line_not_found` (`field`: `line_ids[i]`), `station_not_found`", body = ErrorBody),
+        (status = 409, description = "`order_not_open`, `invalid_line_transition` (a line is not `fired` or `in_progress`, or not routed to `station_id`, or that station finished it)", body = ErrorBody),
+        (status = 422, description = "`no_lines`, `duplicate_line`", body = ErrorBody),
+    )
 )]
 pub async fn ready_lines(
     caller: Caller,
@@ -381,7 +443,12 @@ pub async fn ready_lines(
 #[utoipa::path(
     post, path = "/api/v1/orders/{id}/lines/serve", tag = "orders", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = LinesRequest,
-    responses((status = 200, body = OrderView), (status = 409, description = "`invalid_line_transition`", body = ErrorBody))
+    responses(
+        (status = 200, body = OrderView),
+        (status = 404, description = "`order_not_found`, `line_not_found` (`field`: `line_ids[i]`)", body = ErrorBody),
+        (status = 409, description = "`order_not_open`, `invalid_line_transition` (a line is not `ready`)", body = ErrorBody),
+        (status = 422, description = "`no_lines`, `duplicate_line`", body = ErrorBody),
+    )
 )]
 pub async fn serve_lines(
     caller: Caller,
@@ -409,8 +476,9 @@ pub async fn serve_lines(
     responses(
         (status = 200, body = OrderView),
         (status = 403, description = "`manager_approval_required` once cooking started; `forbidden` for roles that cannot void", body = ErrorBody),
-        (status = 409, description = "`line_already_voided`", body = ErrorBody),
-        (status = 422, description = "`missing_reason`", body = ErrorBody),
+        (status = 404, description = "`order_not_found`, `line_not_found`", body = ErrorBody),
+        (status = 409, description = "`order_not_open`, `line_already_voided`", body = ErrorBody),
+        (status = 422, description = "`missing_reason`: blank or over 500 characters", body = ErrorBody),
     )
 )]
 pub async fn void_line(
@@ -437,7 +505,12 @@ pub async fn void_line(
 #[utoipa::path(
     post, path = "/api/v1/orders/{id}/close", tag = "orders", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = CommandOnly,
-    responses((status = 200, body = OrderView), (status = 409, description = "`order_has_unserved_lines`, `order_not_open`", body = ErrorBody))
+    responses(
+        (status = 200, body = OrderView),
+        (status = 403, description = "`forbidden`: the role may not close orders", body = ErrorBody),
+        (status = 404, description = "`order_not_found`", body = ErrorBody),
+        (status = 409, description = "`order_has_unserved_lines`, `order_not_open`", body = ErrorBody),
+    )
 )]
 pub async fn close_order(
     caller: Caller,
@@ -458,7 +531,13 @@ pub async fn close_order(
 #[utoipa::path(
     post, path = "/api/v1/orders/{id}/cancel", tag = "orders", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = ReasonRequest,
-    responses((status = 200, body = OrderView), (status = 409, description = "`order_has_fired_lines`, `order_not_open`", body = ErrorBody))
+    responses(
+        (status = 200, body = OrderView),
+        (status = 403, description = "`forbidden`: the role may not cancel orders", body = ErrorBody),
+        (status = 404, description = "`order_not_found`", body = ErrorBody),
+        (status = 409, description = "`order_has_fired_lines`, `order_not_open`", body = ErrorBody),
+        (status = 422, description = "`missing_reason`: blank or over 500 characters", body = ErrorBody),
+    )
 )]
 pub async fn cancel_order(
     caller: Caller,
@@ -525,7 +604,8 @@ macro_rules! station_action {
             request_body = CommandOnly,
             responses(
                 (status = 200, body = OrderView),
-                (status = 404, description = "`order_not_found`, `station_not_found`", body = ErrorBody),
+                (status = 403, description = "`forbidden`: the role may not do kitchen work", body = ErrorBody),
+                (status = 404, description = "`order_not_found`, `station_not_found` (`field`: `station`)", body = ErrorBody),
                 (status = 409, description = $conflicts, body = ErrorBody),
             )
         )]
@@ -544,18 +624,22 @@ macro_rules! station_action {
 
 station_action!(
     /// Start cooking the station's fired lines.
-    start_ticket, "/api/v1/orders/{id}/stations/{station}/start", StartTicket, "`nothing_to_start`");
+    start_ticket, "/api/v1/orders/{id}/stations/{station}/start", StartTicket, "`order_not_open`, `nothing_to_start`");
 station_action!(
     /// The station's part of the order is done.
-    bump_ticket, "/api/v1/orders/{id}/stations/{station}/bump", BumpTicket, "`nothing_to_bump`");
+    bump_ticket, "/api/v1/orders/{id}/stations/{station}/bump", BumpTicket, "`order_not_open`, `nothing_to_bump`");
 station_action!(
     /// Bring a bumped ticket back onto the station's screen.
-    recall_ticket, "/api/v1/orders/{id}/stations/{station}/recall", RecallTicket, "`ticket_on_screen`, `not_at_station`");
+    recall_ticket, "/api/v1/orders/{id}/stations/{station}/recall", RecallTicket, "`order_not_open`, `ticket_on_screen`, `not_at_station`");
 
 #[utoipa::path(
     post, path = "/api/v1/orders/{id}/serve-ready", tag = "kitchen", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = CommandOnly,
-    responses((status = 200, body = OrderView), (status = 409, description = "`nothing_to_serve`", body = ErrorBody))
+    responses(
+        (status = 200, body = OrderView),
+        (status = 404, description = "`order_not_found`", body = ErrorBody),
+        (status = 409, description = "`order_not_open`, `nothing_to_serve`", body = ErrorBody),
+    )
 )]
 pub async fn serve_ready(
     caller: Caller,

@@ -39,14 +39,18 @@ const DEFAULT_HISTORY_LIMIT: u32 = 1000;
 const MAX_HISTORY_LIMIT: u32 = 10_000;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct HistoryQuery {
-    /// RFC 3339 instant, inclusive; default `to` minus 24 hours.
+    /// RFC 3339 instant, inclusive, before `to`; default `to` minus 24 hours.
+    #[param(format = DateTime)]
     pub from: Option<String>,
     /// RFC 3339 instant, exclusive; default now.
+    #[param(format = DateTime)]
     pub to: Option<String>,
     /// Only this probe of the device (`main`, `core`); default every probe.
     pub probe: Option<String>,
     /// 1-10 000, default 1000: the newest readings of the range are kept.
+    #[param(minimum = 1, maximum = 10000)]
     pub limit: Option<u32>,
 }
 
@@ -169,10 +173,13 @@ pub async fn history(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReportQuery {
     /// The venue-local day, `YYYY-MM-DD`; default today in the venue's timezone.
+    #[param(format = Date)]
     pub date: Option<String>,
     /// `json` (default) or `csv` (a file download).
+    #[param(pattern = "^(json|csv)$")]
     pub format: Option<String>,
 }
 
@@ -269,7 +276,10 @@ pub struct CoolingLine {
     get, path = "/api/v1/food-safety/report", tag = "food-safety", security(("bearer" = [])),
     params(ReportQuery),
     responses(
-        (status = 200, description = "JSON, or with `format=csv` a `text/csv` attachment", body = FoodSafetyReport),
+        (status = 200, description = "JSON, or with `format=csv` a `text/csv` attachment", content(
+            (FoodSafetyReport = "application/json"),
+            (String = "text/csv"),
+        )),
         (status = 403, description = "`forbidden`: the role may not read temperatures", body = ErrorBody),
         (status = 422, description = "`invalid_date`, `invalid_format` (with `field`)", body = ErrorBody),
     )

@@ -4,7 +4,7 @@
 
 use axum::Json;
 use serde::Deserialize;
-use utoipa::IntoParams;
+use utoipa::{IntoParams, ToSchema};
 
 use super::{
     error::{ApiError, ErrorBody},
@@ -17,25 +17,32 @@ const MAX_LIMIT: usize = 500;
 const DEFAULT_LIMIT: usize = 100;
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ScansQuery {
     /// `receiving`, `counting` or `waste`; all of them when absent.
-    pub purpose: Option<String>,
+    #[param(inline)]
+    pub purpose: Option<StockPurpose>,
     /// How many, newest first: 1 to 500, default 100.
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<usize>,
 }
 
-fn parse_purpose(purpose: Option<&str>) -> Result<Option<ScannerPurpose>, ApiError> {
-    let Some(purpose) = purpose else {
-        return Ok(None);
-    };
-    match purpose {
-        "receiving" => Ok(Some(ScannerPurpose::Receiving)),
-        "counting" => Ok(Some(ScannerPurpose::Counting)),
-        "waste" => Ok(Some(ScannerPurpose::Waste)),
-        other => Err(ApiError::bad_request(
-            "invalid_query",
-            format!("purpose must be receiving, counting or waste (got {other:?})"),
-        )),
+/// The scanner purposes that record stock (a pass scanner reads tickets, not scans).
+#[derive(Clone, Copy, Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum StockPurpose {
+    Receiving,
+    Counting,
+    Waste,
+}
+
+impl From<StockPurpose> for ScannerPurpose {
+    fn from(purpose: StockPurpose) -> Self {
+        match purpose {
+            StockPurpose::Receiving => ScannerPurpose::Receiving,
+            StockPurpose::Counting => ScannerPurpose::Counting,
+            StockPurpose::Waste => ScannerPurpose::Waste,
+        }
     }
 }
 
@@ -44,8 +51,7 @@ fn parse_purpose(purpose: Option<&str>) -> Result<Option<ScannerPurpose>, ApiErr
     params(ScansQuery),
     responses(
         (status = 200, description = "Newest first", body = Vec<ScanView>),
-        (status = 400, description = "`invalid_query`", body = ErrorBody),
-        (status = 403, body = ErrorBody),
+        (status = 403, description = "`forbidden`: the role may not do kitchen work", body = ErrorBody),
     )
 )]
 pub async fn list_scans(
@@ -53,7 +59,7 @@ pub async fn list_scans(
     ApiQuery(query): ApiQuery<ScansQuery>,
 ) -> Result<Json<Vec<ScanView>>, ApiError> {
     caller.require(Permission::KitchenWork)?;
-    let purpose = parse_purpose(query.purpose.as_deref())?;
+    let purpose = query.purpose.map(ScannerPurpose::from);
     let limit = query.limit.unwrap_or(DEFAULT_LIMIT);
     if !(1..=MAX_LIMIT).contains(&limit) {
         return Err(ApiError::bad_request(

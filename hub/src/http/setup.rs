@@ -12,33 +12,29 @@ use super::{
     auth::{TokenResponse, tokens_for},
     error::{ApiError, ErrorBody},
     extract::ApiJson,
+    venues::NewVenue,
 };
 use crate::{
     app::AppState,
     auth::{Identity, hash_secret, validate_password},
-    domain::{Actor, Command, Role, StaffId, TenantId, username_key},
-    engine::{Envelope, VenueHandle, VenueSettings},
+    domain::{
+        Actor, Command, Role, StaffId, TenantId, username_key,
+        venue::{is_blank, is_space},
+    },
+    engine::{Envelope, VenueHandle},
     store::{TenantRecord, UsernameClaim, VenueRecord},
 };
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct SetupVenue {
-    /// Short lowercase name used at PIN login, e.g. `kemang`.
-    pub slug: String,
-    pub name: String,
-    #[serde(default = "default_timezone")]
-    pub timezone: String,
-    #[serde(default = "default_currency")]
-    pub currency: String,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 pub struct SetupOwner {
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: String,
+    /// No spaces, at most 64 characters.
+    #[schema(min_length = 1, max_length = 64, pattern = r"^\S+$")]
     pub username: String,
     /// At least 8 characters.
+    #[schema(min_length = 8)]
     pub password: String,
 }
 
@@ -48,16 +44,8 @@ pub struct SetupRequest {
     /// The restaurant company (tenant); defaults to the venue's name.
     #[serde(default)]
     pub tenant_name: Option<String>,
-    pub venue: SetupVenue,
+    pub venue: NewVenue,
     pub owner: SetupOwner,
-}
-
-fn default_timezone() -> String {
-    "Asia/Jakarta".into()
-}
-
-fn default_currency() -> String {
-    "IDR".into()
 }
 
 #[utoipa::path(
@@ -65,8 +53,9 @@ fn default_currency() -> String {
     request_body = SetupRequest,
     responses(
         (status = 201, description = "Venue and owner created; the owner is logged in", body = TokenResponse),
-        (status = 409, description = "`already_set_up`: the hub has a venue", body = ErrorBody),
-        (status = 422, description = "`invalid_slug`, `weak_password`, `empty_text`...", body = ErrorBody),
+        (status = 409, description = "`already_set_up`: the hub has a venue; `venue_slug_taken`", body = ErrorBody),
+        (status = 422, description = "`weak_password`, `invalid_text` (`field`: `owner.name`, `owner.username`), `invalid_slug`, `invalid_currency`, `empty_text`, `text_too_long`", body = ErrorBody),
+        (status = 503, description = "`unavailable`: the store cannot be reached or the hub is stopping", body = ErrorBody),
     )
 )]
 pub async fn setup(
@@ -85,8 +74,7 @@ pub async fn setup(
         ("owner.name", &request.owner.name, 120),
         ("owner.username", &request.owner.username, 64),
     ] {
-        let value = value.trim();
-        if value.is_empty() || value.chars().count() > max {
+        if is_blank(value) || value.chars().count() > max {
             return Err(ApiError::invalid_field(
                 "invalid_text",
                 field,
@@ -94,7 +82,7 @@ pub async fn setup(
             ));
         }
     }
-    if request.owner.username.chars().any(char::is_whitespace) {
+    if request.owner.username.chars().any(is_space) {
         return Err(ApiError::invalid_field(
             "invalid_text",
             "owner.username",
@@ -129,13 +117,9 @@ pub async fn setup(
         .map_err(|e| ApiError::Internal(e.into()))??;
     // The store decides, in the transaction that creates the venue, whether any venue
     // exists: not this hub's memory, which another hub sharing the database cannot update.
-    let settings = VenueSettings {
-        timezone: &request.venue.timezone,
-        currency: &request.venue.currency,
-    };
     let venue = state
         .engine
-        .set_up_first_venue(tenant.clone(), record, settings, &owner)
+        .set_up_first_venue(tenant.clone(), record, request.venue.settings(), &owner)
         .await?
         .ok_or_else(already)?;
     venue

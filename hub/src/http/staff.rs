@@ -55,15 +55,22 @@ pub struct AddStaffRequest {
     pub command_id: Uuid,
     #[serde(default)]
     pub staff_id: Option<StaffId>,
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: String,
+    /// Only an owner may add an owner.
     pub role: Role,
-    /// 4-8 digits, unique in the venue.
+    /// 4-8 digits, unique in the venue. A staff member needs a PIN, or a username and
+    /// password.
     #[serde(default)]
+    #[schema(pattern = "^[0-9]{4,8}$")]
     pub pin: Option<String>,
+    /// Unique in the venue, case-insensitively.
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 64, pattern = r"\S")]
     pub username: Option<String>,
     /// At least 8 characters; needs `username`. Usernames are unique in the whole hub.
     #[serde(default)]
+    #[schema(min_length = 8)]
     pub password: Option<String>,
 }
 
@@ -71,8 +78,9 @@ pub struct AddStaffRequest {
 #[serde(deny_unknown_fields)]
 pub struct StaffVenuesRequest {
     pub command_id: Uuid,
-    /// Ids of other venues of the tenant (see `GET /venues`); replaces the earlier list,
-    /// `[]` takes every other venue back.
+    /// Ids of other venues of the tenant (see `GET /venues`), at most 64; replaces the
+    /// earlier list, `[]` takes every other venue back.
+    #[schema(max_items = 64)]
     pub venues: Vec<VenueId>,
 }
 
@@ -81,6 +89,7 @@ pub struct StaffVenuesRequest {
 pub struct UpdateStaffRequest {
     pub command_id: Uuid,
     #[serde(default)]
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: Option<String>,
     #[serde(default)]
     pub role: Option<Role>,
@@ -92,6 +101,8 @@ pub struct UpdateStaffRequest {
 #[serde(deny_unknown_fields)]
 pub struct PinRequest {
     pub command_id: Uuid,
+    /// 4-8 digits, unique in the venue.
+    #[schema(pattern = "^[0-9]{4,8}$")]
     pub pin: String,
 }
 
@@ -99,6 +110,8 @@ pub struct PinRequest {
 #[serde(deny_unknown_fields)]
 pub struct PasswordRequest {
     pub command_id: Uuid,
+    /// At least 8 characters.
+    #[schema(min_length = 8)]
     pub password: String,
 }
 
@@ -111,7 +124,7 @@ async fn hash(secret: String) -> Result<String, ApiError> {
 
 #[utoipa::path(
     get, path = "/api/v1/staff", tag = "staff", security(("bearer" = [])),
-    responses((status = 200, body = Vec<StaffView>), (status = 403, body = ErrorBody))
+    responses((status = 200, description = "By name", body = Vec<StaffView>), (status = 403, description = "`forbidden`: the role may not manage staff", body = ErrorBody))
 )]
 pub async fn list_staff(caller: Caller) -> Result<Json<Vec<StaffView>>, ApiError> {
     caller.require(Permission::ManageStaff)?;
@@ -127,10 +140,10 @@ pub async fn list_staff(caller: Caller) -> Result<Json<Vec<StaffView>>, ApiError
     post, path = "/api/v1/staff", tag = "staff", security(("bearer" = [])),
     request_body = AddStaffRequest,
     responses(
-        (status = 201, body = StaffView),
+        (status = 201, description = "Added; a retried `command_id` answers 200", body = StaffView),
         (status = 403, description = "`forbidden`, `owner_only`", body = ErrorBody),
-        (status = 409, description = "`pin_taken`, `username_taken`", body = ErrorBody),
-        (status = 422, description = "`invalid_pin`, `weak_password`, `missing_credentials`", body = ErrorBody),
+        (status = 409, description = "`pin_taken`, `username_taken`, `staff_exists`", body = ErrorBody),
+        (status = 422, description = "`invalid_pin`, `weak_password`, `missing_username`, `missing_credentials`, `empty_text`, `text_too_long`", body = ErrorBody),
     )
 )]
 pub async fn add_staff(
@@ -209,8 +222,8 @@ pub async fn add_staff(
     responses(
         (status = 200, body = StaffView),
         (status = 403, description = "`forbidden`, `owner_only`: only an owner gives venues", body = ErrorBody),
-        (status = 404, description = "`staff_not_found`", body = ErrorBody),
-        (status = 422, description = "`unknown_venue` (not a venue of the tenant), `own_venue`, `too_many_venues`", body = ErrorBody),
+        (status = 404, description = "`staff_not_found`; `venue_not_found` (`field`: `venues[i]`) for an id that is not a venue of the tenant", body = ErrorBody),
+        (status = 422, description = "`own_venue`, `too_many_venues`", body = ErrorBody),
     )
 )]
 pub async fn give_venues(
@@ -226,10 +239,12 @@ pub async fn give_venues(
             .venue(*venue)
             .is_some_and(|v| v.tenant() == caller.claims.tenant);
         if !ours {
-            return Err(ApiError::invalid_field(
-                "unknown_venue",
-                format!("venues[{index}]"),
-                format!("{venue} is not a venue of your company"),
+            return Err(ApiError::Rejected(
+                crate::domain::Rejection::not_found(
+                    "venue_not_found",
+                    format!("venue {venue} of your company"),
+                )
+                .within(format!("venues[{index}]")),
             ));
         }
     }
@@ -252,7 +267,12 @@ pub async fn give_venues(
 #[utoipa::path(
     patch, path = "/api/v1/staff/{id}", tag = "staff", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = UpdateStaffRequest,
-    responses((status = 200, body = StaffView), (status = 404, body = ErrorBody))
+    responses(
+        (status = 200, body = StaffView),
+        (status = 403, description = "`forbidden`, `owner_only`", body = ErrorBody),
+        (status = 404, description = "`staff_not_found`; `venue_not_found` (`field`: `venues[i]`) for an id that is not a venue of the tenant", body = ErrorBody),
+        (status = 422, description = "`empty_text`, `text_too_long`", body = ErrorBody),
+    )
 )]
 pub async fn update_staff(
     caller: Caller,
@@ -280,7 +300,13 @@ pub async fn update_staff(
 #[utoipa::path(
     post, path = "/api/v1/staff/{id}/pin", tag = "staff", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = PinRequest,
-    responses((status = 200, body = StaffView), (status = 409, description = "`pin_taken`", body = ErrorBody), (status = 422, body = ErrorBody))
+    responses(
+        (status = 200, body = StaffView),
+        (status = 403, description = "`forbidden`, `owner_only`", body = ErrorBody),
+        (status = 404, description = "`staff_not_found`; `venue_not_found` (`field`: `venues[i]`) for an id that is not a venue of the tenant", body = ErrorBody),
+        (status = 409, description = "`pin_taken`", body = ErrorBody),
+        (status = 422, description = "`invalid_pin`", body = ErrorBody),
+    )
 )]
 pub async fn set_pin(
     State(state): State<AppState>,
@@ -310,7 +336,13 @@ pub async fn set_pin(
 #[utoipa::path(
     post, path = "/api/v1/staff/{id}/password", tag = "staff", security(("bearer" = [])),
     params(("id" = Uuid, Path)), request_body = PasswordRequest,
-    responses((status = 200, body = StaffView), (status = 409, description = "`no_username`", body = ErrorBody), (status = 422, body = ErrorBody))
+    responses(
+        (status = 200, body = StaffView),
+        (status = 403, description = "`forbidden`, `owner_only`", body = ErrorBody),
+        (status = 404, description = "`staff_not_found`; `venue_not_found` (`field`: `venues[i]`) for an id that is not a venue of the tenant", body = ErrorBody),
+        (status = 409, description = "`no_username`", body = ErrorBody),
+        (status = 422, description = "`weak_password`", body = ErrorBody),
+    )
 )]
 pub async fn set_password(
     caller: Caller,

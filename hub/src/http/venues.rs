@@ -22,18 +22,28 @@ use crate::{
     store::{TenantRecord, VenueRecord},
 };
 
+/// A venue as its owner describes it, at first-run setup or when adding one to the tenant.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
-pub struct CreateVenueRequest {
-    pub command_id: Uuid,
-    /// Short lowercase name typed at PIN login, e.g. `senopati`; unique in the hub.
+pub struct NewVenue {
+    /// Short lowercase name typed at PIN login, e.g. `kemang`: 1-40 of `a-z 0-9 - _`,
+    /// unique in the hub.
+    #[schema(min_length = 1, max_length = 40, pattern = "^[a-z0-9_-]+$")]
     pub slug: String,
+    #[schema(min_length = 1, max_length = 120, pattern = r"\S")]
     pub name: String,
-    /// IANA zone; what "today" means in the venue's reports.
+    /// An IANA zone name, what "today" means in the venue's reports; default `Asia/Jakarta`.
     #[serde(default = "default_timezone")]
+    #[schema(
+        min_length = 1,
+        max_length = 64,
+        pattern = r"\S",
+        default = "Asia/Jakarta"
+    )]
     pub timezone: String,
-    /// ISO 4217 code.
+    /// ISO 4217 code; default `IDR`.
     #[serde(default = "default_currency")]
+    #[schema(pattern = "^[A-Z]{3}$", default = "IDR")]
     pub currency: String,
 }
 
@@ -43,6 +53,23 @@ fn default_timezone() -> String {
 
 fn default_currency() -> String {
     "IDR".into()
+}
+
+impl NewVenue {
+    pub fn settings(&self) -> VenueSettings<'_> {
+        VenueSettings {
+            timezone: &self.timezone,
+            currency: &self.currency,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateVenueRequest {
+    /// Client-generated UUID; retrying with the same id never creates a second venue.
+    pub command_id: Uuid,
+    pub venue: NewVenue,
 }
 
 #[utoipa::path(
@@ -97,7 +124,7 @@ pub async fn list_venues(
         (status = 200, description = "A retry of the same `command_id`: the venue it created", body = VenueSummary),
         (status = 403, description = "`forbidden`: only an owner adds venues", body = ErrorBody),
         (status = 409, description = "`venue_slug_taken`", body = ErrorBody),
-        (status = 422, description = "`invalid_slug`, `invalid_timezone`, `invalid_currency`, `empty_text`...", body = ErrorBody),
+        (status = 422, description = "`invalid_slug`, `invalid_timezone` (not an IANA zone), `invalid_currency`, `empty_text`, `text_too_long`", body = ErrorBody),
     )
 )]
 pub async fn create_venue(
@@ -116,17 +143,13 @@ pub async fn create_venue(
     let record = VenueRecord {
         id: derived_id(request.command_id, "venue", 0),
         tenant_id: tenant.id,
-        slug: request.slug.clone(),
-        name: request.name.clone(),
+        slug: request.venue.slug.clone(),
+        name: request.venue.name.clone(),
         created_at: chrono::Utc::now(),
-    };
-    let settings = VenueSettings {
-        timezone: &request.timezone,
-        currency: &request.currency,
     };
     let (venue, outcome) = state
         .engine
-        .create_venue(tenant, record, settings, request.command_id)
+        .create_venue(tenant, record, request.venue.settings(), request.command_id)
         .await?;
     // Live at once: screens subscribe and delivery alerts run without waiting for a restart.
     state.gateway.projector(venue.id()).await?;

@@ -48,13 +48,24 @@ use crate::{
 pub const SUBPROTOCOL: &str = "almahira.v1";
 
 /// Optional query of `GET /ws`.
-#[derive(Debug, serde::Deserialize)]
+#[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UpgradeQuery {
     /// The screen's name for the journal and presence, e.g. `kds-grill-1`.
     pub device: Option<String>,
 }
 
 /// `GET /ws`: upgrades to the screen protocol.
+#[utoipa::path(
+    get, path = "/ws", tag = "live",
+    description = "Upgrades to the WebSocket screen protocol `almahira.v1` (docs/websocket.md). The access token travels as the subprotocol `bearer.<token>` or in a first `hello` frame, so the upgrade itself needs none.",
+    params(UpgradeQuery),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket upgrade request (missing `Connection: upgrade`, `Upgrade: websocket`, `Sec-WebSocket-Key` or version 13)", content_type = "text/plain", body = String),
+        (status = 426, description = "The connection cannot be upgraded", content_type = "text/plain", body = String),
+    )
+)]
 pub async fn upgrade(
     State(state): State<AppState>,
     headers: HeaderMap,

@@ -34,6 +34,7 @@ mod firmware;
 mod helpers;
 mod live;
 mod mqtt;
+mod openapi;
 mod orders;
 mod readings;
 mod recovery;

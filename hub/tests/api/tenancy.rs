@@ -390,8 +390,7 @@ async fn setup_on_a_database_another_hub_set_up_is_refused(db: TestDatabase) {
 async fn an_owner_adds_a_venue_that_runs_at_once_and_survives_a_restart(db: TestDatabase) {
     let hub = TestHub::start_with_mqtt(&db).await;
     let owner = demo_owner(&hub).await;
-    let create =
-        json!({"command_id": command_id(), "slug": "senopati", "name": "Almahira Senopati"});
+    let create = json!({"command_id": command_id(), "venue": {"slug": "senopati", "name": "Almahira Senopati"}});
     let created = owner
         .post("/api/v1/venues", create.clone())
         .await
@@ -405,10 +404,17 @@ async fn an_owner_adds_a_venue_that_runs_at_once_and_survives_a_restart(db: Test
     owner
         .post(
             "/api/v1/venues",
-            json!({"command_id": command_id(), "slug": "senopati", "name": "Again"}),
+            json!({"command_id": command_id(), "venue": {"slug": "senopati", "name": "Again"}}),
         )
         .await
         .expect_error(StatusCode::CONFLICT, "venue_slug_taken");
+    owner
+        .post(
+            "/api/v1/venues",
+            json!({"command_id": command_id(), "venue": {"slug": "mars", "name": "Mars", "timezone": "Mars/Olympus"}}),
+        )
+        .await
+        .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "invalid_timezone");
     let venues = owner.get("/api/v1/venues").await.expect(StatusCode::OK);
     let slugs: Vec<&str> = venues
         .as_array()
@@ -422,7 +428,7 @@ async fn an_owner_adds_a_venue_that_runs_at_once_and_survives_a_restart(db: Test
         .await
         .post(
             "/api/v1/venues",
-            json!({"command_id": command_id(), "slug": "blok-m", "name": "Blok M"}),
+            json!({"command_id": command_id(), "venue": {"slug": "blok-m", "name": "Blok M"}}),
         )
         .await
         .expect_error(StatusCode::FORBIDDEN, "forbidden");
@@ -505,7 +511,7 @@ async fn staff_reach_another_venue_only_while_an_owner_gives_it_to_them(db: Test
     let senopati = owner
         .post(
             "/api/v1/venues",
-            json!({"command_id": command_id(), "slug": "senopati", "name": "Almahira Senopati"}),
+            json!({"command_id": command_id(), "venue": {"slug": "senopati", "name": "Almahira Senopati"}}),
         )
         .await
         .expect(StatusCode::CREATED);
@@ -544,7 +550,7 @@ async fn staff_reach_another_venue_only_while_an_owner_gives_it_to_them(db: Test
     owner
         .send(reqwest::Method::PUT, &path, Some(give(json!([lain.id()]))))
         .await
-        .expect_error(StatusCode::UNPROCESSABLE_ENTITY, "unknown_venue");
+        .expect_error(StatusCode::NOT_FOUND, "venue_not_found");
     let given = owner
         .send(
             reqwest::Method::PUT,
