@@ -221,6 +221,15 @@ PY
     change "pip install -r $file"
     python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore -r "$file"
   done
+  # The tests run the installed commands (schemathesis) by name; under pyenv a new command
+  # is on PATH only once its shim exists.
+  if command -v pyenv >/dev/null 2>&1; then
+    pyenv rehash
+  fi
+  if [[ -f hub/tests/schemathesis/requirements.txt ]] && ! command -v schemathesis >/dev/null 2>&1; then
+    echo "schemathesis was installed but is not on PATH ($(python3 -c 'import sysconfig; print(sysconfig.get_path("scripts"))'))" >&2
+    exit 1
+  fi
 }
 
 # rustfmt and clippy are separate rustup components a minimal toolchain may lack.
