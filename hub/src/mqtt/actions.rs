@@ -19,9 +19,14 @@ use serde_json::json;
 use tokio::sync::mpsc;
 use uuid::Uuid;
 
-use super::{Downlink, code::DeviceError, directory::DirectoryEntry, limiter::LogLimiter};
+use super::{
+    Downlink,
+    code::DeviceError,
+    directory::{DirectoryEntry, VenueDevice},
+    limiter::LogLimiter,
+};
 use crate::{
-    domain::{Actor, Command, CoolingBatchId, DeviceId, OrderId, StationId},
+    domain::{Actor, Command, CoolingBatchId, OrderId, StationId},
     engine::{EngineError, Envelope, VenueHandle},
     metrics::Metrics,
     ws::Gateway,
@@ -159,7 +164,7 @@ pub fn rule_envelope(entry: &DirectoryEntry, command: Command) -> Envelope {
 }
 
 /// Which ticket each bump bar points at.
-pub type Cursors = Arc<DashMap<DeviceId, OrderId>>;
+pub type Cursors = Arc<DashMap<VenueDevice, OrderId>>;
 
 /// The station's tickets as its screen orders them, with their printed codes.
 struct StationView {
@@ -201,11 +206,11 @@ pub async fn bump_bar_key(
     };
     let count = view.tickets.len();
     let position = cursors
-        .get(&entry.device.id)
+        .get(&entry.device_ref())
         .and_then(|at| view.tickets.iter().position(|(id, _)| *id == *at));
     let show_cursor = |index: usize| {
         let (order_id, code) = &view.tickets[index];
-        cursors.insert(entry.device.id, *order_id);
+        cursors.insert(entry.device_ref(), *order_id);
         if let Some(station_key) = &view.station_key {
             gateway.publish_ephemeral(
                 entry.venue_id,
@@ -287,10 +292,10 @@ pub async fn bump_bar_key(
             if bumped && let Some(index) = target {
                 match view.tickets.get(index + 1) {
                     Some((next, _)) => {
-                        cursors.insert(entry.device.id, *next);
+                        cursors.insert(entry.device_ref(), *next);
                     }
                     None => {
-                        cursors.remove(&entry.device.id);
+                        cursors.remove(&entry.device_ref());
                     }
                 }
             }

@@ -32,14 +32,14 @@ use super::{
     Downlink, Ending, Presence, RawMessage,
     actions::{self, Cursors, Feedback, device_envelope, rule_envelope},
     code::DeviceError,
-    directory::{Directory, DirectoryEntry},
+    directory::{Directory, DirectoryEntry, VenueDevice},
     limiter::LogLimiter,
     sequence::{SequenceTrack, Verdict},
 };
 use crate::{
     domain::{
-        AlertId, Command, CoolingBatchId, CoolingProgress, DeviceId, DeviceKind, Event, ScanId,
-        ScannedCode, ScannerPurpose, VenueId,
+        AlertId, Command, CoolingBatchId, CoolingProgress, DeviceKind, Event, ScanId, ScannedCode,
+        ScannerPurpose, VenueId,
         floor::ServiceReason,
         food_safety::{
             CoolingAction, CoolingBatch, FoodSafetyAlertKind, ProbeAction, ProbeMonitor,
@@ -69,7 +69,7 @@ struct CoolingTrack {
     rule: CoolingBatch,
 }
 
-type CoolingTracks = Arc<DashMap<(DeviceId, String), CoolingTrack>>;
+type CoolingTracks = Arc<DashMap<(VenueDevice, String), CoolingTrack>>;
 
 type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
 
@@ -129,10 +129,10 @@ pub struct Bridge {
     metrics: Metrics,
     downlinks: mpsc::Sender<Downlink>,
     log_limiter: Arc<LogLimiter>,
-    tracks: HashMap<DeviceId, DeviceTrack>,
+    tracks: HashMap<VenueDevice, DeviceTrack>,
     /// Open probe alerts the rules raised, so a restart does not raise them twice and a
     /// recovery marks the right one.
-    open_alerts: Arc<DashMap<(DeviceId, FoodSafetyAlertKind), AlertId>>,
+    open_alerts: Arc<DashMap<(VenueDevice, FoodSafetyAlertKind), AlertId>>,
     queues: HashMap<VenueId, mpsc::UnboundedSender<Job>>,
     tick_every: Duration,
     /// Open connections per device, from the gate (embedded broker only: then the gate
@@ -214,19 +214,20 @@ impl Bridge {
                 let mut monitor = ProbeMonitor::new(limits.clone());
                 monitor.assume_heard(now);
                 self.tracks
-                    .entry(entry.device.id)
+                    .entry(entry.device_ref())
                     .or_insert_with(DeviceTrack::new)
                     .monitor = Some(monitor);
             }
         }
         for handle in venues.into_values() {
+            let venue_id = handle.id();
             let open = handle
-                .read(|venue| {
+                .read(move |venue| {
                     venue
                         .food_safety_alerts
                         .values()
                         .filter(|a| a.is_open() && a.recovered_at.is_none())
-                        .map(|a| ((a.device_id, a.kind), a.id))
+                        .map(|a| (((venue_id, a.device_id), a.kind), a.id))
                         .collect::<Vec<_>>()
                 })
                 .await
@@ -235,14 +236,14 @@ impl Bridge {
                 self.open_alerts.insert(key, id);
             }
             let cooling = handle
-                .read(|venue| {
+                .read(move |venue| {
                     venue
                         .cooling_batches
                         .values()
                         .filter(|b| b.is_active())
                         .map(|b| {
                             (
-                                (b.device_id, b.probe.clone()),
+                                ((venue_id, b.device_id), b.probe.clone()),
                                 b.id,
                                 b.label.clone(),
                                 b.rule(),
@@ -365,7 +366,7 @@ impl Bridge {
         let now = Utc::now();
         let track = self
             .tracks
-            .entry(entry.device.id)
+            .entry(entry.device_ref())
             .or_insert_with(DeviceTrack::new);
         let mut in_order = true;
         if let (Some(msg_id), Some(seq)) = (uplink.message.msg_id(), uplink.message.seq()) {
@@ -415,7 +416,7 @@ impl Bridge {
                 if status.state == DeviceState::Online {
                     // Devices announce `online` right after connecting: their counter may
                     // start again (with an external broker this is the only sign of it).
-                    if let Some(track) = self.tracks.get_mut(&entry.device.id) {
+                    if let Some(track) = self.tracks.get_mut(&entry.device_ref()) {
                         track.sequence.connected();
                     }
                 }
@@ -517,7 +518,7 @@ impl Bridge {
                 }
             });
             for reading in &telemetry.readings {
-                let key = (entry.device.id, reading.probe.clone());
+                let key = (entry.device_ref(), reading.probe.clone());
                 let actions = match self.cooling.get_mut(&key) {
                     Some(mut track) => track.rule.observe(reading.celsius, measured_at),
                     None => continue,
@@ -529,7 +530,7 @@ impl Bridge {
                 self.apply_cooling_actions(entry, &key, actions, Some(reading.celsius), clocks);
             }
         }
-        let Some(track) = self.tracks.get_mut(&entry.device.id) else {
+        let Some(track) = self.tracks.get_mut(&entry.device_ref()) else {
             return;
         };
         if telemetry.ts.is_some() && in_order {
@@ -561,7 +562,7 @@ impl Bridge {
     }
 
     fn went_offline(&mut self, entry: &Arc<DirectoryEntry>, now: DateTime<Utc>) {
-        let Some(track) = self.tracks.get_mut(&entry.device.id) else {
+        let Some(track) = self.tracks.get_mut(&entry.device_ref()) else {
             return;
         };
         let clocks = Clocks {
@@ -582,7 +583,7 @@ impl Bridge {
                     live.last_seen = Some(Utc::now());
                 });
                 self.tracks
-                    .entry(entry.device.id)
+                    .entry(entry.device_ref())
                     .or_insert_with(DeviceTrack::new)
                     .sequence
                     .connected();
@@ -608,7 +609,7 @@ impl Bridge {
         if let Some(entry) = current.filter(|e| e.device.enabled && e.device.id == entry.device.id)
         {
             self.tracks
-                .entry(entry.device.id)
+                .entry(entry.device_ref())
                 .or_insert_with(DeviceTrack::new);
             self.went_offline(&entry, Utc::now());
         }
@@ -616,12 +617,12 @@ impl Bridge {
 
     fn on_tick(&mut self) {
         let now = Utc::now();
-        let entries: HashMap<DeviceId, Arc<DirectoryEntry>> = self
+        let entries: HashMap<VenueDevice, Arc<DirectoryEntry>> = self
             .directory
             .entries()
             .into_iter()
             .filter(|e| e.device.enabled)
-            .map(|e| (e.device.id, e))
+            .map(|e| (e.device_ref(), e))
             .collect();
         // Disabled and removed devices are not watched for silence.
         self.tracks.retain(|id, _| entries.contains_key(id));
@@ -682,7 +683,7 @@ impl Bridge {
                     since,
                 } => {
                     let kind = FoodSafetyAlertKind::from(kind);
-                    let key = (entry.device.id, kind);
+                    let key = (entry.device_ref(), kind);
                     if self.open_alerts.contains_key(&key) {
                         continue;
                     }
@@ -705,7 +706,9 @@ impl Bridge {
                 }
                 ProbeAction::Recovered { kind } => {
                     let kind = FoodSafetyAlertKind::from(kind);
-                    if let Some((_, alert_id)) = self.open_alerts.remove(&(entry.device.id, kind)) {
+                    if let Some((_, alert_id)) =
+                        self.open_alerts.remove(&(entry.device_ref(), kind))
+                    {
                         let command = Command::MarkFoodSafetyRecovered { alert_id };
                         self.execute(entry, command, |_| {});
                     }
@@ -719,7 +722,7 @@ impl Bridge {
     fn apply_cooling_actions(
         &mut self,
         entry: &Arc<DirectoryEntry>,
-        key: &(DeviceId, String),
+        key: &(VenueDevice, String),
         actions: Vec<CoolingAction>,
         celsius: Option<f64>,
         clocks: Clocks,
@@ -886,7 +889,7 @@ impl Bridge {
                 if device.kind != DeviceKind::Probe {
                     return wrong_kind(self, "probe");
                 }
-                let key = (device.id, probe.clone());
+                let key = (entry.device_ref(), probe.clone());
                 let batch_id =
                     CoolingBatchId(crate::http::command::derived_id(device.id.0, &msg_id, 2));
                 if self.cooling.contains_key(&key) {
@@ -937,7 +940,7 @@ impl Bridge {
                 let found = self
                     .cooling
                     .iter()
-                    .find(|t| t.key().0 == device.id && t.label == batch)
+                    .find(|t| t.key().0 == entry.device_ref() && t.label == batch)
                     .map(|t| (t.key().clone(), t.batch_id));
                 if let Some((key, _)) = &found {
                     self.cooling.remove(key);

@@ -25,6 +25,10 @@ use crate::{
 /// How long a credential change waits for the connections it closes.
 const SESSIONS_CLOSE_PATIENCE: Duration = Duration::from_secs(5);
 
+/// What names one device in the hub: device ids are chosen per venue (a client may pick
+/// one), so everything kept per device is kept per venue and device.
+pub type VenueDevice = (VenueId, DeviceId);
+
 /// A device as the MQTT side sees it, with its venue.
 #[derive(Clone, Debug)]
 pub struct DirectoryEntry {
@@ -34,6 +38,12 @@ pub struct DirectoryEntry {
     pub device: Device,
     /// The right to hold connections under the device's credential as it is in `device`.
     pub access: Arc<Access>,
+}
+
+impl DirectoryEntry {
+    pub fn device_ref(&self) -> VenueDevice {
+        (self.venue_id, self.device.id)
+    }
 }
 
 /// The right to hold MQTT connections under one credential: a device's key with its
@@ -108,7 +118,7 @@ struct Inner {
     sync: DeviceSync,
     /// SHA-256 of secrets that already passed argon2, per device and secret hash, so a
     /// reconnect storm after a Wi-Fi outage does not cost one argon2 run per device each.
-    verified: DashMap<DeviceId, (String, [u8; 32])>,
+    verified: DashMap<VenueDevice, (String, [u8; 32])>,
     /// Engine events the bridge answers with downlinks (a waiter answered a call).
     reactions: Option<mpsc::UnboundedSender<Arc<Published>>>,
     /// argon2 runs at once: each takes ~19 MiB and tens of milliseconds, so a reconnect
@@ -156,9 +166,10 @@ impl Directory {
     /// Whether `secret` is the device's current secret. Runs argon2 off the async threads
     /// the first time, a few at once; a repeat of a secret that already matched the same
     /// hash is answered from memory (a wrong one is never remembered).
-    pub async fn verify(&self, device: &Device, secret: &str) -> bool {
+    pub async fn verify(&self, entry: &DirectoryEntry, secret: &str) -> bool {
+        let device = &entry.device;
         let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
-        if let Some(known) = self.inner.verified.get(&device.id)
+        if let Some(known) = self.inner.verified.get(&entry.device_ref())
             && known.0 == device.secret_hash
             && known.1 == digest
         {
@@ -174,7 +185,7 @@ impl Directory {
         if matches {
             self.inner
                 .verified
-                .insert(device.id, (device.secret_hash.clone(), digest));
+                .insert(entry.device_ref(), (device.secret_hash.clone(), digest));
         }
         matches
     }
@@ -227,7 +238,7 @@ impl Directory {
             let keep = venue != slug || keys.contains(key);
             if !keep {
                 revoked.push(entry.access.clone());
-                forgotten.push(entry.device.id);
+                forgotten.push(entry.device_ref());
             }
             keep
         });

@@ -376,7 +376,7 @@ impl Gate {
             let Some(entry) = self.directory.lookup(name.venue, name.key).await else {
                 return Err(Refusal::UnknownDevice);
             };
-            if !self.directory.verify(&entry.device, secret).await {
+            if !self.directory.verify(&entry, secret).await {
                 return Err(Refusal::BadSecret);
             }
             if !entry.device.enabled {

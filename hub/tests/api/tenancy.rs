@@ -630,3 +630,50 @@ async fn staff_reach_another_venue_only_while_an_owner_gives_it_to_them(db: Test
     manager.get("/api/v1/floor").await.expect(StatusCode::OK);
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn devices_two_venues_gave_one_id_are_watched_apart() {
+    let db = TestDatabase::new(Backend::Sqlite).await;
+    let hub = TestHub::start_with_mqtt(&db).await;
+    let owner = demo_owner(&hub).await;
+    owner
+        .post(
+            "/api/v1/venues",
+            json!({"command_id": command_id(), "venue": {"slug": "senopati", "name": "Almahira Senopati"}}),
+        )
+        .await
+        .expect(StatusCode::CREATED);
+    let senopati = password_login(
+        &hub.client(),
+        json!({"username": "owner", "password": OWNER_PASSWORD, "venue": "senopati"}),
+    )
+    .await;
+    // Both venues name their walk-in probe with the same (client-chosen) device id.
+    let shared = Uuid::new_v4();
+    let mut probes = Vec::new();
+    for api in [&owner, &senopati] {
+        let mut body = crate::mqtt::fridge("walk-in", 15, 60);
+        body["device_id"] = json!(shared);
+        let credentials = crate::mqtt::provision(api, body).await;
+        let device =
+            crate::mqtt::Device::connect(hub.mqtt.unwrap(), &credentials, "walk-in", false)
+                .await
+                .unwrap();
+        probes.push((api, credentials, device));
+    }
+    // Each venue's probe reads critical in turn: each venue gets its own alert; the first
+    // one open must not silence the other venue's.
+    for (api, credentials, device) in &mut probes {
+        device.reading(12.0, chrono::Utc::now()).await;
+        let alerts =
+            crate::mqtt::alerts_until(api, &credentials.device_id, "a critical alert", |a| {
+                a.iter().any(|a| a["kind"] == "critical")
+            })
+            .await;
+        assert_eq!(alerts.len(), 1, "{alerts:#?}");
+    }
+    for (_, _, device) in probes {
+        device.disconnect().await;
+    }
+    hub.stop().await;
+}
