@@ -8,7 +8,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
-import { describeApi, schemaTree, typeLabel } from "../lib/openapi.js";
+import { describeApi, limitsOf, schemaTree, typeLabel } from "../lib/openapi.js";
 import { launchBrowser } from "./support/browser.js";
 import { ROOT, startHub } from "./support/hub.js";
 
@@ -53,10 +53,51 @@ test("the model lists every operation of the hub's document", async () => {
   assert.deepEqual(open.auth, ["bearer"]);
   assert.equal(open.body.schema.ref, "OpenOrderRequest");
   assert.ok(open.errorCodes.includes("item_unavailable"), open.errorCodes.join(","));
-  const request = model.schemas.find((s) => s.name === "OpenOrderRequest").tree;
-  const table = request.fields.find((f) => f.name === "table_id");
-  assert.equal(typeLabel(table.schema), "TableId | null");
-  assert.deepEqual(request.fields.filter((f) => f.required).map((f) => f.name), ["command_id", "kind"]);
+  // The hub's document says each kind of order as its own shape, told apart by `kind`.
+  const schema = (name) => model.schemas.find((s) => s.name === name).tree;
+  const field = (tree, name) => tree.fields.find((f) => f.name === name);
+  const request = schema("OpenOrderRequest");
+  assert.equal(request.type, "one of");
+  assert.equal(request.discriminator, "kind");
+  assert.deepEqual(request.variants.map((v) => [v.label, v.value]), [["Dine-in order", "dine_in"], ["Takeaway order", "takeaway"], ["Delivery order", "delivery"]]);
+  const [dineIn, takeaway, delivery] = request.variants.map((v) => v.tree);
+  assert.deepEqual(dineIn.fields.filter((f) => f.required).map((f) => f.name), ["command_id", "kind", "table_id"]);
+  assert.deepEqual(takeaway.fields.filter((f) => f.required).map((f) => f.name), ["command_id", "kind"]);
+  assert.equal(field(takeaway, "table_id").schema.type, "null", "a takeaway names no table");
+  assert.equal(typeLabel(field(dineIn, "table_id").schema), "TableId");
+  assert.equal(typeLabel(field(dineIn, "customer").schema), "Customer | null");
+  assert.equal(typeLabel(field(dineIn, "lines").schema), "[LineRequest]");
+  assert.ok(request.shared.includes("command_id") && request.shared.includes("lines") && !request.shared.includes("kind"), request.shared.join(","));
+  // A delivery's customer is Customer (allOf) with a required address: one merged field list.
+  const customer = field(delivery, "customer");
+  assert.ok(customer.required);
+  assert.deepEqual(customer.schema.includes, ["Customer"]);
+  assert.deepEqual(customer.schema.fields.filter((f) => f.required).map((f) => f.name), ["address", "name"]);
+  assert.deepEqual(limitsOf(field(dineIn, "guests").schema), [{ text: "1 to 200" }]);
+
+  // Login is a PIN or a password; each shape leaves the other's fields out.
+  const login = schema("LoginRequest");
+  assert.deepEqual(login.variants.map((v) => v.label), ["PIN login", "Password login"]);
+  assert.deepEqual(login.variants.map((v) => v.tree.fields.filter((f) => f.required).map((f) => f.name)), [["pin", "venue"], ["password", "username"]]);
+  assert.deepEqual(limitsOf(field(login.variants[0].tree, "pin").schema), [{ label: "pattern", code: "^[0-9]{4,8}$" }]);
+  assert.equal(typeLabel(field(login.variants[1].tree, "venue").schema), "string | null");
+
+  // Composed schemas read as one field list; limits and defaults are kept.
+  const view = schema("OrderView");
+  assert.deepEqual(view.includes, ["Order"]);
+  for (const name of ["id", "lines", "status", "subtotal", "ticket_code"]) assert.ok(field(view, name)?.required, `OrderView requires ${name}`);
+  const table = schema("SaveTable");
+  assert.equal(typeLabel(field(table, "id").schema), "string (uuid) | null");
+  assert.match(field(table, "id").schema.description, /derived from `command_id`/);
+  assert.deepEqual(limitsOf(field(table, "label").schema), [{ text: "at most 20 characters" }, { text: "not blank" }]);
+  assert.deepEqual(limitsOf(field(table, "width").schema), [{ text: "> 0" }, { label: "default", code: "60" }]);
+  assert.deepEqual(limitsOf(field(schema("LineRequest"), "modifiers").schema), [{ text: "no duplicates" }]);
+  assert.deepEqual(limitsOf(field(schema("StaffVenuesRequest"), "venues").schema), [{ text: "at most 64 items" }]);
+
+  // Responses carry their headers.
+  const created = open.responses.find((r) => r.status === "201");
+  assert.deepEqual(created.headers.map((h) => h.name), ["Idempotent-Replayed", "X-Venue-Seq"]);
+  assert.deepEqual(limitsOf(created.headers[0].schema), [{ label: "one of", values: ["true", "false"] }]);
   assert.equal(typeLabel(schemaTree({ type: "array", items: { $ref: "#/components/schemas/LineRequest" } })), "[LineRequest]");
 });
 
