@@ -1,6 +1,7 @@
 // The readable API reference (/api/v1/docs) and the landing page that links to it, in
 // chromium against the real hub: the page renders the hub's own OpenAPI document, shows
-// known operations with their parameters, bodies, responses and error codes, searches,
+// known operations with their parameters, bodies (alternative shapes, merged schemas, the
+// limits of each field), responses with their headers and error codes, searches,
 // loads nothing from outside the hub, and is screenshotted at wall-screen and phone size
 // (target/screenshots/) for a person to look at.
 import assert from "node:assert/strict";
@@ -123,13 +124,26 @@ test("the API reference renders the hub's operations offline and searches them",
   await open.locator(".op-body").waitFor();
   assert.equal(await open.getAttribute("open"), "");
   const text = await open.innerText();
-  for (const shown of ["Request body", "command_id", "kind", "lines", "required", "201", "409", "item_unavailable", "Authorization: Bearer"]) {
+  for (const shown of [
+    "Request body", "One of: Dine-in order | Takeaway order | Delivery order", "chosen by the required field kind", "kind: \"dine_in\"",
+    "command_id", "kind", "lines", "table_id", "required", "1 to 200", "Leave out (or send as null): table_id",
+    "201", "409", "item_unavailable", "Idempotent-Replayed", "X-Venue-Seq", "Authorization: Bearer",
+  ]) {
     assert.ok(text.toLowerCase().includes(shown.toLowerCase()), `open_order shows ${shown}:\n${text}`);
   }
+  // Required fields are marked as such, in a shape and among the fields all shapes take.
+  const badge = (scope, name) => scope.locator("ul.fields > li", { has: page.locator(`:scope > .field-head > code.name:text-is("${name}")`) }).first().locator(":scope > .field-head .badge");
+  assert.equal(await badge(open.locator(".variant", { hasText: "Dine-in order" }), "table_id").textContent(), "required");
+  assert.equal(await badge(open.locator(".variant", { hasText: "Takeaway order" }), "customer").textContent(), "optional");
+  assert.equal(await badge(open, "command_id").textContent(), "required");
   const stray = await page.evaluate(() => {
-    const walker = document.createTreeWalker(document.getElementById("operations"), NodeFilter.SHOW_TEXT);
+    const walker = document.createTreeWalker(document.querySelector("main"), NodeFilter.SHOW_TEXT);
     const found = [];
-    while (walker.nextNode()) if (/^(null|undefined|\[object Object\])$/.test(walker.currentNode.data.trim())) found.push(walker.currentNode.parentElement.outerHTML.slice(0, 200));
+    while (walker.nextNode()) {
+      // A description may name `null` in its own words (`Missing, null or blank is refused`).
+      const quoted = walker.currentNode.parentElement.matches(".desc code");
+      if (!quoted && /^(null|undefined|\[object Object\])$/.test(walker.currentNode.data.trim())) found.push(walker.currentNode.parentElement.outerHTML.slice(0, 200));
+    }
     return found;
   });
   assert.deepEqual(stray, [], "no placeholder text leaks into the page");
