@@ -165,6 +165,32 @@ test("the API reference renders the hub's operations offline and searches them",
   assert.deepEqual(page.errors, [], "the page threw nothing");
 });
 
+test("bodies with alternative shapes or composed schemas read well on a wall screen and a phone", async () => {
+  const expected = {
+    login: ["One of: PIN login | Password login", "PIN login", "Password login", "pin", "venue", "pattern ^[0-9]{4,8}$", "username", "Leave out (or send as null): password, username", "TokenResponse"],
+    open_order: ["One of: Dine-in order | Takeaway order | Delivery order", "Built on Customer; every field:", "address", "In all 3 shapes:", "command_id"],
+    create_table: ["SaveTable", "label", "at most 20 characters · not blank", "> 0 · default 60", "1 to 100", "string (uuid) | null", "X-Venue-Seq"],
+  };
+  for (const size of SIZES) {
+    const page = await openPage(size);
+    for (const [id, shown] of Object.entries(expected)) {
+      await page.goto(`${hub.base}/api/v1/docs#op-${id}`);
+      const op = page.locator(`#op-${id}`);
+      await op.locator(".op-body").waitFor();
+      await page.waitForFunction((anchor) => document.getElementById(anchor).open, `op-${id}`);
+      const text = await op.innerText();
+      for (const part of shown) assert.ok(text.includes(part), `${id} shows ${part} at ${size.name}:\n${text}`);
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(wide <= 0, `${id} opened is ${wide}px wider than a ${size.name} screen`);
+      await page.screenshot({ path: join(SHOTS, `api-docs-${id}-${size.name}.png`) });
+      await op.screenshot({ path: join(SHOTS, `api-docs-${id}-whole-${size.name}.png`) });
+    }
+    assert.deepEqual(page.foreign, [], "nothing is loaded from outside the hub");
+    assert.deepEqual(page.errors, [], "the page threw nothing");
+    await page.close();
+  }
+});
+
 test("the landing page links to the readable reference; both fit a phone", async () => {
   for (const size of SIZES) {
     const page = await openPage(size);
