@@ -1,6 +1,7 @@
 // The readable API reference (/api/v1/docs) and the landing page that links to it, in
 // chromium against the real hub: the page renders the hub's own OpenAPI document, shows
-// known operations with their parameters, bodies, responses and error codes, searches,
+// known operations with their parameters, bodies (alternative shapes, merged schemas, the
+// limits of each field), responses with their headers and error codes, searches,
 // loads nothing from outside the hub, and is screenshotted at wall-screen and phone size
 // (target/screenshots/) for a person to look at.
 import assert from "node:assert/strict";
@@ -8,7 +9,7 @@ import { mkdir } from "node:fs/promises";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 
-import { describeApi, schemaTree, typeLabel } from "../lib/openapi.js";
+import { describeApi, limitsOf, schemaTree, typeLabel } from "../lib/openapi.js";
 import { launchBrowser } from "./support/browser.js";
 import { ROOT, startHub } from "./support/hub.js";
 
@@ -53,10 +54,51 @@ test("the model lists every operation of the hub's document", async () => {
   assert.deepEqual(open.auth, ["bearer"]);
   assert.equal(open.body.schema.ref, "OpenOrderRequest");
   assert.ok(open.errorCodes.includes("item_unavailable"), open.errorCodes.join(","));
-  const request = model.schemas.find((s) => s.name === "OpenOrderRequest").tree;
-  const table = request.fields.find((f) => f.name === "table_id");
-  assert.equal(typeLabel(table.schema), "TableId | null");
-  assert.deepEqual(request.fields.filter((f) => f.required).map((f) => f.name), ["command_id", "kind"]);
+  // The hub's document says each kind of order as its own shape, told apart by `kind`.
+  const schema = (name) => model.schemas.find((s) => s.name === name).tree;
+  const field = (tree, name) => tree.fields.find((f) => f.name === name);
+  const request = schema("OpenOrderRequest");
+  assert.equal(request.type, "one of");
+  assert.equal(request.discriminator, "kind");
+  assert.deepEqual(request.variants.map((v) => [v.label, v.value]), [["Dine-in order", "dine_in"], ["Takeaway order", "takeaway"], ["Delivery order", "delivery"]]);
+  const [dineIn, takeaway, delivery] = request.variants.map((v) => v.tree);
+  assert.deepEqual(dineIn.fields.filter((f) => f.required).map((f) => f.name), ["command_id", "kind", "table_id"]);
+  assert.deepEqual(takeaway.fields.filter((f) => f.required).map((f) => f.name), ["command_id", "kind"]);
+  assert.equal(field(takeaway, "table_id").schema.type, "null", "a takeaway names no table");
+  assert.equal(typeLabel(field(dineIn, "table_id").schema), "TableId");
+  assert.equal(typeLabel(field(dineIn, "customer").schema), "Customer | null");
+  assert.equal(typeLabel(field(dineIn, "lines").schema), "[LineRequest]");
+  assert.ok(request.shared.includes("command_id") && request.shared.includes("lines") && !request.shared.includes("kind"), request.shared.join(","));
+  // A delivery's customer is Customer (allOf) with a required address: one merged field list.
+  const customer = field(delivery, "customer");
+  assert.ok(customer.required);
+  assert.deepEqual(customer.schema.includes, ["Customer"]);
+  assert.deepEqual(customer.schema.fields.filter((f) => f.required).map((f) => f.name), ["address", "name"]);
+  assert.deepEqual(limitsOf(field(dineIn, "guests").schema), [{ text: "1 to 200" }]);
+
+  // Login is a PIN or a password; each shape leaves the other's fields out.
+  const login = schema("LoginRequest");
+  assert.deepEqual(login.variants.map((v) => v.label), ["PIN login", "Password login"]);
+  assert.deepEqual(login.variants.map((v) => v.tree.fields.filter((f) => f.required).map((f) => f.name)), [["pin", "venue"], ["password", "username"]]);
+  assert.deepEqual(limitsOf(field(login.variants[0].tree, "pin").schema), [{ label: "pattern", code: "^[0-9]{4,8}$" }]);
+  assert.equal(typeLabel(field(login.variants[1].tree, "venue").schema), "string | null");
+
+  // Composed schemas read as one field list; limits and defaults are kept.
+  const view = schema("OrderView");
+  assert.deepEqual(view.includes, ["Order"]);
+  for (const name of ["id", "lines", "status", "subtotal", "ticket_code"]) assert.ok(field(view, name)?.required, `OrderView requires ${name}`);
+  const table = schema("SaveTable");
+  assert.equal(typeLabel(field(table, "id").schema), "string (uuid) | null");
+  assert.match(field(table, "id").schema.description, /derived from `command_id`/);
+  assert.deepEqual(limitsOf(field(table, "label").schema), [{ text: "at most 20 characters" }, { text: "not blank" }]);
+  assert.deepEqual(limitsOf(field(table, "width").schema), [{ text: "> 0" }, { label: "default", code: "60" }]);
+  assert.deepEqual(limitsOf(field(schema("LineRequest"), "modifiers").schema), [{ text: "no duplicates" }]);
+  assert.deepEqual(limitsOf(field(schema("StaffVenuesRequest"), "venues").schema), [{ text: "at most 64 items" }]);
+
+  // Responses carry their headers.
+  const created = open.responses.find((r) => r.status === "201");
+  assert.deepEqual(created.headers.map((h) => h.name), ["Idempotent-Replayed", "X-Venue-Seq"]);
+  assert.deepEqual(limitsOf(created.headers[0].schema), [{ label: "one of", values: ["true", "false"] }]);
   assert.equal(typeLabel(schemaTree({ type: "array", items: { $ref: "#/components/schemas/LineRequest" } })), "[LineRequest]");
 });
 
@@ -82,13 +124,26 @@ test("the API reference renders the hub's operations offline and searches them",
   await open.locator(".op-body").waitFor();
   assert.equal(await open.getAttribute("open"), "");
   const text = await open.innerText();
-  for (const shown of ["Request body", "command_id", "kind", "lines", "required", "201", "409", "item_unavailable", "Authorization: Bearer"]) {
+  for (const shown of [
+    "Request body", "One of: Dine-in order | Takeaway order | Delivery order", "chosen by the required field kind", "kind: \"dine_in\"",
+    "command_id", "kind", "lines", "table_id", "required", "1 to 200", "Leave out (or send as null): table_id",
+    "201", "409", "item_unavailable", "Idempotent-Replayed", "X-Venue-Seq", "Authorization: Bearer",
+  ]) {
     assert.ok(text.toLowerCase().includes(shown.toLowerCase()), `open_order shows ${shown}:\n${text}`);
   }
+  // Required fields are marked as such, in a shape and among the fields all shapes take.
+  const badge = (scope, name) => scope.locator("ul.fields > li", { has: page.locator(`:scope > .field-head > code.name:text-is("${name}")`) }).first().locator(":scope > .field-head .badge");
+  assert.equal(await badge(open.locator(".variant", { hasText: "Dine-in order" }), "table_id").textContent(), "required");
+  assert.equal(await badge(open.locator(".variant", { hasText: "Takeaway order" }), "customer").textContent(), "optional");
+  assert.equal(await badge(open, "command_id").textContent(), "required");
   const stray = await page.evaluate(() => {
-    const walker = document.createTreeWalker(document.getElementById("operations"), NodeFilter.SHOW_TEXT);
+    const walker = document.createTreeWalker(document.querySelector("main"), NodeFilter.SHOW_TEXT);
     const found = [];
-    while (walker.nextNode()) if (/^(null|undefined|\[object Object\])$/.test(walker.currentNode.data.trim())) found.push(walker.currentNode.parentElement.outerHTML.slice(0, 200));
+    while (walker.nextNode()) {
+      // A description may name `null` in its own words (`Missing, null or blank is refused`).
+      const quoted = walker.currentNode.parentElement.matches(".desc code");
+      if (!quoted && /^(null|undefined|\[object Object\])$/.test(walker.currentNode.data.trim())) found.push(walker.currentNode.parentElement.outerHTML.slice(0, 200));
+    }
     return found;
   });
   assert.deepEqual(stray, [], "no placeholder text leaks into the page");
@@ -108,6 +163,32 @@ test("the API reference renders the hub's operations offline and searches them",
   assert.ok(await page.locator("#no-match").isVisible());
   assert.deepEqual(page.foreign, [], "nothing is loaded from outside the hub");
   assert.deepEqual(page.errors, [], "the page threw nothing");
+});
+
+test("bodies with alternative shapes or composed schemas read well on a wall screen and a phone", async () => {
+  const expected = {
+    login: ["One of: PIN login | Password login", "PIN login", "Password login", "pin", "venue", "pattern ^[0-9]{4,8}$", "username", "Leave out (or send as null): password, username", "TokenResponse"],
+    open_order: ["One of: Dine-in order | Takeaway order | Delivery order", "Built on Customer; every field:", "address", "In all 3 shapes:", "command_id"],
+    create_table: ["SaveTable", "label", "at most 20 characters · not blank", "> 0 · default 60", "1 to 100", "string (uuid) | null", "X-Venue-Seq"],
+  };
+  for (const size of SIZES) {
+    const page = await openPage(size);
+    for (const [id, shown] of Object.entries(expected)) {
+      await page.goto(`${hub.base}/api/v1/docs#op-${id}`);
+      const op = page.locator(`#op-${id}`);
+      await op.locator(".op-body").waitFor();
+      await page.waitForFunction((anchor) => document.getElementById(anchor).open, `op-${id}`);
+      const text = await op.innerText();
+      for (const part of shown) assert.ok(text.includes(part), `${id} shows ${part} at ${size.name}:\n${text}`);
+      const wide = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+      assert.ok(wide <= 0, `${id} opened is ${wide}px wider than a ${size.name} screen`);
+      await page.screenshot({ path: join(SHOTS, `api-docs-${id}-${size.name}.png`) });
+      await op.screenshot({ path: join(SHOTS, `api-docs-${id}-whole-${size.name}.png`) });
+    }
+    assert.deepEqual(page.foreign, [], "nothing is loaded from outside the hub");
+    assert.deepEqual(page.errors, [], "the page threw nothing");
+    await page.close();
+  }
 });
 
 test("the landing page links to the readable reference; both fit a phone", async () => {

@@ -1,7 +1,8 @@
 // Draws the API reference from the hub's own /api/v1/openapi.json with the model of
-// /lib/openapi.js: a contents list, a search, every operation (parameters, body, responses,
-// error codes) and every schema. Text is only ever set as text, never parsed as HTML.
-import { describeApi, inlineCode, matches, typeLabel } from "/lib/openapi.js";
+// /lib/openapi.js: a contents list, a search, every operation (parameters, body with its
+// alternative shapes, fields and their limits, responses with their headers, error codes)
+// and every schema. Text is only ever set as text, never parsed as HTML.
+import { describeApi, inlineCode, limitsOf, matches, typeLabel } from "/lib/openapi.js";
 
 const $ = (id) => document.getElementById(id);
 
@@ -14,12 +15,12 @@ function h(tag, props = {}, ...children) {
     else if (key in node) node[key] = value;
     else node.setAttribute(key, value === true ? "" : value);
   }
-  node.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  node.append(...children.flat(Infinity).filter((c) => c !== null && c !== undefined && c !== false));
   return node;
 }
 
 /// Appends the nodes that are there (a missing part is null or undefined).
-const add = (parent, ...nodes) => parent.append(...nodes.flat().filter((n) => n !== null && n !== undefined && n !== false));
+const add = (parent, ...nodes) => parent.append(...nodes.flat(Infinity).filter((n) => n !== null && n !== undefined && n !== false));
 
 /// Text with `code` runs as <code>.
 const rich = (text) => inlineCode(text).map((run) => (run.code ? h("code", {}, run.text) : run.text));
@@ -38,58 +39,176 @@ function lockIcon() {
 
 const schemaLink = (name) => h("a", { href: `#schema-${name}`, class: "type" }, name);
 
-/// A type label whose schema names are links to the schema.
+/// The named schema a tree refers to, when it is in the document.
+const named = (tree) => (tree?.ref ? schemas.get(tree.ref) : undefined);
+
+/// Whether a named schema is a plain value (an id, an enum), worth naming beside the link.
+const isScalar = (tree) => tree && !tree.fields && !tree.variants && !tree.items && !tree.values && !tree.parts;
+
+/// A type label whose schema names are links to the schema; a link to a plain value says
+/// what it is: `TableId (string, uuid) | null`.
 function typeNode(tree) {
-  if (tree.ref) return h("span", {}, schemaLink(tree.ref), tree.nullable ? h("span", { class: "type" }, " | null") : null);
-  if (tree.items?.ref) return h("span", { class: "type" }, "[", schemaLink(tree.items.ref), "]", tree.nullable ? " | null" : "");
-  if (tree.variants?.every((v) => v.ref)) {
-    return h("span", { class: "type" }, ...tree.variants.flatMap((v, i) => (i ? [" | ", schemaLink(v.ref)] : [schemaLink(v.ref)])));
+  const nullable = tree.nullable ? " | null" : "";
+  if (tree.ref) {
+    const target = named(tree);
+    const alias = isScalar(target) && target.type !== "any" ? [target.type, target.format].filter(Boolean).join(", ") : "";
+    return h(
+      "span",
+      { class: "type" },
+      schemaLink(tree.ref),
+      alias ? [" ", h("span", { class: "alias" }, `(${alias})`)] : null,
+      nullable,
+    );
   }
+  if (tree.items?.ref) return h("span", { class: "type" }, "[", schemaLink(tree.items.ref), "]", nullable);
+  if (tree.variants?.every((v) => v.tree.ref)) {
+    return h("span", { class: "type" }, ...tree.variants.flatMap((v, i) => (i ? [" | ", schemaLink(v.tree.ref)] : [schemaLink(v.tree.ref)])), nullable);
+  }
+  if (tree.variants) return h("span", { class: "type" }, `one of ${tree.variants.length}${nullable}`);
+  if (tree.fields && !tree.title) return h("span", { class: "type" }, `object${nullable}`);
   return h("span", { class: "type" }, typeLabel(tree));
 }
 
-function constraints(tree) {
-  const notes = [];
-  if (tree.enum?.length) notes.push(h("span", { class: "enum" }, "one of ", ...tree.enum.flatMap((v, i) => [i ? ", " : "", h("code", {}, String(v))])));
-  if (tree.minimum !== undefined || tree.maximum !== undefined) {
-    notes.push(h("span", { class: "enum" }, `range ${tree.minimum ?? "…"}–${tree.maximum ?? "…"}`));
-  }
-  return notes;
-}
-
-/// The fields of an object schema, nesting inline objects (named schemas are links).
-function fieldList(tree) {
-  const target = tree.items && !tree.items.ref ? tree.items : tree;
-  if (!target.fields?.length) return null;
+/// The limits of a value on one line: `1–20 characters · pattern ^[a-z]+$ · default 60`.
+/// A link to an enum schema lists its values too, as that is what a writer needs.
+function limitsNode(tree) {
+  const limits = limitsOf(tree);
+  const target = named(tree);
+  if (target?.enum?.length && !limits.some((l) => l.values)) limits.unshift({ label: "one of", values: target.enum.map(String) });
+  if (limits.length === 0) return null;
   return h(
-    "ul",
-    { class: "fields" },
-    target.fields.map((field) =>
+    "p",
+    { class: "limits" },
+    limits.flatMap((limit, i) => [
+      i ? h("span", { class: "sep", "aria-hidden": "true" }, " · ") : null,
       h(
-        "li",
-        {},
-        h(
-          "div",
-          { class: "field-head" },
-          h("code", { class: "name" }, field.name),
-          typeNode(field.schema),
-          h("span", { class: field.required ? "badge required" : "badge optional" }, field.required ? "required" : "optional"),
-        ),
-        field.schema.description ? h("p", { class: "desc" }, rich(field.schema.description)) : null,
-        ...constraints(field.schema),
-        field.schema.ref ? null : fieldList(field.schema),
+        "span",
+        { class: "limit" },
+        limit.label ? `${limit.label} ` : null,
+        limit.text ?? null,
+        limit.code !== undefined ? h("code", {}, limit.code) : null,
+        limit.values ? limit.values.flatMap((v, j) => [j ? " " : null, h("code", {}, v)]) : null,
       ),
-    ),
+    ]),
   );
 }
 
-function schemaBlock(tree) {
+/// Fields typed `null`: in this shape they are left out (or sent as null).
+const isAbsent = (field) => field.schema.type === "null" && !field.schema.ref;
+
+/// The fields of an object, nesting inline objects and alternatives (named schemas are
+/// links); `skip` leaves out fields listed elsewhere (those all alternatives share).
+function fieldList(fields, skip = new Set()) {
+  const shown = fields.filter((f) => !skip.has(f.name) && !isAbsent(f));
+  const absent = fields.filter((f) => !skip.has(f.name) && isAbsent(f));
+  const list = shown.length
+    ? h(
+        "ul",
+        { class: "fields" },
+        shown.map((field) =>
+          h(
+            "li",
+            {},
+            h(
+              "div",
+              { class: "field-head" },
+              h("code", { class: "name" }, field.name),
+              typeNode(field.schema),
+              h("span", { class: field.required ? "badge required" : "badge optional" }, field.required ? "required" : "optional"),
+            ),
+            field.schema.description ? h("p", { class: "desc" }, rich(field.schema.description)) : null,
+            limitsNode(field.schema),
+            field.schema.ref ? null : inside(field.schema),
+          ),
+        ),
+      )
+    : null;
+  const none = absent.length
+    ? h("p", { class: "absent" }, "Leave out (or send as null): ", absent.flatMap((f, i) => [i ? ", " : null, h("code", {}, f.name)]))
+    : null;
+  return [list, none];
+}
+
+/// The alternatives of a oneOf/anyOf: a line naming them, a card for each written inline,
+/// then the fields every one of them has alike. The field that tells them apart is named
+/// once in that line and in each card's title, not again among the card's fields.
+function variantsNode(tree) {
+  const shared = new Set(tree.shared ?? []);
+  const skip = new Set([...shared, ...(tree.discriminator ? [tree.discriminator] : [])]);
+  const inline = tree.variants.filter((v) => !v.tree.ref);
+  const first = tree.variants[0].tree;
+  return h(
+    "div",
+    { class: "variants" },
+    h(
+      "p",
+      { class: "one-of" },
+      h("strong", {}, tree.type === "any of" ? "Any of: " : "One of: "),
+      tree.variants.flatMap((v, i) => [i ? h("span", { class: "sep" }, " | ") : null, v.tree.ref ? schemaLink(v.tree.ref) : h("span", { class: "variant-name" }, v.label)]),
+      tree.nullable ? h("span", { class: "sep" }, " | null") : null,
+      tree.discriminator ? h("span", { class: "muted" }, ", chosen by the required field ", h("code", {}, tree.discriminator)) : null,
+    ),
+    inline.length
+      ? h(
+          "div",
+          { class: "variant-grid" },
+          inline.map((v) =>
+            h(
+              "section",
+              { class: "variant" },
+              h(
+                "h5",
+                {},
+                v.label,
+                v.value !== undefined ? h("code", { class: "pin" }, `${tree.discriminator}: ${JSON.stringify(v.value)}`) : null,
+              ),
+              v.tree.fields ? null : h("div", { class: "schema-type" }, typeNode(v.tree)),
+              v.tree.description && v.tree.description !== tree.description ? h("p", { class: "desc" }, rich(v.tree.description)) : null,
+              v.tree.fields ? null : limitsNode(v.tree),
+              v.tree.fields ? fieldList(v.tree.fields, v.value !== undefined ? skip : shared) : inside(v.tree),
+            ),
+          ),
+        )
+      : null,
+    shared.size && first.fields
+      ? [
+          h("p", { class: "shared-head" }, h("strong", {}, `In all ${tree.variants.length} shapes:`)),
+          fieldList(first.fields.filter((f) => shared.has(f.name))),
+        ]
+      : null,
+  );
+}
+
+/// What is inside a schema written inline: its fields, alternatives, or the fields of the
+/// objects in its list or map. Nothing for plain values and links.
+function inside(tree) {
+  if (!tree || tree.ref) return null;
+  if (tree.variants) return variantsNode(tree);
+  if (tree.fields?.length) {
+    return [
+      tree.includes?.length
+        ? h("p", { class: "includes" }, "Built on ", tree.includes.flatMap((n, i) => [i ? " and " : null, schemaLink(n)]), "; every field:")
+        : null,
+      fieldList(tree.fields),
+    ];
+  }
+  if (tree.parts) return h("div", { class: "parts" }, h("p", { class: "one-of" }, h("strong", {}, "All of:")), tree.parts.map((p) => h("div", { class: "variant" }, typeNode(p), inside(p))));
+  if (tree.items && !tree.items.ref) return inside(tree.items);
+  if (tree.values && !tree.values.ref) return inside(tree.values);
+  return null;
+}
+
+/// A schema as a block: its type (a link when named), its limits, and what is inside it;
+/// `expand` also draws a named schema's inside (a body is what a caller writes).
+function schemaBlock(tree, { expand = false } = {}) {
   if (!tree) return null;
+  const target = expand ? named(tree) : undefined;
   return h(
     "div",
     { class: "schema" },
-    h("div", { class: "schema-type" }, typeNode(tree), ...constraints(tree)),
-    tree.ref ? null : fieldList(tree),
+    h("div", { class: "schema-type" }, tree.ref ? h("span", { class: "muted" }, "Schema ") : null, typeNode(tree)),
+    limitsNode(tree),
+    target ? [target.description ? h("p", { class: "desc" }, rich(target.description)) : null, inside(target)] : inside(tree),
   );
 }
 
@@ -98,6 +217,54 @@ function statusClass(status) {
   if (status.startsWith("4")) return "client";
   if (status.startsWith("5")) return "server";
   return "other";
+}
+
+/// "Body: OrderView", naming the content type unless it is the only one and JSON.
+function responseBody(response) {
+  if (response.contents.length === 0) return null;
+  const plain = response.contents.length === 1 && response.contents[0].contentType === "application/json";
+  return h(
+    "div",
+    { class: "muted" },
+    "Body: ",
+    response.contents.flatMap((c, i) => [
+      i ? " or " : null,
+      c.schema ? typeNode(c.schema) : h("code", {}, c.contentType),
+      c.schema && !plain ? h("span", {}, ` (${c.contentType})`) : null,
+    ]),
+  );
+}
+
+/// The headers a response carries, each with its type, limits and meaning.
+function responseHeaders(response) {
+  if (response.headers.length === 0) return null;
+  return h(
+    "ul",
+    { class: "headers", "aria-label": "Headers" },
+    response.headers.map((header) =>
+      h(
+        "li",
+        {},
+        h(
+          "div",
+          { class: "field-head" },
+          h("span", { class: "muted" }, "Header"),
+          h("code", { class: "name" }, header.name),
+          typeNode(header.schema),
+          header.required ? h("span", { class: "badge required" }, "always sent") : null,
+        ),
+        header.description ? h("p", { class: "desc" }, rich(header.description)) : null,
+        limitsNode(header.schema),
+      ),
+    ),
+  );
+}
+
+/// What a schema entry's summary says of it: `12 fields`, `one of: PIN login | Password login`.
+function schemaSummary(tree) {
+  if (tree.variants) return `${tree.type}: ${typeLabel({ ...tree, nullable: false })}`;
+  if (tree.fields) return `${tree.fields.length} field${tree.fields.length === 1 ? "" : "s"}`;
+  return typeLabel(tree);
 }
 
 function operationNode(op, tagName) {
@@ -109,7 +276,7 @@ function operationNode(op, tagName) {
       {},
       h("span", { class: `method ${op.method.toLowerCase()}` }, op.method),
       h("code", { class: "path" }, op.path.replace(/\//g, "/\u200b")),
-      h("span", { class: "op-title" }, op.title),
+      h("span", { class: "op-title" }, rich(op.title)),
       op.auth.length ? h("span", { class: "auth", title: "Needs an access token" }, lockIcon(), h("span", { class: "sr" }, "token")) : null,
     ),
   );
@@ -145,7 +312,7 @@ function operationNode(op, tagName) {
               {},
               h("td", { "data-label": "Name" }, h("code", { class: "name" }, p.name), p.required ? h("span", { class: "badge required" }, "required") : null),
               h("td", { "data-label": "In" }, p.in),
-              h("td", { "data-label": "Type" }, typeNode(p.schema), ...constraints(p.schema)),
+              h("td", { "data-label": "Type" }, typeNode(p.schema), limitsNode(p.schema)),
               h("td", { "data-label": "Description" }, rich(p.description)),
             ),
           ),
@@ -158,11 +325,9 @@ function operationNode(op, tagName) {
       body,
       h("h4", {}, "Request body ", h("span", { class: "muted" }, `${op.body.contentType ?? ""}${op.body.required ? "" : ", optional"}`)),
       op.body.description ? h("p", {}, rich(op.body.description)) : null,
-      schemaBlock(op.body.schema),
+      // The body's named schema is drawn here in full: it is what a caller writes.
+      schemaBlock(op.body.schema, { expand: true }),
     );
-    // The body's named schema, expanded here too: it is what a caller writes.
-    const named = op.body.schema?.ref && schemas.get(op.body.schema.ref);
-    if (named) add(body, fieldList(named));
   }
   add(
     body,
@@ -175,7 +340,7 @@ function operationNode(op, tagName) {
           "li",
           {},
           h("span", { class: `status ${statusClass(r.status)}` }, r.status),
-          h("div", { class: "response-text" }, h("p", {}, rich(r.description)), r.schema ? h("div", { class: "muted" }, "Body: ", typeNode(r.schema)) : null),
+          h("div", { class: "response-text" }, h("p", {}, rich(r.description)), responseBody(r), responseHeaders(r)),
         ),
       ),
     ),
@@ -233,8 +398,13 @@ function render(doc) {
       h(
         "details",
         { class: "op schema-entry", id: `schema-${s.name}` },
-        h("summary", {}, h("code", { class: "path" }, s.name), h("span", { class: "op-title" }, s.tree.fields ? `${s.tree.fields.length} fields` : typeLabel(s.tree))),
-        h("div", { class: "op-body" }, s.tree.description ? h("p", {}, rich(s.tree.description)) : null, schemaBlock({ ...s.tree, ref: undefined })),
+        h("summary", {}, h("code", { class: "path" }, s.name), h("span", { class: "op-title" }, schemaSummary(s.tree))),
+        h(
+          "div",
+          { class: "op-body" },
+          s.tree.description ? h("p", {}, rich(s.tree.description)) : null,
+          isScalar(s.tree) ? [h("div", { class: "schema-type" }, typeNode(s.tree)), limitsNode(s.tree)] : inside(s.tree),
+        ),
       ),
     ),
   );
