@@ -25,12 +25,13 @@ use crate::{
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    /// Venue slug, e.g. `demo`. Required with a PIN; with a password it narrows the search.
+    /// Venue slug, e.g. `demo`. Required with a PIN; with a password, the venue the tokens
+    /// act at (the person's own venue when absent).
     pub venue: Option<String>,
     /// 4-8 digits.
     #[schema(pattern = "^[0-9]{4,8}$")]
     pub pin: Option<String>,
-    /// Matched case-insensitively.
+    /// Unique in the whole hub, matched case-insensitively.
     pub username: Option<String>,
     pub password: Option<String>,
 }
