@@ -43,7 +43,7 @@ pub use menu::{Category, MenuItem, ModifierGroup, ModifierOption, Station, TaxCa
 pub use order::{
     Customer, Line, LineModifier, LineStatus, LineVoid, Order, OrderKind, OrderStatus,
 };
-pub use rejection::{Rejection, RejectionKind};
+pub use rejection::{Rejection, RejectionCode, RejectionKind};
 pub use scan::{RecordedScan, ScanKind, ScannedCode};
 pub use staff::{Role, Staff, Standing, username_key};
 pub use venue::{Venue, VenueInfo};

@@ -142,10 +142,11 @@ impl VenueActor {
                             && then != now
                         {
                             let rejection = crate::domain::Rejection::conflict(
-                                "command_id_reused",
+                                crate::domain::RejectionCode::CommandIdReused,
                                 "this command_id was already used for a different command; use a new id",
                             );
-                            self.metrics.command_rejected(&self.slug, rejection.code);
+                            self.metrics
+                                .command_rejected(&self.slug, rejection.code.as_str());
                             pending.push(Pending::Execute(responder, Err(rejection.into())));
                             continue;
                         }
@@ -160,7 +161,8 @@ impl VenueActor {
                     }
                     match self.working.decide(&envelope.command, &envelope.actor, now) {
                         Err(rejection) => {
-                            self.metrics.command_rejected(&self.slug, rejection.code);
+                            self.metrics
+                                .command_rejected(&self.slug, rejection.code.as_str());
                             pending.push(Pending::Execute(responder, Err(rejection.into())));
                         }
                         Ok(events) => {

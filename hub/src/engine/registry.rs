@@ -61,7 +61,7 @@ fn creation(
 
 fn slug_taken(slug: &str) -> EngineError {
     EngineError::Rejected(crate::domain::Rejection::conflict(
-        "venue_slug_taken",
+        crate::domain::RejectionCode::VenueSlugTaken,
         format!("a venue with slug {slug:?} exists"),
     ))
 }

@@ -33,7 +33,7 @@ fn unavailable(error: StoreError) -> EngineError {
 
 fn taken(username: &str) -> EngineError {
     EngineError::Rejected(Rejection::conflict(
-        "username_taken",
+        crate::domain::RejectionCode::UsernameTaken,
         format!("username {username:?} is taken"),
     ))
 }

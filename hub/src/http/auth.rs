@@ -139,7 +139,7 @@ impl Candidate {
 
 fn venue_not_found(slug: &str) -> ApiError {
     ApiError::Rejected(crate::domain::Rejection::not_found(
-        "venue_not_found",
+        crate::domain::RejectionCode::VenueNotFound,
         format!("venue {slug:?}"),
     ))
 }

@@ -90,7 +90,7 @@ where
 /// here. Creating is a POST, whose id the client may choose.
 pub async fn require_existing<F>(
     caller: &Caller,
-    code: &'static str,
+    code: crate::domain::RejectionCode,
     id: Uuid,
     exists: F,
 ) -> Result<(), ApiError>

@@ -118,7 +118,12 @@ impl IntoResponse for ApiError {
                     RejectionKind::Conflict => StatusCode::CONFLICT,
                     RejectionKind::Forbidden => StatusCode::FORBIDDEN,
                 };
-                (status, rejection.code, rejection.message, rejection.field)
+                (
+                    status,
+                    rejection.code.as_str(),
+                    rejection.message,
+                    rejection.field,
+                )
             }
             ApiError::BadRequest {
                 status,

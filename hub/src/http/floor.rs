@@ -73,9 +73,12 @@ async fn save_area(
     let area_id = area.id;
     if id.is_some() {
         caller.require(Permission::EditFloor)?;
-        require_existing(&caller, "area_not_found", area_id.0, move |v| {
-            v.areas.contains_key(&area_id)
-        })
+        require_existing(
+            &caller,
+            crate::domain::RejectionCode::AreaNotFound,
+            area_id.0,
+            move |v| v.areas.contains_key(&area_id),
+        )
         .await?;
     }
     run(
@@ -137,9 +140,12 @@ async fn save_table(
     let table_id = table.id;
     if id.is_some() {
         caller.require(Permission::EditFloor)?;
-        require_existing(&caller, "table_not_found", table_id.0, move |v| {
-            v.tables.contains_key(&table_id)
-        })
+        require_existing(
+            &caller,
+            crate::domain::RejectionCode::TableNotFound,
+            table_id.0,
+            move |v| v.tables.contains_key(&table_id),
+        )
         .await?;
     }
     run(

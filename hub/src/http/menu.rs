@@ -48,7 +48,7 @@ pub async fn stations(caller: Caller) -> Result<Json<Vec<Station>>, ApiError> {
 /// Generates the create (POST) and update (PUT) handlers of one menu entity.
 macro_rules! menu_entity {
     ($create:ident, $update:ident, $collection:literal, $member:literal, $ty:ty, $body:ty, $label:literal,
-     $missing:literal, [$($refusal:tt)*], [$($update_refusal:tt)*],
+     $missing:expr, [$($refusal:tt)*], [$($update_refusal:tt)*],
      |$entity:ident| $command:expr, |$venue:ident, $id:ident| $view:expr) => {
         #[utoipa::path(
             post, path = $collection, tag = "menu", security(("bearer" = [])),
@@ -97,7 +97,7 @@ menu_entity!(
     Category,
     SaveCategory,
     "category",
-    "category_not_found",
+    crate::domain::RejectionCode::CategoryNotFound,
     [(
         status = 422,
         description = "`empty_text`, `text_too_long`",
@@ -126,7 +126,7 @@ menu_entity!(
     ModifierGroup,
     SaveModifierGroup,
     "modifier_group",
-    "modifier_group_not_found",
+    crate::domain::RejectionCode::ModifierGroupNotFound,
     [(
         status = 422,
         description = "`empty_text`, `text_too_long` (`field`: `name` or `options[i].name`), `no_options`, `duplicate_option`, `invalid_choices` (needs `min_choices <= max_choices <= options`)",
@@ -156,7 +156,7 @@ menu_entity!(
     MenuItem,
     SaveMenuItem,
     "menu_item",
-    "menu_item_not_found",
+    crate::domain::RejectionCode::MenuItemNotFound,
     [
         (
             status = 404,
@@ -192,7 +192,7 @@ menu_entity!(
     Station,
     SaveStation,
     "station",
-    "station_not_found",
+    crate::domain::RejectionCode::StationNotFound,
     [
         (
             status = 409,

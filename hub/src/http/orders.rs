@@ -283,7 +283,7 @@ pub async fn get_order(
         .await
         .map_err(|e| ApiError::Unavailable(e.to_string()))?
         .ok_or(ApiError::Rejected(crate::domain::Rejection::not_found(
-            "order_not_found",
+            crate::domain::RejectionCode::OrderNotFound,
             format!("order {id}"),
         )))?;
     let order: Order =
@@ -577,7 +577,7 @@ async fn station_command(
         .ok_or_else(|| {
             ApiError::Rejected(
                 crate::domain::Rejection::not_found(
-                    "station_not_found",
+                    crate::domain::RejectionCode::StationNotFound,
                     format!("station {station_key:?}"),
                 )
                 .within("station"),

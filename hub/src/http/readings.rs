@@ -134,7 +134,7 @@ pub async fn history(
         .await?;
     let Some((device_name, limits)) = device else {
         return Err(ApiError::Rejected(Rejection::not_found(
-            "device_not_found",
+            crate::domain::RejectionCode::DeviceNotFound,
             format!("device {device_id}"),
         )));
     };

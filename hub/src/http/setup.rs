@@ -64,7 +64,7 @@ pub async fn setup(
 ) -> Result<(StatusCode, Json<TokenResponse>), ApiError> {
     let already = || {
         ApiError::Rejected(crate::domain::Rejection::conflict(
-            "already_set_up",
+            crate::domain::RejectionCode::AlreadySetUp,
             "this hub already has a venue; log in as its owner to add more",
         ))
     };

@@ -241,7 +241,7 @@ pub async fn give_venues(
         if !ours {
             return Err(ApiError::Rejected(
                 crate::domain::Rejection::not_found(
-                    "venue_not_found",
+                    crate::domain::RejectionCode::VenueNotFound,
                     format!("venue {venue} of your company"),
                 )
                 .within(format!("venues[{index}]")),

@@ -135,9 +135,11 @@ impl Feedback {
     pub fn refused(&self, error: &EngineError, msg_id: &str) {
         self.led(LedColor::Red, LedPattern::Blink, Some(3));
         match error {
-            EngineError::Rejected(rejection) => {
-                self.error(rejection.code(), rejection.message.clone(), Some(msg_id))
-            }
+            EngineError::Rejected(rejection) => self.error(
+                rejection.code().as_str(),
+                rejection.message.clone(),
+                Some(msg_id),
+            ),
             other => self.refuse(DeviceError::Unavailable, other.to_string(), Some(msg_id)),
         }
     }

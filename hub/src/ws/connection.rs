@@ -798,7 +798,9 @@ async fn execute(
         })
         .await
         .map_err(|error| match error {
-            EngineError::Rejected(rejection) => (rejection.code.to_owned(), rejection.message),
+            EngineError::Rejected(rejection) => {
+                (rejection.code.as_str().to_owned(), rejection.message)
+            }
             EngineError::Unavailable(_) => (
                 "unavailable".into(),
                 "the hub cannot store this right now; retry with the same id".into(),

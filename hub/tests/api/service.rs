@@ -61,7 +61,7 @@ pub async fn provision(manager: &Api, spec: Value) -> DeviceId {
 
 fn rejection(result: Result<Outcome, EngineError>) -> &'static str {
     match result {
-        Err(EngineError::Rejected(rejection)) => rejection.code,
+        Err(EngineError::Rejected(rejection)) => rejection.code.as_str(),
         other => panic!("expected a rejection, got {other:?}"),
     }
 }

@@ -241,7 +241,7 @@ fn an_unknown_ticket_code_is_not_found_and_only_the_pass_scanner_picks_up() {
             )
             .unwrap_err();
         assert_eq!(
-            (refused.code, refused.kind),
+            (refused.code.as_str(), refused.kind),
             ("ticket_not_found", RejectionKind::NotFound)
         );
     }

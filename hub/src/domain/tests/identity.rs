@@ -16,7 +16,7 @@ fn nothing_but_creation_is_accepted_before_the_venue_exists() {
         venue
             .decide(&command, &Actor::system(), at(0))
             .err()
-            .map(|r| r.code),
+            .map(|r| r.code.as_str()),
         Some("venue_not_created")
     );
 }

@@ -18,6 +18,7 @@ mod kitchen;
 mod menu;
 mod orders;
 mod properties;
+mod protocol;
 mod staff;
 
 fn at(minute: u32) -> Timestamp {
@@ -165,7 +166,7 @@ impl Fixture {
     fn rejection(&self, command: &Command, actor: &Actor) -> &'static str {
         match self.decide(command, actor) {
             Ok(events) => panic!("{} accepted: {events:?}", command.name()),
-            Err(rejection) => rejection.code,
+            Err(rejection) => rejection.code.as_str(),
         }
     }
 

@@ -118,7 +118,10 @@ fn quantity_zero_is_refused_with_the_field_named() {
         vec![line(1, TEH, 0, vec![])],
     );
     let rejection = f.decide(&command, &f.waiter).err();
-    assert_eq!(rejection.as_ref().map(|r| r.code), Some("invalid_quantity"));
+    assert_eq!(
+        rejection.as_ref().map(|r| r.code.as_str()),
+        Some("invalid_quantity")
+    );
     assert_eq!(
         rejection.and_then(|r| r.field),
         Some("lines[0].quantity".to_owned())

@@ -19,7 +19,7 @@ use crate::domain::{
     event::Event,
     food_safety::CoolingStage,
     id::{CoolingBatchId, DeviceId},
-    rejection::Rejection,
+    rejection::{Rejection, RejectionCode},
 };
 
 const MAX_PROBE_NAME: usize = 40;
@@ -27,7 +27,10 @@ const MAX_PROBE_NAME: usize = 40;
 impl Venue {
     fn cooling_batch(&self, id: CoolingBatchId) -> Result<&CoolingRecord, Rejection> {
         self.cooling_batches.get(&id).ok_or_else(|| {
-            Rejection::not_found("cooling_batch_not_found", format!("cooling batch {id}"))
+            Rejection::not_found(
+                RejectionCode::CoolingBatchNotFound,
+                format!("cooling batch {id}"),
+            )
         })
     }
 
@@ -48,14 +51,14 @@ impl Venue {
     ) -> Decision {
         if self.cooling_batches.contains_key(&batch_id) {
             return Err(Rejection::conflict(
-                "cooling_batch_exists",
+                RejectionCode::CoolingBatchExists,
                 "this cooling batch id is taken",
             ));
         }
         let device = self.enabled_device(device_id)?;
         if device.kind != DeviceKind::Probe {
             return Err(Rejection::conflict(
-                "not_a_probe",
+                RejectionCode::NotAProbe,
                 format!("{} is not a probe", device.name),
             ));
         }
@@ -64,7 +67,7 @@ impl Venue {
         let probe = probe.trim();
         if let Some(active) = self.active_cooling_on(device_id, probe) {
             return Err(Rejection::conflict(
-                "cooling_batch_active",
+                RejectionCode::CoolingBatchActive,
                 format!(
                     "{} probe {probe} is still cooling {:?}: stop it first",
                     device.name, active.label
@@ -103,14 +106,14 @@ impl Venue {
         match progress {
             CoolingProgress::Started { .. } if started => {
                 return Err(Rejection::conflict(
-                    "cooling_already_started",
+                    RejectionCode::CoolingAlreadyStarted,
                     format!("{} is already cooling", batch.label),
                 ));
             }
             CoolingProgress::Started { .. } => {}
             _ if !started => {
                 return Err(Rejection::conflict(
-                    "cooling_not_started",
+                    RejectionCode::CoolingNotStarted,
                     format!("{} has not reached 57 °C yet", batch.label),
                 ));
             }
@@ -121,14 +124,14 @@ impl Venue {
                 };
                 if met.is_some() {
                     return Err(Rejection::conflict(
-                        "cooling_stage_already_met",
+                        RejectionCode::CoolingStageAlreadyMet,
                         format!("{} already met that stage", batch.label),
                     ));
                 }
             }
             CoolingProgress::Warning { .. } if batch.warnings.len() >= MAX_COOLING_WARNINGS => {
                 return Err(Rejection::conflict(
-                    "too_many_cooling_warnings",
+                    RejectionCode::TooManyCoolingWarnings,
                     format!("{} has {MAX_COOLING_WARNINGS} warnings", batch.label),
                 ));
             }
@@ -230,7 +233,7 @@ fn finished(batch: &CoolingRecord) -> Rejection {
         _ => "stopped",
     };
     Rejection::conflict(
-        "cooling_batch_finished",
+        RejectionCode::CoolingBatchFinished,
         format!("{} already {outcome}", batch.label),
     )
 }

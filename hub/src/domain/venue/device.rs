@@ -13,14 +13,14 @@ use crate::domain::{
     device::{Device, DeviceKind, UnitLimits},
     event::Event,
     id::DeviceId,
-    rejection::Rejection,
+    rejection::{Rejection, RejectionCode},
 };
 
 impl Venue {
     pub(in crate::domain) fn device(&self, id: DeviceId) -> Result<&Device, Rejection> {
-        self.devices
-            .get(&id)
-            .ok_or_else(|| Rejection::not_found("device_not_found", format!("device {id}")))
+        self.devices.get(&id).ok_or_else(|| {
+            Rejection::not_found(RejectionCode::DeviceNotFound, format!("device {id}"))
+        })
     }
 
     /// A device that may act: disabled devices are refused whatever they send.
@@ -28,7 +28,7 @@ impl Venue {
         let device = self.device(id)?;
         if !device.enabled {
             return Err(Rejection::conflict(
-                "device_disabled",
+                RejectionCode::DeviceDisabled,
                 format!("{} is disabled", device.name),
             ));
         }
@@ -48,14 +48,14 @@ impl Venue {
     ) -> Decision {
         if self.devices.contains_key(&device_id) {
             return Err(Rejection::conflict(
-                "device_exists",
+                RejectionCode::DeviceExists,
                 "this device id is taken",
             ));
         }
         validate_slug("key", &spec.key)?;
         if self.device_by_key(&spec.key).is_some() {
             return Err(Rejection::conflict(
-                "device_key_taken",
+                RejectionCode::DeviceKeyTaken,
                 format!("another device is called {:?}", spec.key),
             ));
         }
@@ -81,7 +81,7 @@ impl Venue {
         let device = self.device(device_id)?;
         if spec.key != device.key || spec.kind != device.kind {
             return Err(Rejection::invalid(
-                "device_identity_fixed",
+                RejectionCode::DeviceIdentityFixed,
                 "key",
                 "a device's key and kind cannot change; provision a new device",
             ));
@@ -120,7 +120,7 @@ impl Venue {
         validate_text("name", &spec.name, MAX_NAME)?;
         let not_for = |field: &str| {
             Rejection::invalid(
-                "not_for_device_kind",
+                RejectionCode::NotForDeviceKind,
                 field,
                 format!("{field} does not apply to this kind of device"),
             )
@@ -137,7 +137,7 @@ impl Venue {
             }
             (true, None) => {
                 return Err(Rejection::invalid(
-                    "missing_station",
+                    RejectionCode::MissingStation,
                     "station_id",
                     "a bump bar drives one station's screen",
                 ));
@@ -151,7 +151,7 @@ impl Venue {
             }
             (true, None) => {
                 return Err(Rejection::invalid(
-                    "missing_table",
+                    RejectionCode::MissingTable,
                     "table_id",
                     "a call button sits on a table",
                 ));
@@ -163,7 +163,7 @@ impl Venue {
             (true, Some(limits)) => validate_limits(limits)?,
             (true, None) => {
                 return Err(Rejection::invalid(
-                    "missing_limits",
+                    RejectionCode::MissingLimits,
                     "limits",
                     "a probe needs the unit it watches and its limits",
                 ));
@@ -173,7 +173,7 @@ impl Venue {
         }
         match (wants_purpose, spec.purpose) {
             (true, None) => Err(Rejection::invalid(
-                "missing_purpose",
+                RejectionCode::MissingPurpose,
                 "purpose",
                 "a scanner is set up for receiving, counting, waste or the pass",
             )),
@@ -225,7 +225,7 @@ fn validate_limits(limits: &UnitLimits) -> Result<(), Rejection> {
         || !plausible(limits.critical_celsius)
     {
         return Err(Rejection::invalid(
-            "invalid_limits",
+            RejectionCode::InvalidLimits,
             field("max_celsius"),
             "temperatures must be between -60 and 300 °C",
         ));
@@ -234,7 +234,7 @@ fn validate_limits(limits: &UnitLimits) -> Result<(), Rejection> {
         && min >= max
     {
         return Err(Rejection::invalid(
-            "invalid_limits",
+            RejectionCode::InvalidLimits,
             field("min_celsius"),
             "min_celsius must be below max_celsius",
         ));
@@ -250,7 +250,7 @@ fn validate_limits(limits: &UnitLimits) -> Result<(), Rejection> {
         };
         if !guards {
             return Err(Rejection::invalid(
-                "invalid_limits",
+                RejectionCode::InvalidLimits,
                 field("critical_celsius"),
                 "critical_celsius must lie beyond the limit it guards",
             ));
@@ -258,14 +258,14 @@ fn validate_limits(limits: &UnitLimits) -> Result<(), Rejection> {
     }
     if !(5..=3600).contains(&limits.report_interval_seconds) {
         return Err(Rejection::invalid(
-            "invalid_limits",
+            RejectionCode::InvalidLimits,
             field("report_interval_seconds"),
             "probes report every 5 to 3600 seconds",
         ));
     }
     if limits.alert_delay_minutes > 240 {
         return Err(Rejection::invalid(
-            "invalid_limits",
+            RejectionCode::InvalidLimits,
             field("alert_delay_minutes"),
             "an alert delay is at most 240 minutes",
         ));

@@ -14,7 +14,7 @@ use crate::domain::{
     floor::{Area, Party, Table, TableLayout, TableStatus},
     id::{StaffId, TableId},
     order::Order,
-    rejection::Rejection,
+    rejection::{Rejection, RejectionCode},
 };
 
 impl Venue {
@@ -44,9 +44,9 @@ impl Venue {
     }
 
     pub(in crate::domain) fn table(&self, id: TableId) -> Result<&Table, Rejection> {
-        self.tables
-            .get(&id)
-            .ok_or_else(|| Rejection::not_found("table_not_found", format!("table {id}")))
+        self.tables.get(&id).ok_or_else(|| {
+            Rejection::not_found(RejectionCode::TableNotFound, format!("table {id}"))
+        })
     }
 
     /// A table that is not merged into another one (merged tables act through their primary).
@@ -58,7 +58,7 @@ impl Venue {
                 .get(&primary)
                 .map_or_else(|| primary.to_string(), |t| t.layout.label.clone());
             return Err(Rejection::conflict(
-                "table_merged",
+                RejectionCode::TableMerged,
                 format!("table {} is merged into table {label}", table.layout.label),
             ));
         }
@@ -76,7 +76,7 @@ impl Venue {
         }
         if table.party.is_some() {
             return Err(Rejection::conflict(
-                "table_occupied",
+                RejectionCode::TableOccupied,
                 format!("table {} is occupied", table.layout.label),
             ));
         }
@@ -87,7 +87,7 @@ impl Venue {
         let table = self.primary_table(id)?;
         if table.party.is_none() {
             return Err(Rejection::conflict(
-                "table_not_occupied",
+                RejectionCode::TableNotOccupied,
                 format!("nobody is seated at table {}", table.layout.label),
             ));
         }
@@ -101,15 +101,16 @@ impl Venue {
 
     pub(super) fn decide_save_table(&self, table: &TableLayout) -> Decision {
         if !self.areas.contains_key(&table.area_id) {
-            return Err(
-                Rejection::not_found("area_not_found", format!("area {}", table.area_id))
-                    .within("area_id"),
-            );
+            return Err(Rejection::not_found(
+                RejectionCode::AreaNotFound,
+                format!("area {}", table.area_id),
+            )
+            .within("area_id"));
         }
         validate_text("label", &table.label, 20)?;
         if !(1..=100).contains(&table.seats) {
             return Err(Rejection::invalid(
-                "invalid_seats",
+                RejectionCode::InvalidSeats,
                 "seats",
                 "a table has between 1 and 100 seats",
             ));
@@ -117,7 +118,7 @@ impl Venue {
         let geometry = [table.x, table.y, table.width, table.height, table.rotation];
         if geometry.iter().any(|v| !v.is_finite()) || table.width <= 0.0 || table.height <= 0.0 {
             return Err(Rejection::invalid(
-                "invalid_geometry",
+                RejectionCode::InvalidGeometry,
                 "width",
                 "position, size and rotation must be finite, size positive",
             ));
@@ -128,7 +129,7 @@ impl Venue {
             .any(|t| t.id() != table.id && t.layout.label.eq_ignore_ascii_case(&table.label))
         {
             return Err(Rejection::conflict(
-                "table_label_taken",
+                RejectionCode::TableLabelTaken,
                 format!("another table is labelled {:?}", table.label),
             ));
         }
@@ -144,7 +145,7 @@ impl Venue {
             || self.open_orders_at(table_id).next().is_some()
         {
             return Err(Rejection::conflict(
-                "table_in_use",
+                RejectionCode::TableInUse,
                 format!("table {} is in use", table.layout.label),
             ));
         }
@@ -190,14 +191,14 @@ impl Venue {
         let from = self.occupied_table(table_id)?;
         if table_id == to_table_id {
             return Err(Rejection::invalid(
-                "same_table",
+                RejectionCode::SameTable,
                 "to_table_id",
                 "the party is already at that table",
             ));
         }
         if self.has_merged_tables(table_id) {
             return Err(Rejection::conflict(
-                "table_has_merged_tables",
+                RejectionCode::TableHasMergedTables,
                 format!("split table {} before moving its party", from.layout.label),
             ));
         }
@@ -216,7 +217,7 @@ impl Venue {
         }
         if table_ids.is_empty() {
             return Err(Rejection::invalid(
-                "no_tables",
+                RejectionCode::NoTables,
                 "table_ids",
                 "name at least one table to merge",
             ));
@@ -226,7 +227,7 @@ impl Venue {
             let field = format!("table_ids[{index}]");
             if *other_id == table_id || !seen.insert(*other_id) {
                 return Err(Rejection::invalid(
-                    "duplicate_table",
+                    RejectionCode::DuplicateTable,
                     field,
                     "each table may be named once and not be the primary table",
                 ));
@@ -239,7 +240,7 @@ impl Venue {
             }
             if self.has_merged_tables(*other_id) {
                 return Err(Rejection::conflict(
-                    "table_has_merged_tables",
+                    RejectionCode::TableHasMergedTables,
                     format!(
                         "table {} already has tables merged into it",
                         other.layout.label
@@ -264,7 +265,7 @@ impl Venue {
             .collect();
         if merged.is_empty() {
             return Err(Rejection::conflict(
-                "table_not_merged",
+                RejectionCode::TableNotMerged,
                 "no tables are merged into this table",
             ));
         }
@@ -278,7 +279,7 @@ impl Venue {
         let table = self.occupied_table(table_id)?;
         if table.bill_requested_at.is_some() {
             return Err(Rejection::conflict(
-                "bill_already_requested",
+                RejectionCode::BillAlreadyRequested,
                 format!(
                     "the bill for table {} is already requested",
                     table.layout.label
@@ -292,7 +293,7 @@ impl Venue {
         let table = self.occupied_table(table_id)?;
         if self.open_orders_at(table_id).next().is_some() {
             return Err(Rejection::conflict(
-                "table_has_open_orders",
+                RejectionCode::TableHasOpenOrders,
                 format!("table {} still has open orders", table.layout.label),
             ));
         }
@@ -305,7 +306,7 @@ impl Venue {
         let table = self.table(table_id)?;
         if table.needs_cleaning_since.is_none() {
             return Err(Rejection::conflict(
-                "table_not_dirty",
+                RejectionCode::TableNotDirty,
                 format!("table {} does not need cleaning", table.layout.label),
             ));
         }
@@ -422,7 +423,7 @@ impl Venue {
 
 pub(super) fn needs_cleaning(table: &Table) -> Rejection {
     Rejection::conflict(
-        "table_needs_cleaning",
+        RejectionCode::TableNeedsCleaning,
         format!("table {} needs cleaning first", table.layout.label),
     )
 }

@@ -12,7 +12,7 @@ use crate::domain::{
     event::Event,
     food_safety::{FoodSafetyAlert, FoodSafetyAlertKind},
     id::{AlertId, DeviceId, StaffId},
-    rejection::Rejection,
+    rejection::{Rejection, RejectionCode},
 };
 
 /// Resolved food-safety alerts kept in memory (the journal keeps every one).
@@ -20,9 +20,9 @@ pub const RESOLVED_ALERTS_KEPT: usize = 200;
 
 impl Venue {
     fn food_safety_alert(&self, id: AlertId) -> Result<&FoodSafetyAlert, Rejection> {
-        self.food_safety_alerts
-            .get(&id)
-            .ok_or_else(|| Rejection::not_found("alert_not_found", format!("alert {id}")))
+        self.food_safety_alerts.get(&id).ok_or_else(|| {
+            Rejection::not_found(RejectionCode::AlertNotFound, format!("alert {id}"))
+        })
     }
 
     #[expect(
@@ -42,13 +42,13 @@ impl Venue {
         let device = self.device(device_id)?;
         let Some(limits) = &device.limits else {
             return Err(Rejection::conflict(
-                "not_a_probe",
+                RejectionCode::NotAProbe,
                 format!("{} is not a probe", device.name),
             ));
         };
         if self.food_safety_alerts.contains_key(&alert_id) {
             return Err(Rejection::conflict(
-                "alert_exists",
+                RejectionCode::AlertExists,
                 "this alert id is taken",
             ));
         }
@@ -56,7 +56,7 @@ impl Venue {
             a.is_open() && a.device_id == device_id && a.kind == kind && a.recovered_at.is_none()
         }) {
             return Err(Rejection::conflict(
-                "alert_already_open",
+                RejectionCode::AlertAlreadyOpen,
                 format!("{} already has an open {kind:?} alert", device.name),
             ));
         }
@@ -90,7 +90,7 @@ impl Venue {
         let alert = self.food_safety_alert(alert_id)?;
         if alert.recovered_at.is_some() || !alert.is_open() {
             return Err(Rejection::conflict(
-                "alert_already_recovered",
+                RejectionCode::AlertAlreadyRecovered,
                 "this alert's condition already ended",
             ));
         }
@@ -106,7 +106,7 @@ impl Venue {
         let alert = self.food_safety_alert(alert_id)?;
         if alert.acknowledged_at.is_some() || !alert.is_open() {
             return Err(Rejection::conflict(
-                "alert_already_acknowledged",
+                RejectionCode::AlertAlreadyAcknowledged,
                 "this alert is already acknowledged",
             ));
         }
@@ -127,13 +127,13 @@ impl Venue {
         let alert = self.food_safety_alert(alert_id)?;
         if !alert.is_open() {
             return Err(Rejection::conflict(
-                "alert_already_resolved",
+                RejectionCode::AlertAlreadyResolved,
                 "this alert is already resolved",
             ));
         }
         validate_text("corrective_action", corrective_action, MAX_NOTE).map_err(|_| {
             Rejection::invalid(
-                "missing_corrective_action",
+                RejectionCode::MissingCorrectiveAction,
                 "corrective_action",
                 "say what was done about it (the food-safety record needs it)",
             )

@@ -10,7 +10,7 @@ use super::{
 use crate::domain::{
     event::Event,
     id::{TenantId, VenueId},
-    rejection::Rejection,
+    rejection::{Rejection, RejectionCode},
 };
 
 /// Identity of a venue, set once by `VenueCreated`.
@@ -36,7 +36,7 @@ impl Venue {
     ) -> Decision {
         if self.info.is_some() {
             return Err(Rejection::conflict(
-                "venue_exists",
+                RejectionCode::VenueExists,
                 "the venue already exists",
             ));
         }
@@ -46,14 +46,14 @@ impl Venue {
         // Reports count days in this zone; a name no one knows would count them in UTC.
         if timezone.trim().parse::<chrono_tz::Tz>().is_err() {
             return Err(Rejection::invalid(
-                "invalid_timezone",
+                RejectionCode::InvalidTimezone,
                 "timezone",
                 format!("{timezone:?} is not an IANA timezone such as Asia/Jakarta"),
             ));
         }
         if currency.len() != 3 || !currency.chars().all(|c| c.is_ascii_uppercase()) {
             return Err(Rejection::invalid(
-                "invalid_currency",
+                RejectionCode::InvalidCurrency,
                 "currency",
                 "currency must be an ISO 4217 code such as IDR",
             ));

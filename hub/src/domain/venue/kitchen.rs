@@ -10,7 +10,7 @@ use crate::domain::{
     event::Event,
     id::{LineId, OrderId, StationId},
     order::{Line, LineStatus, Order},
-    rejection::Rejection,
+    rejection::{Rejection, RejectionCode},
 };
 
 impl Venue {
@@ -125,7 +125,7 @@ impl Venue {
             .collect();
         if line_ids.is_empty() {
             return Err(Rejection::conflict(
-                "nothing_to_start",
+                RejectionCode::NothingToStart,
                 format!(
                     "order #{} has no fired lines waiting at this station",
                     order.number
@@ -164,7 +164,7 @@ impl Venue {
             }]);
         }
         Err(Rejection::conflict(
-            "nothing_to_bump",
+            RejectionCode::NothingToBump,
             format!("order #{} has nothing live at this station", order.number),
         ))
     }
@@ -179,13 +179,13 @@ impl Venue {
         self.station(station_id)?;
         if order.lines_at(station_id).next().is_none() {
             return Err(Rejection::conflict(
-                "not_at_station",
+                RejectionCode::NotAtStation,
                 format!("order #{} has nothing for this station", order.number),
             ));
         }
         if order.is_on_station(station_id) {
             return Err(Rejection::conflict(
-                "ticket_on_screen",
+                RejectionCode::TicketOnScreen,
                 format!("order #{} is still on this station's screen", order.number),
             ));
         }
@@ -206,7 +206,7 @@ impl Venue {
             .collect();
         if line_ids.is_empty() {
             return Err(Rejection::conflict(
-                "nothing_to_serve",
+                RejectionCode::NothingToServe,
                 format!("order #{} has nothing ready at the pass", order.number),
             ));
         }
@@ -227,7 +227,7 @@ impl Venue {
         self.station(station_id)?;
         if order.unseen_at.contains(&station_id) {
             return Err(Rejection::conflict(
-                "alert_already_raised",
+                RejectionCode::AlertAlreadyRaised,
                 "this ticket's delivery alert is already raised",
             ));
         }
@@ -247,7 +247,7 @@ impl Venue {
         let order = self.order(order_id)?;
         if !order.unseen_at.contains(&station_id) {
             return Err(Rejection::conflict(
-                "no_delivery_alert",
+                RejectionCode::NoDeliveryAlert,
                 "this ticket has no delivery alert at that station",
             ));
         }
@@ -359,7 +359,7 @@ fn check_lines(
 ) -> Result<(), Rejection> {
     if line_ids.is_empty() {
         return Err(Rejection::invalid(
-            "no_lines",
+            RejectionCode::NoLines,
             "line_ids",
             "name at least one line",
         ));
@@ -369,17 +369,18 @@ fn check_lines(
         let field = format!("line_ids[{index}]");
         if !seen.insert(*line_id) {
             return Err(Rejection::invalid(
-                "duplicate_line",
+                RejectionCode::DuplicateLine,
                 field,
                 "each line may be named once",
             ));
         }
         let line = order.line(*line_id).ok_or_else(|| {
-            Rejection::not_found("line_not_found", format!("line {line_id}")).within(&field)
+            Rejection::not_found(RejectionCode::LineNotFound, format!("line {line_id}"))
+                .within(&field)
         })?;
         if !allowed(line) {
             return Err(Rejection::conflict(
-                "invalid_line_transition",
+                RejectionCode::InvalidLineTransition,
                 format!(
                     "cannot {action} {}: it is {}",
                     line.name,

@@ -12,13 +12,14 @@ use crate::domain::{
     event::Event,
     id::{MenuItemId, StationId},
     menu::{Category, MenuItem, ModifierGroup, Station},
-    rejection::Rejection,
+    rejection::{Rejection, RejectionCode},
 };
 
 impl Venue {
     pub(super) fn station(&self, id: StationId) -> Result<&Station, Rejection> {
         self.stations.get(&id).ok_or_else(|| {
-            Rejection::not_found("station_not_found", format!("station {id}")).within("station_id")
+            Rejection::not_found(RejectionCode::StationNotFound, format!("station {id}"))
+                .within("station_id")
         })
     }
 
@@ -31,7 +32,7 @@ impl Venue {
             .any(|s| s.id != station.id && s.key == station.key)
         {
             return Err(Rejection::conflict(
-                "station_key_taken",
+                RejectionCode::StationKeyTaken,
                 format!("another station uses the key {:?}", station.key),
             ));
         }
@@ -66,7 +67,7 @@ impl Venue {
     ) -> Decision {
         if !self.items.contains_key(&item_id) {
             return Err(Rejection::not_found(
-                "menu_item_not_found",
+                RejectionCode::MenuItemNotFound,
                 format!("menu item {item_id}"),
             ));
         }
@@ -77,21 +78,21 @@ impl Venue {
         validate_text("name", &item.name, MAX_NAME)?;
         if !self.categories.contains_key(&item.category_id) {
             return Err(Rejection::not_found(
-                "category_not_found",
+                RejectionCode::CategoryNotFound,
                 format!("category {}", item.category_id),
             )
             .within("category_id"));
         }
         if item.price < 0 {
             return Err(Rejection::invalid(
-                "invalid_price",
+                RejectionCode::InvalidPrice,
                 "price",
                 "a price cannot be negative",
             ));
         }
         if item.stations.is_empty() {
             return Err(Rejection::invalid(
-                "no_station",
+                RejectionCode::NoStation,
                 "stations",
                 "an item is prepared by at least one station",
             ));
@@ -99,7 +100,7 @@ impl Venue {
         for (index, station) in item.stations.iter().enumerate() {
             if !self.stations.contains_key(station) {
                 return Err(Rejection::not_found(
-                    "station_not_found",
+                    RejectionCode::StationNotFound,
                     format!("station {station}"),
                 )
                 .within(format!("stations[{index}]")));
@@ -108,7 +109,7 @@ impl Venue {
         for (index, group) in item.modifier_groups.iter().enumerate() {
             if !self.modifier_groups.contains_key(group) {
                 return Err(Rejection::not_found(
-                    "modifier_group_not_found",
+                    RejectionCode::ModifierGroupNotFound,
                     format!("modifier group {group}"),
                 )
                 .within(format!("modifier_groups[{index}]")));
@@ -144,7 +145,7 @@ fn validate_modifier_group(group: &ModifierGroup) -> Result<(), Rejection> {
     validate_text("name", &group.name, MAX_NAME)?;
     if group.options.is_empty() {
         return Err(Rejection::invalid(
-            "no_options",
+            RejectionCode::NoOptions,
             "options",
             "a modifier group needs options",
         ));
@@ -155,7 +156,7 @@ fn validate_modifier_group(group: &ModifierGroup) -> Result<(), Rejection> {
             .map_err(|r| r.within(format!("options[{index}]")))?;
         if !ids.insert(option.id) {
             return Err(Rejection::invalid(
-                "duplicate_option",
+                RejectionCode::DuplicateOption,
                 format!("options[{index}].id"),
                 "option ids must be unique",
             ));
@@ -166,7 +167,7 @@ fn validate_modifier_group(group: &ModifierGroup) -> Result<(), Rejection> {
         || usize::from(group.max_choices) > group.options.len()
     {
         return Err(Rejection::invalid(
-            "invalid_choices",
+            RejectionCode::InvalidChoices,
             "max_choices",
             "need 0 <= min_choices <= max_choices <= number of options, and max_choices >= 1",
         ));

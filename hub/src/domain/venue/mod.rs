@@ -53,7 +53,7 @@ use super::{
     },
     menu::{Category, MenuItem, ModifierGroup, Station},
     order::Order,
-    rejection::Rejection,
+    rejection::{Rejection, RejectionCode},
     scan::RecordedScan,
 };
 
@@ -96,7 +96,7 @@ impl Venue {
     pub fn decide(&self, command: &Command, actor: &Actor, now: Timestamp) -> Decision {
         if self.info.is_none() && !matches!(command, Command::CreateVenue { .. }) {
             return Err(Rejection::conflict(
-                "venue_not_created",
+                RejectionCode::VenueNotCreated,
                 "this venue has not been created yet",
             ));
         }

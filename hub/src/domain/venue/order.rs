@@ -20,7 +20,7 @@ use crate::domain::{
     id::{LineId, OrderId, StaffId, TableId},
     menu::MenuItem,
     order::{Customer, Line, LineModifier, LineStatus, LineVoid, Order, OrderKind, OrderStatus},
-    rejection::Rejection,
+    rejection::{Rejection, RejectionCode},
 };
 
 /// How many closed or cancelled orders stay in memory (for reprints, late voids and the
@@ -46,9 +46,9 @@ impl Venue {
     }
 
     pub(super) fn order(&self, id: OrderId) -> Result<&Order, Rejection> {
-        self.orders
-            .get(&id)
-            .ok_or_else(|| Rejection::not_found("order_not_found", format!("order {id}")))
+        self.orders.get(&id).ok_or_else(|| {
+            Rejection::not_found(RejectionCode::OrderNotFound, format!("order {id}"))
+        })
     }
 
     pub(super) fn open_order(&self, id: OrderId) -> Result<&Order, Rejection> {
@@ -79,7 +79,7 @@ impl Venue {
     ) -> Decision {
         if self.orders.contains_key(&order_id) {
             return Err(Rejection::conflict(
-                "order_exists",
+                RejectionCode::OrderExists,
                 "this order id is taken",
             ));
         }
@@ -100,7 +100,7 @@ impl Venue {
             OrderKind::DineIn => {
                 let Some(table_id) = table_id else {
                     return Err(Rejection::invalid(
-                        "missing_table",
+                        RejectionCode::MissingTable,
                         "table_id",
                         "a dine-in order needs a table",
                     ));
@@ -123,7 +123,7 @@ impl Venue {
             OrderKind::Takeaway | OrderKind::Delivery => {
                 if table_id.is_some() {
                     return Err(Rejection::invalid(
-                        "unexpected_table",
+                        RejectionCode::UnexpectedTable,
                         "table_id",
                         "only dine-in orders have a table",
                     ));
@@ -135,7 +135,7 @@ impl Venue {
                         .is_some_and(|a| !is_blank(a));
                     if !has_address {
                         return Err(Rejection::invalid(
-                            "missing_address",
+                            RejectionCode::MissingAddress,
                             "customer.address",
                             "a delivery order needs a customer with an address",
                         ));
@@ -183,7 +183,7 @@ impl Venue {
         let order = self.open_order(order_id)?;
         if lines.is_empty() {
             return Err(Rejection::invalid(
-                "no_lines",
+                RejectionCode::NoLines,
                 "lines",
                 "add at least one line",
             ));
@@ -219,7 +219,7 @@ impl Venue {
             .collect();
         if line_ids.is_empty() {
             return Err(Rejection::conflict(
-                "nothing_to_fire",
+                RejectionCode::NothingToFire,
                 format!(
                     "course {course} of order #{} has no held lines",
                     order.number
@@ -244,20 +244,26 @@ impl Venue {
     ) -> Decision {
         let order = self.open_order(order_id)?;
         let line = order.line(line_id).ok_or_else(|| {
-            Rejection::not_found("line_not_found", format!("line {line_id}")).within("line_id")
+            Rejection::not_found(RejectionCode::LineNotFound, format!("line {line_id}"))
+                .within("line_id")
         })?;
         if line.status == LineStatus::Voided {
             return Err(Rejection::conflict(
-                "line_already_voided",
+                RejectionCode::LineAlreadyVoided,
                 format!("{} is already voided", line.name),
             ));
         }
-        validate_text("reason", reason, MAX_NOTE)
-            .map_err(|_| Rejection::invalid("missing_reason", "reason", "a void needs a reason"))?;
+        validate_text("reason", reason, MAX_NOTE).map_err(|_| {
+            Rejection::invalid(
+                RejectionCode::MissingReason,
+                "reason",
+                "a void needs a reason",
+            )
+        })?;
         let after_cooking = line.status.is_cooking_started();
         if after_cooking && !actor.is_manager() {
             return Err(Rejection::forbidden(
-                "manager_approval_required",
+                RejectionCode::ManagerApprovalRequired,
                 format!(
                     "{} is already {}: only a manager can void it",
                     line.name,
@@ -284,7 +290,7 @@ impl Venue {
             .count();
         if unserved > 0 {
             return Err(Rejection::conflict(
-                "order_has_unserved_lines",
+                RejectionCode::OrderHasUnservedLines,
                 format!(
                     "order #{} has {unserved} lines not yet served",
                     order.number
@@ -314,7 +320,11 @@ impl Venue {
     ) -> Decision {
         let order = self.open_order(order_id)?;
         validate_text("reason", reason, MAX_NOTE).map_err(|_| {
-            Rejection::invalid("missing_reason", "reason", "a cancellation needs a reason")
+            Rejection::invalid(
+                RejectionCode::MissingReason,
+                "reason",
+                "a cancellation needs a reason",
+            )
         })?;
         if order
             .lines
@@ -322,7 +332,7 @@ impl Venue {
             .any(|l| !matches!(l.status, LineStatus::New | LineStatus::Voided))
         {
             return Err(Rejection::conflict(
-                "order_has_fired_lines",
+                RejectionCode::OrderHasFiredLines,
                 format!(
                     "order #{} has lines in the kitchen: void them first",
                     order.number
@@ -354,9 +364,11 @@ impl Venue {
                 if !ids.insert(input.line_id)
                     || order.is_some_and(|o| o.line(input.line_id).is_some())
                 {
-                    return Err(
-                        Rejection::conflict("line_exists", "this line id is taken").within(at)
-                    );
+                    return Err(Rejection::conflict(
+                        RejectionCode::LineExists,
+                        "this line id is taken",
+                    )
+                    .within(at));
                 }
                 self.build_line(input, actor, now).map_err(|r| r.within(at))
             })
@@ -375,21 +387,21 @@ impl Venue {
             .filter(|item| item.active)
             .ok_or_else(|| {
                 Rejection::not_found(
-                    "menu_item_not_found",
+                    RejectionCode::MenuItemNotFound,
                     format!("menu item {}", input.menu_item_id),
                 )
                 .within("menu_item_id")
             })?;
         if !item.available {
             return Err(Rejection::conflict(
-                "item_unavailable",
+                RejectionCode::ItemUnavailable,
                 format!("{} is sold out (86)", item.name),
             )
             .within("menu_item_id"));
         }
         if !(1..=MAX_QUANTITY).contains(&input.quantity) {
             return Err(Rejection::invalid(
-                "invalid_quantity",
+                RejectionCode::InvalidQuantity,
                 "quantity",
                 format!("quantity must be between 1 and {MAX_QUANTITY}"),
             ));
@@ -400,7 +412,7 @@ impl Venue {
             && seat == 0
         {
             return Err(Rejection::invalid(
-                "invalid_seat",
+                RejectionCode::InvalidSeat,
                 "seat",
                 "seats are numbered from 1",
             ));
@@ -452,14 +464,14 @@ impl Venue {
                 });
             let Some((group, option)) = found else {
                 return Err(Rejection::invalid(
-                    "invalid_modifier",
+                    RejectionCode::InvalidModifier,
                     format!("modifiers[{index}]"),
                     format!("{modifier_id} is not an option of {}", item.name),
                 ));
             };
             if !seen.insert(*modifier_id) {
                 return Err(Rejection::invalid(
-                    "invalid_modifier",
+                    RejectionCode::InvalidModifier,
                     format!("modifiers[{index}]"),
                     format!("{} is chosen twice", option.name),
                 ));
@@ -479,7 +491,7 @@ impl Venue {
             let count = chosen.iter().filter(|m| m.group_id == group.id).count();
             if count < usize::from(group.min_choices) || count > usize::from(group.max_choices) {
                 return Err(Rejection::invalid(
-                    "invalid_modifier",
+                    RejectionCode::InvalidModifier,
                     "modifiers",
                     format!(
                         "{}: choose between {} and {} of {}",
@@ -628,7 +640,7 @@ impl Venue {
 /// The refusal for acting on an order that is closed or cancelled.
 pub(super) fn order_not_open(order: &Order) -> Rejection {
     Rejection::conflict(
-        "order_not_open",
+        RejectionCode::OrderNotOpen,
         format!("order #{} is {}", order.number, order.status.as_str()),
     )
 }

@@ -9,7 +9,7 @@ use crate::domain::{
     event::Event,
     id::{DeviceId, ScanId},
     order::LineStatus,
-    rejection::Rejection,
+    rejection::{Rejection, RejectionCode},
     scan::{MAX_RAW_CHARS, RECENT_SCANS_KEPT, RecordedScan, ScannedCode},
 };
 
@@ -20,7 +20,7 @@ impl Venue {
         match (device.kind, device.purpose) {
             (DeviceKind::Scanner, Some(purpose)) => Ok((device, purpose)),
             _ => Err(Rejection::conflict(
-                "not_a_scanner",
+                RejectionCode::NotAScanner,
                 format!("{} is not a barcode scanner", device.name),
             )),
         }
@@ -37,7 +37,7 @@ impl Venue {
         let (device, purpose) = self.scanner(device_id)?;
         if purpose == ScannerPurpose::Pass {
             return Err(Rejection::conflict(
-                "wrong_scanner_purpose",
+                RejectionCode::WrongScannerPurpose,
                 format!(
                     "{} scans tickets at the pass, not stock: pick the ticket up instead",
                     device.name
@@ -45,12 +45,15 @@ impl Venue {
             ));
         }
         if self.scans.iter().any(|s| s.id == scan_id) {
-            return Err(Rejection::conflict("scan_exists", "this scan id is taken"));
+            return Err(Rejection::conflict(
+                RejectionCode::ScanExists,
+                "this scan id is taken",
+            ));
         }
         let raw_chars = scan.raw.chars().count();
         if scan.raw.trim().is_empty() || raw_chars > MAX_RAW_CHARS {
             return Err(Rejection::invalid(
-                "invalid_scan",
+                RejectionCode::InvalidScan,
                 "scan.raw",
                 format!("a scanned code has 1 to {MAX_RAW_CHARS} characters"),
             ));
@@ -61,7 +64,7 @@ impl Venue {
             .is_some_and(|g| g.len() != 14 || !g.bytes().all(|b| b.is_ascii_digit()))
         {
             return Err(Rejection::invalid(
-                "invalid_scan",
+                RejectionCode::InvalidScan,
                 "scan.gtin",
                 "a GTIN is recorded as 14 digits",
             ));
@@ -87,12 +90,15 @@ impl Venue {
         let (device, purpose) = self.scanner(device_id)?;
         if purpose != ScannerPurpose::Pass {
             return Err(Rejection::conflict(
-                "wrong_scanner_purpose",
+                RejectionCode::WrongScannerPurpose,
                 format!("{} is not the pass scanner", device.name),
             ));
         }
         let order = self.order_by_ticket_code(code).ok_or_else(|| {
-            Rejection::not_found("ticket_not_found", format!("ticket {:?}", code.trim()))
+            Rejection::not_found(
+                RejectionCode::TicketNotFound,
+                format!("ticket {:?}", code.trim()),
+            )
         })?;
         if !order.is_open() {
             return Err(order_not_open(order));
@@ -105,7 +111,7 @@ impl Venue {
             .collect();
         if line_ids.is_empty() {
             return Err(Rejection::conflict(
-                "nothing_to_pick_up",
+                RejectionCode::NothingToPickUp,
                 format!(
                     "ticket {} (order #{}) has nothing ready at the pass",
                     order.ticket_code(),

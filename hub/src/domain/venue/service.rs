@@ -11,7 +11,7 @@ use crate::domain::{
     event::Event,
     floor::{ServiceReason, ServiceRequest},
     id::{DeviceId, StaffId, TableId},
-    rejection::Rejection,
+    rejection::{Rejection, RejectionCode},
 };
 
 impl Venue {
@@ -19,7 +19,7 @@ impl Venue {
         let table = self.table(table_id)?;
         table.service_request.as_ref().ok_or_else(|| {
             Rejection::conflict(
-                "no_service_request",
+                RejectionCode::NoServiceRequest,
                 format!("nobody at table {} is calling", table.layout.label),
             )
         })
@@ -49,13 +49,13 @@ impl Venue {
                 .map_err(|r| r.within("device_id"))?;
             if device.kind != DeviceKind::CallButton {
                 return Err(Rejection::conflict(
-                    "not_a_call_button",
+                    RejectionCode::NotACallButton,
                     format!("{} is not a call button", device.name),
                 ));
             }
             if device.table_id != Some(table_id) {
                 return Err(Rejection::invalid(
-                    "device_not_at_table",
+                    RejectionCode::DeviceNotAtTable,
                     "device_id",
                     format!(
                         "{} does not sit on table {}",
@@ -102,7 +102,7 @@ impl Venue {
         let request = self.service_request_at(table_id)?;
         if request.acknowledged_at.is_some() {
             return Err(Rejection::conflict(
-                "service_already_acknowledged",
+                RejectionCode::ServiceAlreadyAcknowledged,
                 "someone is already on the way to this table",
             ));
         }

@@ -10,7 +10,7 @@ use crate::domain::{
     Actor,
     event::Event,
     id::{StaffId, VenueId},
-    rejection::Rejection,
+    rejection::{Rejection, RejectionCode},
     staff::{Role, Staff},
 };
 
@@ -45,16 +45,18 @@ impl Venue {
     pub(super) fn active_staff(&self, id: StaffId, field: &str) -> Result<&Staff, Rejection> {
         match self.staff.get(&id) {
             Some(staff) if staff.active => Ok(staff),
-            _ => Err(
-                Rejection::not_found("staff_not_found", format!("staff member {id}")).within(field),
-            ),
+            _ => Err(Rejection::not_found(
+                RejectionCode::StaffNotFound,
+                format!("staff member {id}"),
+            )
+            .within(field)),
         }
     }
 
     fn known_staff(&self, id: StaffId) -> Result<&Staff, Rejection> {
-        self.staff
-            .get(&id)
-            .ok_or_else(|| Rejection::not_found("staff_not_found", format!("staff member {id}")))
+        self.staff.get(&id).ok_or_else(|| {
+            Rejection::not_found(RejectionCode::StaffNotFound, format!("staff member {id}"))
+        })
     }
 
     #[expect(
@@ -74,7 +76,7 @@ impl Venue {
     ) -> Decision {
         if self.staff.contains_key(&staff_id) {
             return Err(Rejection::conflict(
-                "staff_exists",
+                RejectionCode::StaffExists,
                 "this staff id is taken",
             ));
         }
@@ -84,7 +86,7 @@ impl Venue {
         let has_password = username.is_some() && password_hash.is_some();
         if !has_pin && !has_password {
             return Err(Rejection::invalid(
-                "missing_credentials",
+                RejectionCode::MissingCredentials,
                 "pin",
                 "a staff member needs a PIN or a username and password",
             ));
@@ -93,7 +95,7 @@ impl Venue {
             validate_text("username", username, 64)?;
             if self.staff_by_username(username).is_some() {
                 return Err(Rejection::conflict(
-                    "username_taken",
+                    RejectionCode::UsernameTaken,
                     format!("username {username:?} is taken"),
                 ));
             }
@@ -102,7 +104,7 @@ impl Venue {
             && self.pin_in_use(lookup, None)
         {
             return Err(Rejection::conflict(
-                "pin_taken",
+                RejectionCode::PinTaken,
                 "another staff member of this venue uses that PIN",
             ));
         }
@@ -156,7 +158,7 @@ impl Venue {
         guard_owner_role(actor, staff.role)?;
         if self.pin_in_use(pin_lookup, Some(staff_id)) {
             return Err(Rejection::conflict(
-                "pin_taken",
+                RejectionCode::PinTaken,
                 "another staff member of this venue uses that PIN",
             ));
         }
@@ -177,7 +179,7 @@ impl Venue {
         guard_owner_role(actor, staff.role)?;
         if staff.username.is_none() {
             return Err(Rejection::conflict(
-                "no_username",
+                RejectionCode::NoUsername,
                 "this staff member logs in by PIN only",
             ));
         }
@@ -198,20 +200,20 @@ impl Venue {
     ) -> Decision {
         if actor.role.is_some_and(|role| role != Role::Owner) {
             return Err(Rejection::forbidden(
-                "owner_only",
+                RejectionCode::OwnerOnly,
                 "only an owner gives staff other venues",
             ));
         }
         if !self.staff.contains_key(&staff_id) {
             return Err(Rejection::not_found(
-                "staff_not_found",
+                RejectionCode::StaffNotFound,
                 format!("staff member {staff_id}"),
             ));
         }
         let home = self.info.as_ref().map(|info| info.id);
         if venues.iter().any(|venue| Some(*venue) == home) {
             return Err(Rejection::invalid(
-                "own_venue",
+                RejectionCode::OwnVenue,
                 "venues",
                 "a staff member already works at their own venue",
             ));
@@ -221,7 +223,7 @@ impl Venue {
         given.dedup();
         if given.len() > MAX_GIVEN_VENUES {
             return Err(Rejection::invalid(
-                "too_many_venues",
+                RejectionCode::TooManyVenues,
                 "venues",
                 format!("at most {MAX_GIVEN_VENUES} other venues"),
             ));
@@ -280,7 +282,7 @@ impl Venue {
 fn guard_owner_role(actor: &Actor, role: Role) -> Result<(), Rejection> {
     if role == Role::Owner && actor.role.is_some_and(|r| r != Role::Owner) {
         return Err(Rejection::forbidden(
-            "owner_only",
+            RejectionCode::OwnerOnly,
             "only an owner can manage owners",
         ));
     }

@@ -2,7 +2,7 @@
 //! with the limits the API document states. Pure functions of one value; nothing here reads
 //! the venue's state (rules that do live with their concept).
 
-use crate::domain::rejection::Rejection;
+use crate::domain::rejection::{Rejection, RejectionCode};
 
 pub(super) const MAX_GUESTS: u16 = 200;
 pub(super) const MAX_QUANTITY: u16 = 999;
@@ -33,14 +33,14 @@ pub fn trim_text(text: &str) -> &str {
 pub(super) fn validate_text(field: &str, value: &str, max: usize) -> Result<(), Rejection> {
     if is_blank(value) {
         return Err(Rejection::invalid(
-            "empty_text",
+            RejectionCode::EmptyText,
             field,
             format!("{field} cannot be empty"),
         ));
     }
     if value.chars().count() > max {
         return Err(Rejection::invalid(
-            "text_too_long",
+            RejectionCode::TextTooLong,
             field,
             format!("{field} is longer than {max} characters"),
         ));
@@ -58,7 +58,7 @@ pub(super) fn validate_slug(field: &str, value: &str) -> Result<(), Rejection> {
         Ok(())
     } else {
         Err(Rejection::invalid(
-            "invalid_slug",
+            RejectionCode::InvalidSlug,
             field,
             format!("{field} must be 1-40 lowercase letters, digits, '-' or '_'"),
         ))
@@ -70,7 +70,7 @@ pub(super) fn validate_guests(field: &str, guests: u16) -> Result<(), Rejection>
         Ok(())
     } else {
         Err(Rejection::invalid(
-            "invalid_guests",
+            RejectionCode::InvalidGuests,
             field,
             format!("guests must be between 1 and {MAX_GUESTS}"),
         ))
@@ -82,7 +82,7 @@ pub(super) fn validate_course(field: &str, course: u8) -> Result<(), Rejection> 
         Ok(())
     } else {
         Err(Rejection::invalid(
-            "invalid_course",
+            RejectionCode::InvalidCourse,
             field,
             format!("courses are numbered 1 to {MAX_COURSE}"),
         ))
