@@ -9,10 +9,12 @@
 //! - [`rejection`]: refusals with stable codes.
 //! - [`food_safety`]: probe monitors and cooling batches, pure rules the device bridge feeds;
 //!   [`cooling`]: the cooling log those rules report into.
+//! - [`derived_id`]: ids derived from a command or device message, so retries name the same entity.
 //! - [`scan`]: barcode scans and pass pick-ups; [`service`]: calls for service at a table.
 
 pub mod command;
 pub mod cooling;
+pub mod derived_id;
 pub mod device;
 pub mod event;
 pub mod floor;
@@ -31,6 +33,7 @@ mod tests;
 
 pub use command::{Command, DeviceSpec, LineInput};
 pub use cooling::{CoolingOutcome, CoolingProgress, CoolingRecord};
+pub use derived_id::{DerivedFor, Entity, derived_id};
 pub use device::{Device, DeviceKind, ScannerPurpose, UnitLimits, UnitProfile};
 pub use event::Event;
 pub use floor::{

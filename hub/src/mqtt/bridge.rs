@@ -38,8 +38,8 @@ use super::{
 };
 use crate::{
     domain::{
-        AlertId, Command, CoolingBatchId, CoolingProgress, DeviceKind, Event, ScanId, ScannedCode,
-        ScannerPurpose, VenueId,
+        AlertId, Command, CoolingBatchId, CoolingProgress, DerivedFor, DeviceKind, Event, ScanId,
+        ScannedCode, ScannerPurpose, VenueId, derived_id,
         floor::ServiceReason,
         food_safety::{
             CoolingAction, CoolingBatch, FoodSafetyAlertKind, ProbeAction, ProbeMonitor,
@@ -815,10 +815,9 @@ impl Bridge {
                     },
                     _ => match devices::gs1::decode_scan(&code, symbology) {
                         Ok(scan) => Command::RecordScan {
-                            scan_id: ScanId(crate::http::command::derived_id(
+                            scan_id: ScanId(derived_id(
                                 device.id.0,
-                                &msg_id,
-                                1,
+                                DerivedFor::Scan { msg_id: &msg_id },
                             )),
                             device_id: device.id,
                             scan: ScannedCode::from(scan),
@@ -890,8 +889,10 @@ impl Bridge {
                     return wrong_kind(self, "probe");
                 }
                 let key = (entry.device_ref(), probe.clone());
-                let batch_id =
-                    CoolingBatchId(crate::http::command::derived_id(device.id.0, &msg_id, 2));
+                let batch_id = CoolingBatchId(derived_id(
+                    device.id.0,
+                    DerivedFor::CoolingBatch { msg_id: &msg_id },
+                ));
                 if self.cooling.contains_key(&key) {
                     return feedback.refuse(
                         DeviceError::CoolingBatchActive,
