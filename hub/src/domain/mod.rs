@@ -8,7 +8,8 @@
 //! - [`floor`], [`menu`], [`order`], [`staff`], [`device`]: the state's parts.
 //! - [`rejection`]: refusals with stable codes.
 //! - [`food_safety`]: probe monitors and cooling batches, pure rules the device bridge feeds;
-//!   [`cooling`]: the cooling log those rules report into.
+//!   [`cooling`]: the cooling log those rules report into; [`device_rules`]: the state
+//!   machine over them that turns readings and ticks into the commands the bridge sends.
 //! - [`derived_id`]: ids derived from a command or device message, so retries name the same entity.
 //! - [`scan`]: barcode scans and pass pick-ups; [`service`]: calls for service at a table.
 
@@ -16,6 +17,7 @@ pub mod command;
 pub mod cooling;
 pub mod derived_id;
 pub mod device;
+pub mod device_rules;
 pub mod event;
 pub mod floor;
 pub mod food_safety;
