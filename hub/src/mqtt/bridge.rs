@@ -8,14 +8,14 @@
 //! hands the commands they return, and what people do on devices ([`super::actions`]),
 //! to the venue's engine. A command the engine refuses goes back to the rules.
 //! Refusals are counted per reason, logged at a bounded rate and answered on the device's
-//! `error` topic. Engine work runs on one queue per venue, so a slow commit never stalls
-//! the bridge and a device's commands keep their order. Engine events that concern a
+//! `error` topic. Engine work runs on one bounded queue per venue ([`super::queue`]), so a
+//! slow commit never stalls the bridge and a device's commands keep their order. Engine events that concern a
 //! device (a waiter answered its call) come back as downlinks.
 //!
 //! Clocks: readings and the cooling log keep the device's times (its `ts`); the rules
 //! decide on the device's clock too, and put an alert record on the hub's.
 
-use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
@@ -34,6 +34,7 @@ use super::{
     code::DeviceError,
     directory::{Directory, DirectoryEntry, VenueDevice},
     limiter::LogLimiter,
+    queue::{ENGINE_QUEUE_CAPACITY, Job, VenueQueues},
     sequence::{SequenceTrack, Verdict},
 };
 use crate::{
@@ -57,8 +58,6 @@ pub struct Sinks {
     pub readings: ReadingsRecorder,
 }
 
-type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
-
 /// Identifies a payload, to tell a redelivery from a reused `msg_id`.
 fn digest(payload: &[u8]) -> u64 {
     use std::hash::{Hash, Hasher};
@@ -79,7 +78,9 @@ pub struct Bridge {
     /// Commands of the rules the engine refused, back to the bridge task for the rules.
     refused: mpsc::UnboundedSender<RuleCommand>,
     refused_rx: Option<mpsc::UnboundedReceiver<RuleCommand>>,
-    queues: HashMap<VenueId, mpsc::UnboundedSender<Job>>,
+    queues: VenueQueues,
+    /// Jobs of the input being handled, for [`Self::flush_jobs`].
+    pending: Vec<(VenueId, Arc<str>, Job)>,
     tick_every: Duration,
     /// Open connections per device, from the gate (embedded broker only: then the gate
     /// reports how each connection ended, and a `status` does not decide offline).
@@ -101,16 +102,19 @@ impl Bridge {
         sinks: Sinks,
     ) -> Self {
         let (refused, refused_rx) = mpsc::unbounded_channel();
+        let log_limiter = Arc::new(LogLimiter::default());
+        let queues = VenueQueues::new(ENGINE_QUEUE_CAPACITY, metrics.clone(), log_limiter.clone());
         Self {
             directory,
             metrics,
             downlinks,
-            log_limiter: Arc::new(LogLimiter::default()),
+            log_limiter: log_limiter.clone(),
             sequences: HashMap::new(),
             rules: DeviceRules::new(|| AlertId(Uuid::now_v7())),
             refused,
             refused_rx: Some(refused_rx),
-            queues: HashMap::new(),
+            queues,
+            pending: Vec::new(),
             tick_every,
             connections,
             sinks,
@@ -151,6 +155,7 @@ impl Bridge {
                 Some(published) = reactions.recv() => self.on_engine_event(&published),
                 _ = tick.tick() => self.on_tick(),
             }
+            self.flush_jobs().await;
         }
     }
 
@@ -590,7 +595,7 @@ impl Bridge {
                     self.cursors.clone(),
                     self.sinks.gateway.clone(),
                 );
-                self.enqueue(entry.venue_id, Box::pin(job));
+                self.enqueue(entry, Box::pin(job));
             }
             EventBody::Scan { code, symbology } => {
                 if device.kind != DeviceKind::Scanner {
@@ -628,7 +633,7 @@ impl Bridge {
                     feedback,
                     |feedback| feedback.done(),
                 );
-                self.enqueue(entry.venue_id, Box::pin(job));
+                self.enqueue(entry, Box::pin(job));
             }
             EventBody::Button { press } => {
                 if device.kind != DeviceKind::CallButton {
@@ -670,7 +675,7 @@ impl Bridge {
                         }
                     },
                 );
-                self.enqueue(entry.venue_id, Box::pin(job));
+                self.enqueue(entry, Box::pin(job));
             }
             EventBody::CoolingStart { probe, batch } => {
                 if device.kind != DeviceKind::Probe {
@@ -704,7 +709,7 @@ impl Bridge {
                 let handle = entry.handle.clone();
                 let envelope = device_envelope(entry, &msg_id, command);
                 self.enqueue(
-                    entry.venue_id,
+                    entry,
                     Box::pin(async move {
                         match handle.execute(envelope).await {
                             Ok(_) => {
@@ -729,7 +734,7 @@ impl Bridge {
                 // the venue's log: the engine refuses stopping it as `cooling_batch_finished`.
                 let job =
                     actions::stop_cooling_batch(entry.clone(), found, batch, at, msg_id, feedback);
-                self.enqueue(entry.venue_id, Box::pin(job));
+                self.enqueue(entry, Box::pin(job));
             }
         }
     }
@@ -784,21 +789,22 @@ impl Bridge {
                 let _ = refused.send(rule_command);
             }
         });
-        self.enqueue(entry.venue_id, job);
+        self.enqueue(entry, job);
     }
 
-    /// Runs `job` after the venue's earlier device work.
-    fn enqueue(&mut self, venue: VenueId, job: Job) {
-        let queue = self.queues.entry(venue).or_insert_with(|| {
-            let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
-            tokio::spawn(async move {
-                while let Some(job) = rx.recv().await {
-                    job.await;
-                }
-            });
-            tx
-        });
-        let _ = queue.send(job);
+    /// Runs `job` after the venue's earlier device work, once the current input is handled
+    /// (see [`Self::flush_jobs`]).
+    fn enqueue(&mut self, entry: &DirectoryEntry, job: Job) {
+        self.pending
+            .push((entry.venue_id, entry.venue_slug.clone(), job));
+    }
+
+    /// Hands the jobs of the last input to their venues' queues, in order, waiting for room
+    /// in a full queue: the bridge takes no further input meanwhile, and no job is dropped.
+    async fn flush_jobs(&mut self) {
+        for (venue, slug, job) in std::mem::take(&mut self.pending) {
+            self.queues.push(venue, &slug, job).await;
+        }
     }
 }
 
