@@ -109,6 +109,9 @@ pub async fn hub_binary() -> anyhow::Result<PathBuf> {
                 "hub",
                 "--bin",
                 "hub",
+                // The devices baseline runs the hub with `--mqtt-drain-only`.
+                "--features",
+                "testkit",
                 "--manifest-path",
             ])
             .arg(&manifest)

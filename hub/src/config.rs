@@ -93,7 +93,8 @@ pub struct Settings {
     pub http_fd_reserve: Option<u64>,
     /// How devices reach the hub: embedded broker, external broker, or off.
     pub mqtt: crate::mqtt::MqttMode,
-    /// Benchmark baseline: device messages are counted and dropped.
+    /// Benchmark baseline: device messages are counted and dropped (`testkit` builds only).
+    #[cfg(feature = "testkit")]
     pub mqtt_drain_only: bool,
     /// Days raw probe readings are kept; 0 keeps them for ever. Day summaries are kept.
     pub reading_retention_days: u32,
@@ -314,6 +315,7 @@ struct Cli {
     mqtt_broker: Option<String>,
 
     /// Benchmark baseline: count device messages and drop them (no bridge)
+    #[cfg(feature = "testkit")]
     #[arg(long, env = "HUB_MQTT_DRAIN_ONLY", hide = true)]
     mqtt_drain_only: bool,
 }
@@ -400,6 +402,7 @@ impl Settings {
     /// Settings for a hub inside a test: a free port on localhost, the given database
     /// and directory, a fixed token key so tests can mint their own tokens, and a
     /// one-second shutdown grace so tests end quickly.
+    #[cfg(any(test, feature = "testkit"))]
     pub fn for_tests(database_url: Option<String>, data_dir: impl Into<PathBuf>) -> Settings {
         Settings {
             http: SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
@@ -421,6 +424,7 @@ impl Settings {
             http_max_connections_per_address: DEFAULT_HTTP_MAX_CONNECTIONS_PER_ADDRESS,
             http_fd_reserve: None,
             mqtt: crate::mqtt::MqttMode::Off,
+            #[cfg(feature = "testkit")]
             mqtt_drain_only: false,
             reading_retention_days: DEFAULT_READING_RETENTION_DAYS,
             config_file: None,
@@ -502,6 +506,7 @@ impl Settings {
                 .unwrap_or(DEFAULT_HTTP_MAX_CONNECTIONS_PER_ADDRESS),
             http_fd_reserve: cli.http_fd_reserve.or(file.http_fd_reserve),
             mqtt: resolve_mqtt(cli.mqtt, cli.mqtt_broker, file.mqtt, file.mqtt_broker)?,
+            #[cfg(feature = "testkit")]
             mqtt_drain_only: cli.mqtt_drain_only,
             reading_retention_days: cli
                 .reading_retention_days
@@ -517,6 +522,7 @@ impl Settings {
     pub fn mqtt_config(&self) -> crate::mqtt::MqttConfig {
         crate::mqtt::MqttConfig {
             mode: self.mqtt.clone(),
+            #[cfg(feature = "testkit")]
             drain_only: self.mqtt_drain_only,
             ..crate::mqtt::MqttConfig::default()
         }

@@ -4,14 +4,18 @@
 //!
 //! # Layout
 //! - [`command`]: what clients ask for; [`event`]: what happened (the journal's contents).
-//! - [`venue`]: the aggregate with `decide` and `apply`.
-//! - [`floor`], [`menu`], [`order`], [`staff`], [`device`]: the state's parts.
+//! - [`venue`]: the aggregate with `decide` and `apply`, routing each command and event to
+//!   the rules of its concept (`venue/staff.rs`, `floor.rs`, `order.rs`, `kitchen.rs`, ...).
+//! - [`floor`], [`menu`], [`order`], [`staff`], [`device`]: the state's parts (value types;
+//!   they import nothing from `venue`, so the domain's modules form no cycle).
 //! - [`rejection`]: refusals with stable codes.
 //! - [`food_safety`]: probe monitors and cooling batches, pure rules the device bridge feeds;
 //!   [`cooling`]: the cooling log those rules report into; [`device_rules`]: the state
 //!   machine over them that turns readings and ticks into the commands the bridge sends.
-//! - [`derived_id`]: ids derived from a command or device message, so retries name the same entity.
-//! - [`scan`]: barcode scans and pass pick-ups; [`service`]: calls for service at a table.
+//! - [`derived_id`]: ids derived from a command or a device message, so that retries name
+//!   the same entity.
+//! - [`scan`]: barcode scans as recorded. Calls for service at a table are `floor`'s
+//!   `ServiceRequest`, decided in `venue/service.rs`.
 
 pub mod command;
 pub mod cooling;
@@ -26,7 +30,6 @@ pub mod menu;
 pub mod order;
 pub mod rejection;
 pub mod scan;
-pub mod service;
 pub mod staff;
 pub mod venue;
 

@@ -2,21 +2,16 @@
 //! `devices::gs1::Scan` so the journal does not change when the codec does) and a recorded
 //! scan with the scanner and purpose it came from. What a scan means for stock (receiving,
 //! counting, waste) is decided later by inventory; here it is only kept and shown. Pass
-//! scanners pick tickets up by their printed code. Decide and apply for both live here.
+//! scanners pick tickets up by their printed code. Decide and apply for both are in
+//! `venue::scan`.
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{
-    Actor, Timestamp,
-    command::Command,
-    device::{Device, DeviceKind, ScannerPurpose},
-    event::Event,
+    device::ScannerPurpose,
     id::{DeviceId, ScanId},
-    order::LineStatus,
-    rejection::Rejection,
-    venue::Venue,
 };
 
 /// Recorded scans kept in memory for screens and the scans endpoint (the journal keeps all).
@@ -96,136 +91,4 @@ pub struct RecordedScan {
     pub at: DateTime<Utc>,
     /// When the hub recorded it.
     pub recorded_at: DateTime<Utc>,
-}
-
-impl Venue {
-    /// An enabled scanner of this venue, with its purpose.
-    fn scanner(&self, device_id: DeviceId) -> Result<(&Device, ScannerPurpose), Rejection> {
-        let device = self.enabled_device(device_id)?;
-        match (device.kind, device.purpose) {
-            (DeviceKind::Scanner, Some(purpose)) => Ok((device, purpose)),
-            _ => Err(Rejection::conflict(
-                "not_a_scanner",
-                format!("{} is not a barcode scanner", device.name),
-            )),
-        }
-    }
-
-    pub(super) fn decide_scan(
-        &self,
-        command: &Command,
-        _actor: &Actor,
-        now: Timestamp,
-    ) -> Result<Vec<Event>, Rejection> {
-        match command {
-            Command::RecordScan {
-                scan_id,
-                device_id,
-                scan,
-                scanned_at,
-            } => {
-                let (device, purpose) = self.scanner(*device_id)?;
-                if purpose == ScannerPurpose::Pass {
-                    return Err(Rejection::conflict(
-                        "wrong_scanner_purpose",
-                        format!(
-                            "{} scans tickets at the pass, not stock: pick the ticket up instead",
-                            device.name
-                        ),
-                    ));
-                }
-                if self.scans.iter().any(|s| s.id == *scan_id) {
-                    return Err(Rejection::conflict("scan_exists", "this scan id is taken"));
-                }
-                let raw_chars = scan.raw.chars().count();
-                if scan.raw.trim().is_empty() || raw_chars > MAX_RAW_CHARS {
-                    return Err(Rejection::invalid(
-                        "invalid_scan",
-                        "scan.raw",
-                        format!("a scanned code has 1 to {MAX_RAW_CHARS} characters"),
-                    ));
-                }
-                if scan
-                    .gtin
-                    .as_deref()
-                    .is_some_and(|g| g.len() != 14 || !g.bytes().all(|b| b.is_ascii_digit()))
-                {
-                    return Err(Rejection::invalid(
-                        "invalid_scan",
-                        "scan.gtin",
-                        "a GTIN is recorded as 14 digits",
-                    ));
-                }
-                Ok(vec![Event::ScanRecorded {
-                    scan: RecordedScan {
-                        id: *scan_id,
-                        device_id: *device_id,
-                        purpose,
-                        code: scan.clone(),
-                        at: *scanned_at,
-                        recorded_at: now,
-                    },
-                }])
-            }
-            Command::PickUpTicket { device_id, code } => {
-                let (device, purpose) = self.scanner(*device_id)?;
-                if purpose != ScannerPurpose::Pass {
-                    return Err(Rejection::conflict(
-                        "wrong_scanner_purpose",
-                        format!("{} is not the pass scanner", device.name),
-                    ));
-                }
-                let order = self.order_by_ticket_code(code).ok_or_else(|| {
-                    Rejection::not_found("ticket_not_found", format!("ticket {:?}", code.trim()))
-                })?;
-                if !order.is_open() {
-                    return Err(Rejection::conflict(
-                        "order_not_open",
-                        format!("order #{} is {}", order.number, order.status.as_str()),
-                    ));
-                }
-                let line_ids: Vec<_> = order
-                    .lines
-                    .iter()
-                    .filter(|l| l.status == LineStatus::Ready)
-                    .map(|l| l.id)
-                    .collect();
-                if line_ids.is_empty() {
-                    return Err(Rejection::conflict(
-                        "nothing_to_pick_up",
-                        format!(
-                            "ticket {} (order #{}) has nothing ready at the pass",
-                            order.ticket_code(),
-                            order.number
-                        ),
-                    ));
-                }
-                Ok(vec![
-                    Event::LinesServed {
-                        order_id: order.id,
-                        line_ids,
-                        at: now,
-                    },
-                    Event::TicketPickedUp {
-                        order_id: order.id,
-                        device_id: *device_id,
-                        at: now,
-                    },
-                ])
-            }
-            _ => Err(Rejection::conflict(
-                "not_a_scanner_command",
-                "not a scanner command",
-            )),
-        }
-    }
-
-    pub(super) fn apply_scan(&mut self, event: &Event) {
-        if let Event::ScanRecorded { scan } = event {
-            self.scans.push_back(scan.clone());
-            while self.scans.len() > RECENT_SCANS_KEPT {
-                self.scans.pop_front();
-            }
-        }
-    }
 }

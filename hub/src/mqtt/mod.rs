@@ -110,6 +110,8 @@ pub struct MqttConfig {
     pub tick: Duration,
     /// Benchmark baseline only: take messages off the broker and count them, nothing
     /// else (no decoding, rules, readings or screens), to show what the bridge costs.
+    /// Only in `testkit` builds: a production hub always runs the bridge.
+    #[cfg(feature = "testkit")]
     pub drain_only: bool,
 }
 
@@ -119,6 +121,7 @@ impl Default for MqttConfig {
             mode: MqttMode::Off,
             limits: broker::BrokerLimits::default(),
             tick: Duration::from_secs(1),
+            #[cfg(feature = "testkit")]
             drain_only: false,
         }
     }
@@ -199,6 +202,7 @@ impl MqttService {
                 (None, None, downlinks, None)
             }
         };
+        #[cfg(feature = "testkit")]
         if config.drain_only {
             tracing::warn!("MQTT drain-only mode: device messages are counted and dropped");
             let counter = metrics.clone();

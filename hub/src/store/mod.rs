@@ -11,6 +11,7 @@ mod contract;
 mod error;
 mod migration;
 mod postgres;
+#[cfg(feature = "testkit")]
 pub mod scratch;
 mod sqlite;
 

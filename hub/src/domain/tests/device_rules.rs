@@ -107,10 +107,8 @@ fn a_receiving_scanner_records_its_scans_with_its_purpose() {
     assert_eq!(scan.purpose, ScannerPurpose::Receiving);
     assert_eq!(scan.code.lot.as_deref(), Some("L42"));
     assert_eq!(f.venue.scans.len(), 1);
-    assert_eq!(
-        f.rejection(&record(1, RECEIVING, "again"), &scanner),
-        "scan_exists"
-    );
+    f.when(&record(1, RECEIVING, "again"), &scanner)
+        .then_rejects("scan_exists");
 }
 
 #[test]
@@ -136,18 +134,12 @@ fn only_an_enabled_stock_scanner_records_scans() {
     let mut f = with_devices();
     let manager = f.manager.clone();
     let actor = Actor::device("whoever");
-    assert_eq!(
-        f.rejection(&record(1, PASS, "x"), &actor),
-        "wrong_scanner_purpose"
-    );
-    assert_eq!(
-        f.rejection(&record(1, CHILLER, "x"), &actor),
-        "not_a_scanner"
-    );
-    assert_eq!(
-        f.rejection(&record(1, DeviceId(id(999)), "x"), &actor),
-        "device_not_found"
-    );
+    f.when(&record(1, PASS, "x"), &actor)
+        .then_rejects("wrong_scanner_purpose");
+    f.when(&record(1, CHILLER, "x"), &actor)
+        .then_rejects("not_a_scanner");
+    f.when(&record(1, DeviceId(id(999)), "x"), &actor)
+        .then_rejects("device_not_found");
     f.run(
         &Command::SetDeviceEnabled {
             device_id: RECEIVING,
@@ -155,20 +147,16 @@ fn only_an_enabled_stock_scanner_records_scans() {
         },
         &manager,
     );
-    assert_eq!(
-        f.rejection(&record(1, RECEIVING, "x"), &actor),
-        "device_disabled"
-    );
+    f.when(&record(1, RECEIVING, "x"), &actor)
+        .then_rejects("device_disabled");
 }
 
 #[test]
 fn a_scan_needs_a_raw_code_and_a_gtin_of_fourteen_digits() {
     let f = with_devices();
     let actor = device_actor(&f, RECEIVING);
-    assert_eq!(
-        f.rejection(&record(1, RECEIVING, "  "), &actor),
-        "invalid_scan"
-    );
+    f.when(&record(1, RECEIVING, "  "), &actor)
+        .then_rejects("invalid_scan");
     let mut bad = code("4006381333931");
     bad.gtin = Some("4006381333931".into());
     let command = Command::RecordScan {
@@ -177,7 +165,7 @@ fn a_scan_needs_a_raw_code_and_a_gtin_of_fourteen_digits() {
         scan: bad,
         scanned_at: at(0),
     };
-    assert_eq!(f.rejection(&command, &actor), "invalid_scan");
+    f.when(&command, &actor).then_rejects("invalid_scan");
 }
 
 // ----- pass pick-up ----------------------------------------------------------------------
@@ -217,7 +205,8 @@ fn a_pass_scan_serves_every_ready_line_of_the_ticket_and_records_the_pick_up() {
         device_id: PASS,
         code: code.to_lowercase(),
     };
-    assert_eq!(f.rejection(&pick_up, &scanner), "nothing_to_pick_up");
+    f.when(&pick_up, &scanner)
+        .then_rejects("nothing_to_pick_up");
     f.run(
         &Command::BumpTicket {
             order_id,
@@ -232,7 +221,8 @@ fn a_pass_scan_serves_every_ready_line_of_the_ticket_and_records_the_pick_up() {
     ));
     let statuses: Vec<LineStatus> = f.order(order_id).lines.iter().map(|l| l.status).collect();
     assert_eq!(statuses, vec![LineStatus::Fired, LineStatus::Served]);
-    assert_eq!(f.rejection(&pick_up, &scanner), "nothing_to_pick_up");
+    f.when(&pick_up, &scanner)
+        .then_rejects("nothing_to_pick_up");
 }
 
 #[test]
@@ -255,16 +245,14 @@ fn an_unknown_ticket_code_is_not_found_and_only_the_pass_scanner_picks_up() {
             ("ticket_not_found", RejectionKind::NotFound)
         );
     }
-    assert_eq!(
-        f.rejection(
-            &Command::PickUpTicket {
-                device_id: RECEIVING,
-                code: "T1".into()
-            },
-            &scanner
-        ),
-        "wrong_scanner_purpose"
-    );
+    f.when(
+        &Command::PickUpTicket {
+            device_id: RECEIVING,
+            code: "T1".into(),
+        },
+        &scanner,
+    )
+    .then_rejects("wrong_scanner_purpose");
 }
 
 // ----- devices acting without staff ------------------------------------------------------
@@ -317,7 +305,8 @@ fn a_device_is_never_a_manager() {
         line_id: LineId(id(2)),
         reason: "dropped".into(),
     };
-    assert_eq!(f.rejection(&void, &bar), "manager_approval_required");
+    f.when(&void, &bar)
+        .then_rejects("manager_approval_required");
 }
 
 #[test]
@@ -413,7 +402,8 @@ fn a_waiter_acknowledges_a_call_once_and_the_button_is_named_for_its_led() {
     let button = device_actor(&f, BUTTON_T1);
     let waiter = f.waiter.clone();
     let acknowledge = Command::AcknowledgeServiceRequest { table_id: T1 };
-    assert_eq!(f.rejection(&acknowledge, &waiter), "no_service_request");
+    f.when(&acknowledge, &waiter)
+        .then_rejects("no_service_request");
     f.run(&press(ServiceReason::Service), &button);
     let events = f.run(&acknowledge, &waiter);
     assert!(matches!(
@@ -426,10 +416,8 @@ fn a_waiter_acknowledges_a_call_once_and_the_button_is_named_for_its_led() {
     ));
     let call = f.venue.tables[&T1].service_request.clone().unwrap();
     assert_eq!(call.acknowledged_by, waiter.staff_id);
-    assert_eq!(
-        f.rejection(&acknowledge, &waiter),
-        "service_already_acknowledged"
-    );
+    f.when(&acknowledge, &waiter)
+        .then_rejects("service_already_acknowledged");
     let events = f.run(&press(ServiceReason::Service), &button);
     assert!(
         matches!(events[..], [Event::ServiceRequested { .. }]),
@@ -443,7 +431,7 @@ fn the_button_cancels_its_call_and_clearing_the_table_ends_it() {
     let button = device_actor(&f, BUTTON_T1);
     let waiter = f.waiter.clone();
     let cancel = Command::CancelServiceRequest { table_id: T1 };
-    assert_eq!(f.rejection(&cancel, &button), "no_service_request");
+    f.when(&cancel, &button).then_rejects("no_service_request");
     f.run(&press(ServiceReason::Service), &button);
     f.run(&cancel, &button);
     assert_eq!(f.venue.tables[&T1].service_request, None);
@@ -502,19 +490,20 @@ fn a_call_button_calls_only_for_its_own_table() {
         device_id: Some(BUTTON_T1),
         reason: ServiceReason::Service,
     };
-    assert_eq!(f.rejection(&elsewhere, &button), "device_not_at_table");
+    f.when(&elsewhere, &button)
+        .then_rejects("device_not_at_table");
     let scanner = Command::RequestService {
         table_id: T1,
         device_id: Some(PASS),
         reason: ServiceReason::Service,
     };
-    assert_eq!(f.rejection(&scanner, &button), "not_a_call_button");
+    f.when(&scanner, &button).then_rejects("not_a_call_button");
     let unknown = Command::RequestService {
         table_id: TableId(id(999)),
         device_id: None,
         reason: ServiceReason::Service,
     };
-    assert_eq!(f.rejection(&unknown, &button), "table_not_found");
+    f.when(&unknown, &button).then_rejects("table_not_found");
 }
 
 // ----- cooling ---------------------------------------------------------------------------
@@ -569,16 +558,14 @@ fn a_cooling_batch_is_logged_from_the_rules_steps_until_it_passes() {
     assert_eq!(record.to_five_at, Some(start + Duration::minutes(280)));
     assert_eq!(record.finished_at, Some(start + Duration::minutes(280)));
     assert_eq!(record.label, "Rendang, 12 portions");
-    assert_eq!(
-        f.rejection(
-            &Command::StopCoolingBatch {
-                batch_id: BATCH,
-                at: at(9)
-            },
-            &chiller
-        ),
-        "cooling_batch_finished"
-    );
+    f.when(
+        &Command::StopCoolingBatch {
+            batch_id: BATCH,
+            at: at(9),
+        },
+        &chiller,
+    )
+    .then_rejects("cooling_batch_finished");
 }
 
 #[test]
@@ -608,10 +595,8 @@ fn a_failed_batch_keeps_its_warning_and_missed_stage_and_takes_no_more_steps() {
     assert_eq!(record.warnings.len(), 1);
     assert_eq!(record.finished_at, Some(deadline));
     assert!(!record.is_active());
-    assert_eq!(
-        f.rejection(&progress(CoolingProgress::Passed { at: at(5) }), &chiller),
-        "cooling_batch_finished"
-    );
+    f.when(&progress(CoolingProgress::Passed { at: at(5) }), &chiller)
+        .then_rejects("cooling_batch_finished");
 }
 
 #[test]
@@ -623,24 +608,21 @@ fn a_batch_records_nothing_before_its_clock_starts_and_meets_each_stage_once() {
         stage: CoolingStage::ToTwentyOne,
         at: at(3),
     });
-    assert_eq!(f.rejection(&met, &chiller), "cooling_not_started");
+    f.when(&met, &chiller).then_rejects("cooling_not_started");
     f.run(&progress(CoolingProgress::Started { at: at(1) }), &chiller);
-    assert_eq!(
-        f.rejection(&progress(CoolingProgress::Started { at: at(2) }), &chiller),
-        "cooling_already_started"
-    );
+    f.when(&progress(CoolingProgress::Started { at: at(2) }), &chiller)
+        .then_rejects("cooling_already_started");
     f.run(&met, &chiller);
-    assert_eq!(f.rejection(&met, &chiller), "cooling_stage_already_met");
-    assert_eq!(
-        f.rejection(
-            &Command::RecordCoolingProgress {
-                batch_id: CoolingBatchId(id(999)),
-                progress: CoolingProgress::Passed { at: at(4) },
-            },
-            &chiller
-        ),
-        "cooling_batch_not_found"
-    );
+    f.when(&met, &chiller)
+        .then_rejects("cooling_stage_already_met");
+    f.when(
+        &Command::RecordCoolingProgress {
+            batch_id: CoolingBatchId(id(999)),
+            progress: CoolingProgress::Passed { at: at(4) },
+        },
+        &chiller,
+    )
+    .then_rejects("cooling_batch_not_found");
 }
 
 #[test]
@@ -649,14 +631,10 @@ fn one_batch_cools_on_a_probe_at_a_time_and_only_probes_cool() {
     let chiller = device_actor(&f, CHILLER);
     f.run(&start_batch(BATCH, "core"), &chiller);
     let second = CoolingBatchId(id(961));
-    assert_eq!(
-        f.rejection(&start_batch(second, "core"), &chiller),
-        "cooling_batch_active"
-    );
-    assert_eq!(
-        f.rejection(&start_batch(BATCH, "probe-2"), &chiller),
-        "cooling_batch_exists"
-    );
+    f.when(&start_batch(second, "core"), &chiller)
+        .then_rejects("cooling_batch_active");
+    f.when(&start_batch(BATCH, "probe-2"), &chiller)
+        .then_rejects("cooling_batch_exists");
     f.run(&start_batch(second, "probe-2"), &chiller);
     f.run(
         &Command::StopCoolingBatch {
@@ -677,11 +655,9 @@ fn one_batch_cools_on_a_probe_at_a_time_and_only_probes_cool() {
         label: "Soup".into(),
         started_at: at(0),
     };
-    assert_eq!(f.rejection(&on_a_scanner, &chiller), "not_a_probe");
-    assert_eq!(
-        f.rejection(&start_batch(CoolingBatchId(id(964)), " "), &chiller),
-        "empty_text"
-    );
+    f.when(&on_a_scanner, &chiller).then_rejects("not_a_probe");
+    f.when(&start_batch(CoolingBatchId(id(964)), " "), &chiller)
+        .then_rejects("empty_text");
 }
 
 #[test]
