@@ -10,13 +10,18 @@
 //!   they import nothing from `venue`, so the domain's modules form no cycle).
 //! - [`rejection`]: refusals with stable codes.
 //! - [`food_safety`]: probe monitors and cooling batches, pure rules the device bridge feeds;
-//!   [`cooling`]: the cooling log those rules report into.
+//!   [`cooling`]: the cooling log those rules report into; [`device_rules`]: the state
+//!   machine over them that turns readings and ticks into the commands the bridge sends.
+//! - [`derived_id`]: ids derived from a command or a device message, so that retries name
+//!   the same entity.
 //! - [`scan`]: barcode scans as recorded. Calls for service at a table are `floor`'s
 //!   `ServiceRequest`, decided in `venue/service.rs`.
 
 pub mod command;
 pub mod cooling;
+pub mod derived_id;
 pub mod device;
+pub mod device_rules;
 pub mod event;
 pub mod floor;
 pub mod food_safety;
@@ -33,6 +38,7 @@ mod tests;
 
 pub use command::{Command, DeviceSpec, LineInput};
 pub use cooling::{CoolingOutcome, CoolingProgress, CoolingRecord};
+pub use derived_id::{DerivedFor, Entity, derived_id};
 pub use device::{Device, DeviceKind, ScannerPurpose, UnitLimits, UnitProfile};
 pub use event::Event;
 pub use floor::{

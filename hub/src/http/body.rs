@@ -11,7 +11,8 @@ use utoipa::{
 };
 use uuid::Uuid;
 
-use super::{command::derived_id, error::ApiError, extract::parse_json};
+use super::{error::ApiError, extract::parse_json};
+use crate::domain::{DerivedFor, Entity, derived_id};
 
 /// A command that needs nothing but its idempotency id.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -107,7 +108,7 @@ pub fn entity_body<T: DeserializeOwned>(
     mut body: serde_json::Value,
     id_field: &str,
     path_id: Option<Uuid>,
-    label: &str,
+    derived_for: Entity,
 ) -> Result<(Uuid, T), ApiError> {
     let object = body.as_object_mut().ok_or_else(|| {
         ApiError::invalid_field("invalid_field", ".", "the body must be a JSON object")
@@ -143,7 +144,7 @@ pub fn entity_body<T: DeserializeOwned>(
     };
     let id = path_id
         .or(body_id)
-        .unwrap_or_else(|| derived_id(command_id, label, 0));
+        .unwrap_or_else(|| derived_id(command_id, DerivedFor::Entity(derived_for)));
     object.insert(
         id_field.to_owned(),
         serde_json::Value::String(id.to_string()),

@@ -9,7 +9,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use super::{error::ApiError, extract::Caller};
@@ -104,17 +103,4 @@ where
             code, id,
         )))
     }
-}
-
-/// An id derived from a command id, so that a retried command names the same new entity
-/// even when the client let the hub choose the id.
-pub fn derived_id(command_id: Uuid, label: &str, index: usize) -> Uuid {
-    let mut hasher = Sha256::new();
-    hasher.update(command_id.as_bytes());
-    hasher.update(label.as_bytes());
-    hasher.update((index as u64).to_be_bytes());
-    let digest = hasher.finalize();
-    let mut bytes = [0u8; 16];
-    bytes.copy_from_slice(&digest[..16]);
-    Uuid::new_v8(bytes)
 }

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    command::{Executed, derived_id, run},
+    command::{Executed, run},
     error::{ApiError, ErrorBody},
     extract::{ApiJson, ApiPath, ApiQuery, Caller},
     floor::{RemoveQuery, Removed},
@@ -24,7 +24,8 @@ use crate::{
     app::AppState,
     auth::{Permission, hash_secret, random_key},
     domain::{
-        Command, DeviceId, DeviceKind, DeviceSpec, ScannerPurpose, StationId, TableId, UnitLimits,
+        Command, DerivedFor, DeviceId, DeviceKind, DeviceSpec, Entity, ScannerPurpose, StationId,
+        TableId, UnitLimits, derived_id,
     },
 };
 
@@ -194,9 +195,12 @@ pub async fn provision_device(
     ApiJson(body): ApiJson<DeviceRequest>,
 ) -> Result<Executed<ProvisionedDevice>, ApiError> {
     caller.require(Permission::ManageDevices)?;
-    let device_id = body
-        .device_id
-        .unwrap_or_else(|| DeviceId(derived_id(body.command_id, "device", 0)));
+    let device_id = body.device_id.unwrap_or_else(|| {
+        DeviceId(derived_id(
+            body.command_id,
+            DerivedFor::Entity(Entity::Device),
+        ))
+    });
     let (secret, secret_hash) = new_secret().await?;
     let command_id = body.command_id;
     let command = Command::ProvisionDevice {

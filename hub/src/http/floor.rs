@@ -15,7 +15,7 @@ use super::{
 };
 use crate::{
     auth::Permission,
-    domain::{Area, Command, StaffId, TableId, TableLayout},
+    domain::{Area, Command, Entity, StaffId, TableId, TableLayout},
     view::{FloorView, TableView},
 };
 
@@ -69,7 +69,7 @@ async fn save_area(
     id: Option<Uuid>,
     status: StatusCode,
 ) -> Result<Executed<Area>, ApiError> {
-    let (command_id, area): (Uuid, Area) = entity_body(body, "id", id, "area")?;
+    let (command_id, area): (Uuid, Area) = entity_body(body, "id", id, Entity::Area)?;
     let area_id = area.id;
     if id.is_some() {
         caller.require(Permission::EditFloor)?;
@@ -136,7 +136,7 @@ async fn save_table(
     id: Option<Uuid>,
     status: StatusCode,
 ) -> Result<Executed<TableView>, ApiError> {
-    let (command_id, table): (Uuid, TableLayout) = entity_body(body, "id", id, "table")?;
+    let (command_id, table): (Uuid, TableLayout) = entity_body(body, "id", id, Entity::Table)?;
     let table_id = table.id;
     if id.is_some() {
         caller.require(Permission::EditFloor)?;

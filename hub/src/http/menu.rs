@@ -14,7 +14,7 @@ use super::{
 };
 use crate::{
     auth::Permission,
-    domain::{Category, Command, MenuItem, MenuItemId, ModifierGroup, Station},
+    domain::{Category, Command, Entity, MenuItem, MenuItemId, ModifierGroup, Station},
     view::MenuView,
 };
 
@@ -47,7 +47,7 @@ pub async fn stations(caller: Caller) -> Result<Json<Vec<Station>>, ApiError> {
 
 /// Generates the create (POST) and update (PUT) handlers of one menu entity.
 macro_rules! menu_entity {
-    ($create:ident, $update:ident, $collection:literal, $member:literal, $ty:ty, $body:ty, $label:literal,
+    ($create:ident, $update:ident, $collection:literal, $member:literal, $ty:ty, $body:ty, $label:expr,
      $missing:expr, [$($refusal:tt)*], [$($update_refusal:tt)*],
      |$entity:ident| $command:expr, |$venue:ident, $id:ident| $view:expr) => {
         #[utoipa::path(
@@ -96,7 +96,7 @@ menu_entity!(
     "/api/v1/menu/categories/{id}",
     Category,
     SaveCategory,
-    "category",
+Entity::Category,
     crate::domain::RejectionCode::CategoryNotFound,
     [(
         status = 422,
@@ -125,7 +125,7 @@ menu_entity!(
     "/api/v1/menu/modifier-groups/{id}",
     ModifierGroup,
     SaveModifierGroup,
-    "modifier_group",
+Entity::ModifierGroup,
     crate::domain::RejectionCode::ModifierGroupNotFound,
     [(
         status = 422,
@@ -155,7 +155,7 @@ menu_entity!(
     "/api/v1/menu/items/{id}",
     MenuItem,
     SaveMenuItem,
-    "menu_item",
+Entity::MenuItem,
     crate::domain::RejectionCode::MenuItemNotFound,
     [
         (
@@ -191,7 +191,7 @@ menu_entity!(
     "/api/v1/stations/{id}",
     Station,
     SaveStation,
-    "station",
+Entity::Station,
     crate::domain::RejectionCode::StationNotFound,
     [
         (

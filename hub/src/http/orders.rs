@@ -8,7 +8,7 @@ use uuid::Uuid;
 
 use super::{
     body::{CommandOnly, distinct_ids},
-    command::{Executed, derived_id, run},
+    command::{Executed, run},
     error::{ApiError, ErrorBody},
     extract::{ApiJson, ApiPath, ApiQuery, Caller},
 };
@@ -16,8 +16,8 @@ use crate::{
     app::AppState,
     auth::Permission,
     domain::{
-        Command, Customer, LineId, LineInput, MenuItemId, ModifierId, Order, OrderId, OrderKind,
-        OrderStatus, StationId, TableId,
+        Command, Customer, DerivedFor, Entity, LineId, LineInput, MenuItemId, ModifierId, Order,
+        OrderId, OrderKind, OrderStatus, StationId, TableId, derived_id,
     },
     view::OrderView,
 };
@@ -151,7 +151,7 @@ fn line_inputs(command_id: Uuid, lines: Vec<LineRequest>) -> Vec<LineInput> {
         .map(|(index, line)| LineInput {
             line_id: line
                 .line_id
-                .unwrap_or_else(|| LineId(derived_id(command_id, "line", index))),
+                .unwrap_or_else(|| LineId(derived_id(command_id, DerivedFor::OrderLine(index)))),
             menu_item_id: line.menu_item_id,
             quantity: small(line.quantity),
             modifiers: line.modifiers,
@@ -183,9 +183,12 @@ pub async fn open_order(
     caller: Caller,
     ApiJson(body): ApiJson<OpenOrderRequest>,
 ) -> Result<Executed<OrderView>, ApiError> {
-    let order_id = body
-        .order_id
-        .unwrap_or_else(|| OrderId(derived_id(body.command_id, "order", 0)));
+    let order_id = body.order_id.unwrap_or_else(|| {
+        OrderId(derived_id(
+            body.command_id,
+            DerivedFor::Entity(Entity::Order),
+        ))
+    });
     let command = Command::OpenOrder {
         order_id,
         kind: body.kind,

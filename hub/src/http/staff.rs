@@ -9,14 +9,14 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::{
-    command::{Executed, derived_id, run},
+    command::{Executed, run},
     error::{ApiError, ErrorBody},
     extract::{ApiJson, ApiPath, Caller},
 };
 use crate::{
     app::AppState,
     auth::{Permission, hash_secret, pin_lookup, validate_password, validate_pin},
-    domain::{Command, Role, Staff, StaffId, Venue, VenueId},
+    domain::{Command, DerivedFor, Entity, Role, Staff, StaffId, Venue, VenueId, derived_id},
 };
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -178,9 +178,12 @@ pub async fn add_staff(
         Some(password) => Some(hash(password).await?),
         None => None,
     };
-    let staff_id = body
-        .staff_id
-        .unwrap_or_else(|| StaffId(derived_id(body.command_id, "staff", 0)));
+    let staff_id = body.staff_id.unwrap_or_else(|| {
+        StaffId(derived_id(
+            body.command_id,
+            DerivedFor::Entity(Entity::Staff),
+        ))
+    });
     // A username logs in one person in the whole hub: hold it before the venue adds the
     // member, and let go of it if the venue refuses.
     let hold = match &body.username {

@@ -10,14 +10,14 @@ use uuid::Uuid;
 
 use super::{
     auth::{VenueSummary, venue_summary},
-    command::{Executed, derived_id},
+    command::Executed,
     error::{ApiError, ErrorBody},
     extract::{ApiJson, Caller},
 };
 use crate::{
     app::AppState,
     auth::Permission,
-    domain::Role,
+    domain::{DerivedFor, Entity, Role, derived_id},
     engine::{VenueHandle, VenueSettings},
     store::{TenantRecord, VenueRecord},
 };
@@ -141,7 +141,7 @@ pub async fn create_venue(
     // Derived from the command id, so a retry names the same venue and finishes or replays
     // the first attempt instead of colliding with it.
     let record = VenueRecord {
-        id: derived_id(request.command_id, "venue", 0),
+        id: derived_id(request.command_id, DerivedFor::Entity(Entity::Venue)),
         tenant_id: tenant.id,
         slug: request.venue.slug.clone(),
         name: request.venue.name.clone(),

@@ -26,7 +26,7 @@ use super::{
     limiter::LogLimiter,
 };
 use crate::{
-    domain::{Actor, Command, CoolingBatchId, OrderId, StationId},
+    domain::{Actor, Command, CoolingBatchId, DerivedFor, OrderId, StationId, derived_id},
     engine::{EngineError, Envelope, VenueHandle},
     metrics::Metrics,
     ws::Gateway,
@@ -150,7 +150,7 @@ impl Feedback {
 /// window instead of acting twice.
 pub fn device_envelope(entry: &DirectoryEntry, msg_id: &str, command: Command) -> Envelope {
     Envelope {
-        command_id: crate::http::command::derived_id(entry.device.id.0, msg_id, 0),
+        command_id: derived_id(entry.device.id.0, DerivedFor::DeviceCommand { msg_id }),
         actor: Actor::device(entry.device.key.clone()),
         command,
     }

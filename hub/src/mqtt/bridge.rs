@@ -3,19 +3,19 @@
 //! out-of-order and missing messages and restarted counters per device
 //! ([`super::sequence`]), records readings (batched, see
 //! [`crate::readings`]), shows live values on the `devices` channel, feeds probe readings
-//! to the food-safety rules (unit limits, cooling batches) and hands what they decide,
-//! and what people do on devices ([`super::actions`]), to the venue's engine as commands.
+//! to the device rules ([`crate::domain::device_rules`]: unit limits, cooling batches,
+//! one open alert per device and kind; a pure state machine the bridge task owns) and
+//! hands the commands they return, and what people do on devices ([`super::actions`]),
+//! to the venue's engine. A command the engine refuses goes back to the rules.
 //! Refusals are counted per reason, logged at a bounded rate and answered on the device's
-//! `error` topic. Engine work runs on one queue per venue, so a slow commit never stalls
-//! the bridge and a device's commands keep their order. Engine events that concern a
+//! `error` topic. Engine work runs on one bounded queue per venue ([`super::queue`]), so a
+//! slow commit never stalls the bridge and a device's commands keep their order. Engine events that concern a
 //! device (a waiter answered its call) come back as downlinks.
 //!
-//! Clocks: the rules run on the device's clock (its `ts`), so a fast scenario clock plays
-//! out alert delays at its own pace, and readings and the cooling log keep the device's
-//! times; an alert record is on the hub's clock, its `since` as long before `raised_at`
-//! as the device measured.
+//! Clocks: readings and the cooling log keep the device's times (its `ts`); the rules
+//! decide on the device's clock too, and put an alert record on the hub's.
 
-use std::{collections::HashMap, future::Future, pin::Pin, sync::Arc, time::Duration};
+use std::{collections::HashMap, sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use dashmap::DashMap;
@@ -34,16 +34,15 @@ use super::{
     code::DeviceError,
     directory::{Directory, DirectoryEntry, VenueDevice},
     limiter::LogLimiter,
+    queue::{ENGINE_QUEUE_CAPACITY, Job, VenueQueues},
     sequence::{SequenceTrack, Verdict},
 };
 use crate::{
     domain::{
-        AlertId, Command, CoolingBatchId, CoolingProgress, DeviceKind, Event, ScanId, ScannedCode,
-        ScannerPurpose, VenueId,
+        AlertId, Command, CoolingBatchId, DerivedFor, DeviceKind, Event, ScanId, ScannedCode,
+        ScannerPurpose, VenueId, derived_id,
+        device_rules::{DeviceRules, ProbeReading, RuleCommand, RuleRefusal, TelemetryInput},
         floor::ServiceReason,
-        food_safety::{
-            CoolingAction, CoolingBatch, FoodSafetyAlertKind, ProbeAction, ProbeMonitor,
-        },
     },
     engine::{Published, VenueHandle},
     metrics::Metrics,
@@ -52,68 +51,11 @@ use crate::{
     ws::{Gateway, live::DeviceLive},
 };
 
-/// The probe whose readings are held against the unit's limits.
-pub const UNIT_PROBE: &str = "main";
-
 /// Where the bridge's results go besides the engine.
 #[derive(Clone)]
 pub struct Sinks {
     pub gateway: Gateway,
     pub readings: ReadingsRecorder,
-}
-
-/// A cooling batch the bridge is feeding readings to.
-struct CoolingTrack {
-    batch_id: CoolingBatchId,
-    label: String,
-    rule: CoolingBatch,
-}
-
-type CoolingTracks = Arc<DashMap<(VenueDevice, String), CoolingTrack>>;
-
-type Job = Pin<Box<dyn Future<Output = ()> + Send>>;
-
-/// What the bridge knows about one device between messages.
-struct DeviceTrack {
-    sequence: SequenceTrack,
-    /// Device clock minus hub clock at the last message that carried a time, so silence
-    /// is measured on the device's clock (firmware-sim runs scenario time faster).
-    clock_offset: chrono::Duration,
-    monitor: Option<ProbeMonitor>,
-}
-
-impl DeviceTrack {
-    fn new() -> Self {
-        Self {
-            sequence: SequenceTrack::default(),
-            clock_offset: chrono::Duration::zero(),
-            monitor: None,
-        }
-    }
-}
-
-/// A time on a device's clock moved to the hub's: as long before `hub_now` as it was
-/// before `device_now` on the device's clock, and never after `hub_now`. Keeps an alert
-/// record on one clock whether the device's runs behind, ahead, or fast.
-fn on_hub_clock(
-    at: DateTime<Utc>,
-    device_now: DateTime<Utc>,
-    hub_now: DateTime<Utc>,
-) -> DateTime<Utc> {
-    hub_now - (device_now - at).max(chrono::Duration::zero())
-}
-
-/// The device's time and the hub's at the moment the rules decided something.
-#[derive(Clone, Copy, Debug)]
-struct Clocks {
-    device: DateTime<Utc>,
-    hub: DateTime<Utc>,
-}
-
-impl Clocks {
-    fn to_hub(self, at: DateTime<Utc>) -> DateTime<Utc> {
-        on_hub_clock(at, self.device, self.hub)
-    }
 }
 
 /// Identifies a payload, to tell a redelivery from a reused `msg_id`.
@@ -129,17 +71,21 @@ pub struct Bridge {
     metrics: Metrics,
     downlinks: mpsc::Sender<Downlink>,
     log_limiter: Arc<LogLimiter>,
-    tracks: HashMap<VenueDevice, DeviceTrack>,
-    /// Open probe alerts the rules raised, so a restart does not raise them twice and a
-    /// recovery marks the right one.
-    open_alerts: Arc<DashMap<(VenueDevice, FoodSafetyAlertKind), AlertId>>,
-    queues: HashMap<VenueId, mpsc::UnboundedSender<Job>>,
+    /// Each device's `seq` run, for duplicates, gaps and restarts.
+    sequences: HashMap<VenueDevice, SequenceTrack>,
+    /// Probe monitors, cooling batches and open alerts: what the rules remember.
+    rules: DeviceRules,
+    /// Commands of the rules the engine refused, back to the bridge task for the rules.
+    refused: mpsc::UnboundedSender<RuleCommand>,
+    refused_rx: Option<mpsc::UnboundedReceiver<RuleCommand>>,
+    queues: VenueQueues,
+    /// Jobs of the input being handled, for [`Self::flush_jobs`].
+    pending: Vec<(VenueId, Arc<str>, Job)>,
     tick_every: Duration,
     /// Open connections per device, from the gate (embedded broker only: then the gate
     /// reports how each connection ended, and a `status` does not decide offline).
     connections: Option<OpenConnections>,
     sinks: Sinks,
-    cooling: CoolingTracks,
     cursors: Cursors,
 }
 
@@ -155,18 +101,23 @@ impl Bridge {
         connections: Option<OpenConnections>,
         sinks: Sinks,
     ) -> Self {
+        let (refused, refused_rx) = mpsc::unbounded_channel();
+        let log_limiter = Arc::new(LogLimiter::default());
+        let queues = VenueQueues::new(ENGINE_QUEUE_CAPACITY, metrics.clone(), log_limiter.clone());
         Self {
             directory,
             metrics,
             downlinks,
-            log_limiter: Arc::new(LogLimiter::default()),
-            tracks: HashMap::new(),
-            open_alerts: Arc::new(DashMap::new()),
-            queues: HashMap::new(),
+            log_limiter: log_limiter.clone(),
+            sequences: HashMap::new(),
+            rules: DeviceRules::new(|| AlertId(Uuid::now_v7())),
+            refused,
+            refused_rx: Some(refused_rx),
+            queues,
+            pending: Vec::new(),
             tick_every,
             connections,
             sinks,
-            cooling: Arc::new(DashMap::new()),
             cursors: Arc::new(DashMap::new()),
         }
     }
@@ -179,6 +130,9 @@ impl Bridge {
         mut reactions: mpsc::UnboundedReceiver<Arc<Published>>,
         mut stop: watch::Receiver<bool>,
     ) {
+        let Some(mut refused) = self.refused_rx.take() else {
+            return;
+        };
         self.directory.load_all().await;
         self.start_known_probes().await;
         let mut tick = tokio::time::interval(self.tick_every);
@@ -190,6 +144,10 @@ impl Bridge {
                 biased;
                 _ = stop.changed() => return,
                 Some(change) = presence.recv() => self.on_presence(change).await,
+                // Before the next uplink, so the rules judge it knowing what was refused.
+                Some(refusal) = refused.recv() => {
+                    self.rules.on_refused(refusal.device, &refusal.command);
+                }
                 message = uplinks.recv() => match message {
                     Some(message) => self.on_message(message).await,
                     None => return,
@@ -197,6 +155,7 @@ impl Bridge {
                 Some(published) = reactions.recv() => self.on_engine_event(&published),
                 _ = tick.tick() => self.on_tick(),
             }
+            self.flush_jobs().await;
         }
     }
 
@@ -211,12 +170,8 @@ impl Bridge {
                 && entry.device.kind == DeviceKind::Probe
                 && entry.device.enabled
             {
-                let mut monitor = ProbeMonitor::new(limits.clone());
-                monitor.assume_heard(now);
-                self.tracks
-                    .entry(entry.device_ref())
-                    .or_insert_with(DeviceTrack::new)
-                    .monitor = Some(monitor);
+                self.rules
+                    .know_probe(entry.device_ref(), limits.clone(), now);
             }
         }
         for handle in venues.into_values() {
@@ -227,13 +182,13 @@ impl Bridge {
                         .food_safety_alerts
                         .values()
                         .filter(|a| a.is_open() && a.recovered_at.is_none())
-                        .map(|a| (((venue_id, a.device_id), a.kind), a.id))
+                        .map(|a| ((venue_id, a.device_id), a.kind, a.id))
                         .collect::<Vec<_>>()
                 })
                 .await
                 .unwrap_or_default();
-            for (key, id) in open {
-                self.open_alerts.insert(key, id);
+            for (device, kind, id) in open {
+                self.rules.know_open_alert(device, kind, id);
             }
             let cooling = handle
                 .read(move |venue| {
@@ -243,7 +198,8 @@ impl Bridge {
                         .filter(|b| b.is_active())
                         .map(|b| {
                             (
-                                ((venue_id, b.device_id), b.probe.clone()),
+                                (venue_id, b.device_id),
+                                b.probe.clone(),
                                 b.id,
                                 b.label.clone(),
                                 b.rule(),
@@ -253,15 +209,9 @@ impl Bridge {
                 })
                 .await
                 .unwrap_or_default();
-            for (key, batch_id, label, rule) in cooling {
-                self.cooling.insert(
-                    key,
-                    CoolingTrack {
-                        batch_id,
-                        label,
-                        rule,
-                    },
-                );
+            for (device, probe, batch_id, label, rule) in cooling {
+                self.rules
+                    .know_cooling_batch(device, probe, batch_id, label, rule);
             }
         }
     }
@@ -364,18 +314,12 @@ impl Bridge {
             return;
         }
         let now = Utc::now();
-        let track = self
-            .tracks
-            .entry(entry.device_ref())
-            .or_insert_with(DeviceTrack::new);
+        self.rules.heard(entry.device_ref());
+        let sequence = self.sequences.entry(entry.device_ref()).or_default();
         let mut in_order = true;
         if let (Some(msg_id), Some(seq)) = (uplink.message.msg_id(), uplink.message.seq()) {
-            let verdict = track.sequence.observe(
-                msg_id,
-                digest(&message.payload),
-                seq,
-                uplink.message.boot(),
-            );
+            let verdict =
+                sequence.observe(msg_id, digest(&message.payload), seq, uplink.message.boot());
             match verdict {
                 Verdict::Duplicate => {
                     // A QoS 1 redelivery: normal, counted, not answered.
@@ -416,8 +360,8 @@ impl Bridge {
                 if status.state == DeviceState::Online {
                     // Devices announce `online` right after connecting: their counter may
                     // start again (with an external broker this is the only sign of it).
-                    if let Some(track) = self.tracks.get_mut(&entry.device_ref()) {
-                        track.sequence.connected();
+                    if let Some(sequence) = self.sequences.get_mut(&entry.device_ref()) {
+                        sequence.connected();
                     }
                 }
                 // With the embedded broker the gate saw how the connection ended, which a
@@ -517,62 +461,31 @@ impl Bridge {
                     live.battery_percent = telemetry.battery_percent;
                 }
             });
-            for reading in &telemetry.readings {
-                let key = (entry.device_ref(), reading.probe.clone());
-                let actions = match self.cooling.get_mut(&key) {
-                    Some(mut track) => track.rule.observe(reading.celsius, measured_at),
-                    None => continue,
-                };
-                let clocks = Clocks {
-                    device: measured_at,
-                    hub: now,
-                };
-                self.apply_cooling_actions(entry, &key, actions, Some(reading.celsius), clocks);
-            }
         }
-        let Some(track) = self.tracks.get_mut(&entry.device_ref()) else {
-            return;
-        };
-        if telemetry.ts.is_some() && in_order {
-            track.clock_offset = measured_at - now;
-        }
-        if !in_order || entry.device.kind != DeviceKind::Probe {
-            return;
-        }
-        let Some(limits) = &entry.device.limits else {
-            return;
-        };
-        let monitor = match &mut track.monitor {
-            Some(monitor) if &monitor.limits == limits => monitor,
-            slot => slot.insert(ProbeMonitor::new(limits.clone())),
-        };
-        let unit_reading = telemetry
+        let readings: Vec<ProbeReading<'_>> = telemetry
             .readings
             .iter()
-            .find(|r| r.probe == UNIT_PROBE)
-            .or_else(|| (telemetry.readings.len() == 1).then(|| &telemetry.readings[0]));
-        if let Some(reading) = unit_reading {
-            let actions = monitor.observe(reading.celsius, measured_at);
-            let clocks = Clocks {
-                device: measured_at,
-                hub: now,
-            };
-            self.apply_probe_actions(entry, actions, clocks);
-        }
+            .map(|r| ProbeReading {
+                probe: &r.probe,
+                celsius: r.celsius,
+            })
+            .collect();
+        let commands = self.rules.on_telemetry(
+            &entry.device,
+            entry.device_ref(),
+            TelemetryInput {
+                readings: &readings,
+                device_time: telemetry.ts.is_some().then_some(measured_at),
+                hub_now: now,
+                in_order,
+            },
+        );
+        self.execute_all(entry, commands);
     }
 
     fn went_offline(&mut self, entry: &Arc<DirectoryEntry>, now: DateTime<Utc>) {
-        let Some(track) = self.tracks.get_mut(&entry.device_ref()) else {
-            return;
-        };
-        let clocks = Clocks {
-            device: now + track.clock_offset,
-            hub: now,
-        };
-        if let Some(monitor) = &mut track.monitor {
-            let actions = monitor.went_offline(clocks.device);
-            self.apply_probe_actions(entry, actions, clocks);
-        }
+        let commands = self.rules.went_offline(entry.device_ref(), now);
+        self.execute_all(entry, commands);
     }
 
     async fn on_presence(&mut self, change: Presence) {
@@ -582,10 +495,10 @@ impl Bridge {
                     live.online = Some(true);
                     live.last_seen = Some(Utc::now());
                 });
-                self.tracks
+                self.rules.heard(entry.device_ref());
+                self.sequences
                     .entry(entry.device_ref())
-                    .or_insert_with(DeviceTrack::new)
-                    .sequence
+                    .or_default()
                     .connected();
                 return;
             }
@@ -608,9 +521,8 @@ impl Bridge {
             .await;
         if let Some(entry) = current.filter(|e| e.device.enabled && e.device.id == entry.device.id)
         {
-            self.tracks
-                .entry(entry.device_ref())
-                .or_insert_with(DeviceTrack::new);
+            self.rules.heard(entry.device_ref());
+            self.sequences.entry(entry.device_ref()).or_default();
             self.went_offline(&entry, Utc::now());
         }
     }
@@ -625,140 +537,21 @@ impl Bridge {
             .map(|e| (e.device_ref(), e))
             .collect();
         // Disabled and removed devices are not watched for silence.
-        self.tracks.retain(|id, _| entries.contains_key(id));
-        let mut raised = Vec::new();
-        for (device_id, track) in &mut self.tracks {
-            if let Some(monitor) = &mut track.monitor {
-                let clocks = Clocks {
-                    device: now + track.clock_offset,
-                    hub: now,
-                };
-                let actions = monitor.tick(clocks.device);
-                if !actions.is_empty() {
-                    raised.push((*device_id, actions, clocks));
-                }
-            }
-        }
-        for (device_id, actions, clocks) in raised {
-            if let Some(entry) = entries.get(&device_id) {
-                self.apply_probe_actions(entry, actions, clocks);
-            }
-        }
-        let mut due = Vec::new();
-        for mut track in self.cooling.iter_mut() {
-            let (device_id, _) = track.key().clone();
-            let offset = self
-                .tracks
-                .get(&device_id)
-                .map_or(chrono::Duration::zero(), |t| t.clock_offset);
-            let clocks = Clocks {
-                device: now + offset,
-                hub: now,
-            };
-            let actions = track.rule.check_deadlines(clocks.device);
-            if !actions.is_empty() {
-                due.push((track.key().clone(), actions, clocks));
-            }
-        }
-        for (key, actions, clocks) in due {
-            if let Some(entry) = entries.get(&key.0) {
-                self.apply_cooling_actions(entry, &key, actions, None, clocks);
+        self.sequences.retain(|id, _| entries.contains_key(id));
+        let commands = self
+            .rules
+            .on_tick(now, |device| entries.contains_key(&device));
+        for command in commands {
+            if let Some(entry) = entries.get(&command.device) {
+                self.execute_rule(entry, command);
             }
         }
     }
 
-    /// Turns the rules' decisions into engine commands, one alert per device and kind.
-    fn apply_probe_actions(
-        &mut self,
-        entry: &Arc<DirectoryEntry>,
-        actions: Vec<ProbeAction>,
-        clocks: Clocks,
-    ) {
-        for action in actions {
-            match action {
-                ProbeAction::Raise {
-                    kind,
-                    celsius,
-                    limit,
-                    since,
-                } => {
-                    let kind = FoodSafetyAlertKind::from(kind);
-                    let key = (entry.device_ref(), kind);
-                    if self.open_alerts.contains_key(&key) {
-                        continue;
-                    }
-                    let alert_id = AlertId(Uuid::now_v7());
-                    self.open_alerts.insert(key, alert_id);
-                    let command = Command::RaiseFoodSafetyAlert {
-                        alert_id,
-                        device_id: entry.device.id,
-                        kind,
-                        celsius,
-                        limit,
-                        since: clocks.to_hub(since),
-                    };
-                    let open_alerts = self.open_alerts.clone();
-                    self.execute(entry, command, move |result| {
-                        if result.is_err() {
-                            open_alerts.remove_if(&key, |_, id| *id == alert_id);
-                        }
-                    });
-                }
-                ProbeAction::Recovered { kind } => {
-                    let kind = FoodSafetyAlertKind::from(kind);
-                    if let Some((_, alert_id)) =
-                        self.open_alerts.remove(&(entry.device_ref(), kind))
-                    {
-                        let command = Command::MarkFoodSafetyRecovered { alert_id };
-                        self.execute(entry, command, |_| {});
-                    }
-                }
-            }
-        }
-    }
-
-    /// Cooling rule decisions: the record of the batch, plus an alert on `alerts` when a
-    /// stage deadline will be or was missed.
-    fn apply_cooling_actions(
-        &mut self,
-        entry: &Arc<DirectoryEntry>,
-        key: &(VenueDevice, String),
-        actions: Vec<CoolingAction>,
-        celsius: Option<f64>,
-        clocks: Clocks,
-    ) {
-        let Some(batch_id) = self.cooling.get(key).map(|t| t.batch_id) else {
-            return;
-        };
-        for action in actions {
-            let alert = match &action {
-                CoolingAction::Warning {
-                    stage, deadline, ..
-                } => Some((FoodSafetyAlertKind::CoolingWarning, *stage, *deadline)),
-                CoolingAction::Failed { stage, deadline } => {
-                    Some((FoodSafetyAlertKind::CoolingFailed, *stage, *deadline))
-                }
-                _ => None,
-            };
-            let progress = Command::RecordCoolingProgress {
-                batch_id,
-                progress: CoolingProgress::from(action),
-            };
-            self.execute(entry, progress, |_| {});
-            if let Some((kind, stage, deadline)) = alert {
-                let command = Command::RaiseFoodSafetyAlert {
-                    alert_id: AlertId(Uuid::now_v7()),
-                    device_id: entry.device.id,
-                    kind,
-                    celsius,
-                    limit: Some(stage.target_celsius()),
-                    since: clocks.to_hub(deadline - stage.allowed()),
-                };
-                self.execute(entry, command, |_| {});
-            }
-        }
-        if self.cooling.get(key).is_some_and(|t| t.rule.is_finished()) {
-            self.cooling.remove(key);
+    /// Queues every command the rules returned for `entry`'s device.
+    fn execute_all(&mut self, entry: &Arc<DirectoryEntry>, commands: Vec<RuleCommand>) {
+        for command in commands {
+            self.execute_rule(entry, command);
         }
     }
 
@@ -802,7 +595,7 @@ impl Bridge {
                     self.cursors.clone(),
                     self.sinks.gateway.clone(),
                 );
-                self.enqueue(entry.venue_id, Box::pin(job));
+                self.enqueue(entry, Box::pin(job));
             }
             EventBody::Scan { code, symbology } => {
                 if device.kind != DeviceKind::Scanner {
@@ -815,10 +608,9 @@ impl Bridge {
                     },
                     _ => match devices::gs1::decode_scan(&code, symbology) {
                         Ok(scan) => Command::RecordScan {
-                            scan_id: ScanId(crate::http::command::derived_id(
+                            scan_id: ScanId(derived_id(
                                 device.id.0,
-                                &msg_id,
-                                1,
+                                DerivedFor::Scan { msg_id: &msg_id },
                             )),
                             device_id: device.id,
                             scan: ScannedCode::from(scan),
@@ -841,7 +633,7 @@ impl Bridge {
                     feedback,
                     |feedback| feedback.done(),
                 );
-                self.enqueue(entry.venue_id, Box::pin(job));
+                self.enqueue(entry, Box::pin(job));
             }
             EventBody::Button { press } => {
                 if device.kind != DeviceKind::CallButton {
@@ -883,42 +675,41 @@ impl Bridge {
                         }
                     },
                 );
-                self.enqueue(entry.venue_id, Box::pin(job));
+                self.enqueue(entry, Box::pin(job));
             }
             EventBody::CoolingStart { probe, batch } => {
                 if device.kind != DeviceKind::Probe {
                     return wrong_kind(self, "probe");
                 }
-                let key = (entry.device_ref(), probe.clone());
-                let batch_id =
-                    CoolingBatchId(crate::http::command::derived_id(device.id.0, &msg_id, 2));
-                if self.cooling.contains_key(&key) {
-                    return feedback.refuse(
-                        DeviceError::CoolingBatchActive,
-                        format!("probe {probe} is already cooling a batch; stop it first"),
-                        Some(&msg_id),
-                    );
-                }
-                self.cooling.insert(
-                    key.clone(),
-                    CoolingTrack {
-                        batch_id,
-                        label: batch.clone(),
-                        rule: CoolingBatch::new(),
-                    },
-                );
-                let command = Command::StartCoolingBatch {
+                let batch_id = CoolingBatchId(derived_id(
+                    device.id.0,
+                    DerivedFor::CoolingBatch { msg_id: &msg_id },
+                ));
+                let command = match self.rules.start_cooling(
+                    entry.device_ref(),
+                    probe.clone(),
+                    batch,
                     batch_id,
-                    device_id: device.id,
-                    probe,
-                    label: batch,
-                    started_at: at,
+                    at,
+                ) {
+                    Ok(command) => command,
+                    Err(RuleRefusal::CoolingBatchActive) => {
+                        return feedback.refuse(
+                            DeviceError::CoolingBatchActive,
+                            format!("probe {probe} is already cooling a batch; stop it first"),
+                            Some(&msg_id),
+                        );
+                    }
                 };
-                let cooling = self.cooling.clone();
+                let refusal = RuleCommand {
+                    device: entry.device_ref(),
+                    command: command.clone(),
+                };
+                let refused = self.refused.clone();
                 let handle = entry.handle.clone();
                 let envelope = device_envelope(entry, &msg_id, command);
                 self.enqueue(
-                    entry.venue_id,
+                    entry,
                     Box::pin(async move {
                         match handle.execute(envelope).await {
                             Ok(_) => {
@@ -926,7 +717,8 @@ impl Bridge {
                                 feedback.done();
                             }
                             Err(error) => {
-                                cooling.remove_if(&key, |_, t| t.batch_id == batch_id);
+                                // The rules stop feeding a batch the engine did not start.
+                                let _ = refused.send(refusal);
                                 feedback.refused(&error, &msg_id);
                             }
                         }
@@ -937,25 +729,12 @@ impl Bridge {
                 if device.kind != DeviceKind::Probe {
                     return wrong_kind(self, "probe");
                 }
-                let found = self
-                    .cooling
-                    .iter()
-                    .find(|t| t.key().0 == entry.device_ref() && t.label == batch)
-                    .map(|t| (t.key().clone(), t.batch_id));
-                if let Some((key, _)) = &found {
-                    self.cooling.remove(key);
-                }
+                let found = self.rules.stop_cooling(entry.device_ref(), &batch);
                 // A batch no longer cooling (it passed, failed or was stopped) is still in
                 // the venue's log: the engine refuses stopping it as `cooling_batch_finished`.
-                let job = actions::stop_cooling_batch(
-                    entry.clone(),
-                    found.map(|(_, batch_id)| batch_id),
-                    batch,
-                    at,
-                    msg_id,
-                    feedback,
-                );
-                self.enqueue(entry.venue_id, Box::pin(job));
+                let job =
+                    actions::stop_cooling_batch(entry.clone(), found, batch, at, msg_id, feedback);
+                self.enqueue(entry, Box::pin(job));
             }
         }
     }
@@ -995,43 +774,37 @@ impl Bridge {
         }
     }
 
-    /// Queues a command of the hub's rules on the venue's queue, as the device; `then`
-    /// sees whether the engine took it.
-    fn execute(
-        &mut self,
-        entry: &Arc<DirectoryEntry>,
-        command: Command,
-        then: impl FnOnce(Result<(), String>) + Send + 'static,
-    ) {
+    /// Queues a command of the device rules on the venue's queue, as the device; one the
+    /// engine refuses goes back to the rules (an alert not raised is not open).
+    fn execute_rule(&mut self, entry: &Arc<DirectoryEntry>, rule_command: RuleCommand) {
         let handle = entry.handle.clone();
-        let envelope = rule_envelope(entry, command);
+        let envelope = rule_envelope(entry, rule_command.command.clone());
         let metrics = self.metrics.clone();
+        let refused = self.refused.clone();
         let job: Job = Box::pin(async move {
             let name = envelope.command.name();
-            match handle.execute(envelope).await {
-                Ok(_) => then(Ok(())),
-                Err(error) => {
-                    metrics.mqtt().command_failed(name);
-                    tracing::warn!(command = name, %error, "a device command was not accepted");
-                    then(Err(error.to_string()));
-                }
+            if let Err(error) = handle.execute(envelope).await {
+                metrics.mqtt().command_failed(name);
+                tracing::warn!(command = name, %error, "a device command was not accepted");
+                let _ = refused.send(rule_command);
             }
         });
-        self.enqueue(entry.venue_id, job);
+        self.enqueue(entry, job);
     }
 
-    /// Runs `job` after the venue's earlier device work.
-    fn enqueue(&mut self, venue: VenueId, job: Job) {
-        let queue = self.queues.entry(venue).or_insert_with(|| {
-            let (tx, mut rx) = mpsc::unbounded_channel::<Job>();
-            tokio::spawn(async move {
-                while let Some(job) = rx.recv().await {
-                    job.await;
-                }
-            });
-            tx
-        });
-        let _ = queue.send(job);
+    /// Runs `job` after the venue's earlier device work, once the current input is handled
+    /// (see [`Self::flush_jobs`]).
+    fn enqueue(&mut self, entry: &DirectoryEntry, job: Job) {
+        self.pending
+            .push((entry.venue_id, entry.venue_slug.clone(), job));
+    }
+
+    /// Hands the jobs of the last input to their venues' queues, in order, waiting for room
+    /// in a full queue: the bridge takes no further input meanwhile, and no job is dropped.
+    async fn flush_jobs(&mut self) {
+        for (venue, slug, job) in std::mem::take(&mut self.pending) {
+            self.queues.push(venue, &slug, job).await;
+        }
     }
 }
 
@@ -1058,22 +831,6 @@ pub fn all_rejection_reasons() -> impl Iterator<Item = &'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_device_time_moves_to_the_hub_clock_keeping_how_long_ago_it_was() {
-        let hub: DateTime<Utc> = "2026-06-01T10:00:00Z".parse().unwrap();
-        let minutes = chrono::Duration::minutes;
-        // A device two hours ahead, or behind: the same 16 minutes before the hub's now.
-        for skew in [minutes(120), minutes(-120), minutes(0)] {
-            let device = hub + skew;
-            assert_eq!(
-                on_hub_clock(device - minutes(16), device, hub),
-                hub - minutes(16)
-            );
-        }
-        // Never after the hub's now, even for a time ahead of the device's own.
-        assert_eq!(on_hub_clock(hub + minutes(5), hub, hub), hub);
-    }
 
     #[test]
     fn topic_names_are_read_for_error_replies() {

@@ -78,7 +78,23 @@ enum Refusal {
 }
 
 impl Refusal {
-    fn reason(self) -> &'static str {
+    const ALL: [Refusal; 13] = [
+        Refusal::NotConnect,
+        Refusal::Malformed,
+        Refusal::UnsupportedProtocol,
+        Refusal::Timeout,
+        Refusal::NoCredentials,
+        Refusal::BadUsername,
+        Refusal::UnknownDevice,
+        Refusal::BadSecret,
+        Refusal::DeviceDisabled,
+        Refusal::ForeignWill,
+        Refusal::ForeignTopic,
+        Refusal::ForeignSubscription,
+        Refusal::BrokerUnavailable,
+    ];
+
+    const fn reason(self) -> &'static str {
         match self {
             Refusal::NotConnect => "not_connect",
             Refusal::Malformed => "malformed_packet",
@@ -112,22 +128,17 @@ impl Refusal {
     }
 }
 
-/// Every reason a connection is refused or closed, for pre-registering metric labels.
-pub const REFUSAL_REASONS: [&str; 13] = [
-    "not_connect",
-    "malformed_packet",
-    "unsupported_protocol",
-    "connect_timeout",
-    "no_credentials",
-    "bad_username",
-    "unknown_device",
-    "bad_secret",
-    "device_disabled",
-    "foreign_will",
-    "foreign_topic",
-    "foreign_subscription",
-    "broker_unavailable",
-];
+/// Every reason a connection is refused or closed, for pre-registering metric labels and
+/// checking `docs/devices.md`: spelled by [`Refusal`] alone.
+pub const REFUSAL_REASONS: [&str; Refusal::ALL.len()] = {
+    let mut reasons = [""; Refusal::ALL.len()];
+    let mut index = 0;
+    while index < reasons.len() {
+        reasons[index] = Refusal::ALL[index].reason();
+        index += 1;
+    }
+    reasons
+};
 
 impl Gate {
     pub fn new(
@@ -501,6 +512,13 @@ mod tests {
     use super::*;
 
     const PREFIX: &str = "almahira/v1/demo/fridge-1/";
+
+    #[test]
+    fn each_refusal_reason_is_spelled_once() {
+        let reasons: std::collections::HashSet<&str> = REFUSAL_REASONS.into_iter().collect();
+        assert_eq!(reasons.len(), Refusal::ALL.len());
+        assert!(!reasons.contains(""));
+    }
 
     #[test]
     fn a_device_may_publish_its_own_uplinks() {

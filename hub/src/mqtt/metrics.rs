@@ -1,6 +1,7 @@
 //! The device side's Prometheus figures: connections refused and open, messages accepted
 //! and refused per reason, sequence gaps and restarted counters, downlinks, device
-//! commands the engine refused.
+//! commands the engine refused, the depth of each venue's engine queue and how often one
+//! was full.
 //! Registered in the hub's one registry by [`crate::metrics::Metrics`].
 
 use prometheus_client::{
@@ -29,6 +30,11 @@ struct CommandLabels {
     command: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct VenueLabels {
+    venue: String,
+}
+
 #[derive(Clone)]
 pub struct MqttMetrics {
     refused: Family<ReasonLabels, Counter>,
@@ -42,6 +48,8 @@ pub struct MqttMetrics {
     commands_failed: Family<CommandLabels, Counter>,
     external_reconnects: Counter,
     drained: Counter,
+    engine_queue_depth: Family<VenueLabels, Gauge>,
+    engine_queue_full: Family<VenueLabels, Counter>,
 }
 
 impl MqttMetrics {
@@ -58,6 +66,8 @@ impl MqttMetrics {
             commands_failed: Family::default(),
             external_reconnects: Counter::default(),
             drained: Counter::default(),
+            engine_queue_depth: Family::default(),
+            engine_queue_full: Family::default(),
         };
         registry.register(
             "hub_mqtt_connections_refused",
@@ -113,6 +123,16 @@ impl MqttMetrics {
             "hub_mqtt_drained",
             "Device messages taken off the broker and dropped (drain-only benchmark baseline)",
             metrics.drained.clone(),
+        );
+        registry.register(
+            "hub_mqtt_engine_queue_depth",
+            "Device work queued or running on a venue's engine queue",
+            metrics.engine_queue_depth.clone(),
+        );
+        registry.register(
+            "hub_mqtt_engine_queue_full",
+            "Times the bridge waited for room in a venue's full engine queue (nothing is dropped)",
+            metrics.engine_queue_full.clone(),
         );
         for reason in super::gate::REFUSAL_REASONS {
             let _ = metrics.refused.get_or_create(&ReasonLabels {
@@ -194,6 +214,23 @@ impl MqttMetrics {
 
     pub fn drained(&self) {
         self.drained.inc();
+    }
+
+    /// The depth gauge of a venue's engine queue (shared: the queue raises and lowers it).
+    pub fn engine_queue_depth(&self, venue: &str) -> Gauge {
+        self.engine_queue_depth
+            .get_or_create(&VenueLabels {
+                venue: venue.to_owned(),
+            })
+            .clone()
+    }
+
+    pub fn engine_queue_full(&self, venue: &str) {
+        self.engine_queue_full
+            .get_or_create(&VenueLabels {
+                venue: venue.to_owned(),
+            })
+            .inc();
     }
 
     pub fn external_reconnect(&self) {

@@ -11,6 +11,7 @@
 //! - [`directory`]: devices by `(venue, key)`, kept current from the engines' feeds; the
 //!   access each connection holds under its device's credential.
 //! - [`bridge`]: uplinks -> readings, live values, rules -> commands; error replies; counters.
+//! - [`queue`]: the bounded per-venue queues engine work waits in (back-pressure, depth).
 //! - [`sequence`]: what `msg_id`, `seq` and `boot` say about a message (duplicate, late,
 //!   a restarted counter).
 //! - [`code`]: every error code the device side answers or counts, with one spelling.
@@ -27,6 +28,7 @@ pub mod gate;
 pub mod limiter;
 pub mod metrics;
 pub mod packet;
+pub mod queue;
 pub mod sequence;
 
 use std::{net::SocketAddr, sync::Arc, time::Duration};

@@ -1090,3 +1090,51 @@ async fn an_alert_record_is_on_the_hubs_clock_even_when_the_probes_clock_runs_ah
     probe.disconnect().await;
     hub.stop().await;
 }
+
+#[tokio::test]
+async fn a_venues_engine_queue_depth_is_in_metrics_and_empties_once_its_alarm_is_raised() {
+    let db = TestDatabase::sqlite().await;
+    let hub = TestHub::start_with_mqtt(&db).await;
+    let broker = hub.mqtt.unwrap();
+    let manager = hub.login(MANAGER_PIN).await;
+    let credentials = provision(&manager, fridge("fridge-1", 15, 60)).await;
+    let mut probe = Device::connect(broker, &credentials, "fridge-1", true)
+        .await
+        .unwrap();
+    // Beyond the critical 8 °C: an alarm at once, through the venue's engine queue.
+    probe.reading(9.0, Utc::now()).await;
+    let alerts = alerts_until(&manager, &credentials.device_id, "a critical alert", |a| {
+        !a.is_empty()
+    })
+    .await;
+    assert_eq!(alerts[0]["kind"], "critical");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let text = reqwest::get(format!("{}/metrics", manager.base))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let depth: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("hub_mqtt_engine_queue_depth{"))
+            .collect();
+        if depth.len() == 1 && depth[0].ends_with(" 0") {
+            // Nothing here filled the queue, so the bridge never had to wait.
+            assert!(
+                !text
+                    .lines()
+                    .any(|l| l.starts_with("hub_mqtt_engine_queue_full_total{")
+                        && !l.ends_with(" 0")),
+                "{text}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the queue's depth never read 0: {depth:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
