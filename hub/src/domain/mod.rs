@@ -58,7 +58,7 @@ pub use venue::{Venue, VenueInfo};
 pub type Timestamp = chrono::DateTime<chrono::Utc>;
 
 /// Who issues a command: recorded in the journal and used by the few rules that depend on
-/// the role (voiding cooked food). The system (seeding, rules) has no staff id and no role.
+/// the role (voiding cooked food, managing owners). The system (seeding, rules) has no staff id and no role.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Actor {
     pub staff_id: Option<StaffId>,
@@ -95,7 +95,22 @@ impl Actor {
     pub fn is_manager(&self) -> bool {
         match self.role {
             Some(role) => role.is_manager(),
-            None => self.staff_id.is_none() && self.device.is_none(),
+            None => self.is_system(),
         }
+    }
+
+    /// Whether this actor may void a line whose cooking started: a role granted
+    /// `void_after_cooking` ([`Role::may_void_after_cooking`]) or the system; never a
+    /// device acting on its own.
+    pub fn may_void_after_cooking(&self) -> bool {
+        match self.role {
+            Some(role) => role.may_void_after_cooking(),
+            None => self.is_system(),
+        }
+    }
+
+    /// The hub itself (seeding, rules): no staff member and no device.
+    fn is_system(&self) -> bool {
+        self.staff_id.is_none() && self.device.is_none()
     }
 }

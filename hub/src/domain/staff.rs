@@ -44,6 +44,14 @@ impl Role {
     pub fn is_manager(self) -> bool {
         matches!(self, Role::Owner | Role::Manager)
     }
+
+    /// Whether this role may void a line the kitchen already started (`in_progress`,
+    /// `ready`, `served`): the food is wasted, so a manager decides. This is the rule behind
+    /// the `void_after_cooking` permission: the venue checks it on the void itself, and the
+    /// auth policy grants the permission from it, so the two cannot disagree.
+    pub fn may_void_after_cooking(self) -> bool {
+        self.is_manager()
+    }
 }
 
 /// The form in which usernames are compared and registered: ASCII case does not matter.

@@ -303,3 +303,72 @@ fn finished_orders_beyond_the_memory_window_leave_memory() {
     assert_eq!(f.venue.orders.len(), venue::FINISHED_ORDERS_KEPT);
     assert!(!f.venue.orders.contains_key(&OrderId(id(10_000))));
 }
+
+#[test]
+fn a_started_or_ready_line_is_voided_only_by_a_role_granted_void_after_cooking() {
+    use crate::auth::policy::{Permission, allows};
+    let void = |order_id, n| Command::VoidLine {
+        order_id,
+        line_id: LineId(id(n)),
+        reason: "dropped on the floor".into(),
+    };
+    for role in Role::ALL {
+        let mut f = Fixture::new();
+        let order_id = f.open_dine_in(
+            1000,
+            T1,
+            vec![line(1, SATAY, 1, vec![]), line(2, SATAY, 1, vec![])],
+        );
+        let kitchen = f.kitchen.clone();
+        f.run(
+            &Command::StartLines {
+                order_id,
+                line_ids: vec![LineId(id(1)), LineId(id(2))],
+            },
+            &kitchen,
+        );
+        f.run(
+            &Command::MarkLinesReady {
+                order_id,
+                line_ids: vec![LineId(id(2))],
+                station_id: None,
+            },
+            &kitchen,
+        );
+        let actor = Actor::staff(StaffId(id(60)), role, None);
+        for n in [1, 2] {
+            let then = f.when(&void(order_id, n), &actor);
+            if allows(role, Permission::VoidAfterCooking) {
+                then.then_events(&[Event::LineVoided {
+                    order_id,
+                    line_id: LineId(id(n)),
+                    reason: "dropped on the floor".into(),
+                    by: Some(StaffId(id(60))),
+                    after_cooking: true,
+                    at: at(0),
+                }]);
+            } else {
+                let refused = then.then_rejects("manager_approval_required");
+                assert_eq!(refused.kind, RejectionKind::Forbidden, "{role:?}");
+            }
+        }
+    }
+    // A device acting on its own never may; the hub itself may.
+    let mut f = Fixture::new();
+    let order_id = f.open_dine_in(1000, T1, vec![line(1, SATAY, 1, vec![])]);
+    let kitchen = f.kitchen.clone();
+    f.run(
+        &Command::StartLines {
+            order_id,
+            line_ids: vec![LineId(id(1))],
+        },
+        &kitchen,
+    );
+    f.when(&void(order_id, 1), &Actor::device("bump-grill"))
+        .then_rejects("manager_approval_required");
+    assert!(
+        f.when(&void(order_id, 1), &Actor::system())
+            .decision
+            .is_ok()
+    );
+}

@@ -261,7 +261,8 @@ impl Venue {
             )
         })?;
         let after_cooking = line.status.is_cooking_started();
-        if after_cooking && !actor.is_manager() {
+        // The `void_after_cooking` permission, checked here where the line's state is known.
+        if after_cooking && !actor.may_void_after_cooking() {
             return Err(Rejection::forbidden(
                 RejectionCode::ManagerApprovalRequired,
                 format!(
