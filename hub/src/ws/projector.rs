@@ -36,6 +36,7 @@ use crate::{
     view::{
         FloorView, OrderView, TableView,
         device::{CoolingView, DeviceView, ScanView},
+        index::{self, KitchenIndex},
         kitchen::{self as view, is_on_expo},
     },
 };
@@ -73,6 +74,8 @@ struct Pending {
 
 struct State {
     replica: Venue,
+    /// The replica's kitchen views, kept up to date from the orders each command touched.
+    index: KitchenIndex,
     seq: u64,
     ring: VecDeque<Arc<FrameBatch>>,
     /// Resume works for any `since >= ring_floor`: every event after it is in the ring.
@@ -111,6 +114,7 @@ impl Projector {
         let (replica, seq, feed) = venue.subscribe(Venue::clone).await?;
         let (frames, _) = broadcast::channel(config.fanout_capacity);
         let mut state = State {
+            index: KitchenIndex::rebuild(&replica),
             replica,
             seq,
             ring: VecDeque::new(),
@@ -222,6 +226,7 @@ impl Projector {
 
     fn rebuild(&self, replica: Venue, seq: u64) {
         let mut state = self.state();
+        state.index = KitchenIndex::rebuild(&replica);
         state.replica = replica;
         state.seq = seq;
         state.ring.clear();
@@ -525,6 +530,7 @@ fn to_value<T: serde::Serialize>(value: &T) -> Value {
 impl Views {
     fn capture(
         venue: &Venue,
+        index: &KitchenIndex,
         orders: &BTreeSet<OrderId>,
         tables: &BTreeSet<TableId>,
         stations: &BTreeSet<StationId>,
@@ -555,14 +561,17 @@ impl Views {
             }
         }
         for table_id in tables {
-            if let Some(table) = TableView::find(venue, *table_id) {
-                views.tables.insert(*table_id, to_value(&table));
+            if let Some(table) = venue.tables.get(table_id) {
+                views.tables.insert(
+                    *table_id,
+                    to_value(&TableView::indexed(venue, index, table)),
+                );
             }
         }
         for station in stations {
             views
                 .all_day
-                .insert(*station, to_value(&view::all_day(venue, *station)));
+                .insert(*station, to_value(&index.all_day(*station)));
         }
         views
     }
@@ -571,19 +580,23 @@ impl Views {
 impl State {
     fn track_live_tickets(&mut self, seq: u64) {
         let now = Instant::now();
-        for order in self.replica.open_orders() {
-            for station in self.replica.stations.keys() {
-                if order.live_lines_at(*station).next().is_some() {
-                    self.pending.insert(
-                        (order.id, *station),
-                        Pending {
-                            fired_seq: seq,
-                            since: now,
-                            alerted: order.unseen_at.contains(station),
-                        },
-                    );
-                }
+        for (order_id, station) in self.index.live_tickets() {
+            if !self.replica.stations.contains_key(&station) {
+                continue;
             }
+            let alerted = self
+                .replica
+                .orders
+                .get(&order_id)
+                .is_some_and(|o| o.unseen_at.contains(&station));
+            self.pending.insert(
+                (order_id, station),
+                Pending {
+                    fired_seq: seq,
+                    since: now,
+                    alerted,
+                },
+            );
         }
     }
 
@@ -614,17 +627,8 @@ impl State {
             );
         };
         let seq = last.seq;
-        let mut orders: BTreeSet<OrderId> =
-            group.iter().filter_map(|p| p.event.order_id()).collect();
-        let mut tables: BTreeSet<TableId> =
-            group.iter().flat_map(|p| p.event.table_ids()).collect();
-        for order_id in &orders {
-            tables.extend(self.replica.orders.get(order_id).and_then(|o| o.table_id));
-        }
-        // Orders at a table that moves or merges change their label.
-        for table_id in tables.clone() {
-            orders.extend(self.replica.open_orders_at(table_id).map(|o| o.id));
-        }
+        let (orders, mut tables) =
+            index::touched(&self.replica, &self.index, group.iter().map(|p| &p.event));
         let mut stations: BTreeSet<StationId> = orders
             .iter()
             .filter_map(|id| self.replica.orders.get(id))
@@ -636,15 +640,16 @@ impl State {
             }
         }
 
-        let before = Views::capture(&self.replica, &orders, &tables, &stations);
+        let before = Views::capture(&self.replica, &self.index, &orders, &tables, &stations);
         for published in group {
             self.replica.apply(&published.event);
         }
+        self.index.refresh(&self.replica, orders.iter().copied());
         self.seq = seq;
         for order_id in &orders {
             tables.extend(self.replica.orders.get(order_id).and_then(|o| o.table_id));
         }
-        let after = Views::capture(&self.replica, &orders, &tables, &stations);
+        let after = Views::capture(&self.replica, &self.index, &orders, &tables, &stations);
 
         let mut out: Vec<(Arc<str>, &'static str, Value)> = Vec::new();
         let mut commands = Vec::new();
@@ -1046,16 +1051,16 @@ impl State {
                     station.ok_or(("station_not_found", "no such station".to_owned()))?;
                 json!({
                     "station": venue.stations.get(&station_id),
-                    "cards": view::station_cards(venue, station_id),
-                    "all_day": view::all_day(venue, station_id),
+                    "cards": self.index.station_cards(venue, station_id),
+                    "all_day": self.index.all_day(station_id),
                     "recently_bumped": view::recently_bumped(venue, station_id),
                 })
             }
             Channel::Expo => json!({
-                "tickets": view::expo_tickets(venue),
+                "tickets": self.index.expo_tickets(venue),
                 "delivery_alerts": delivery_alerts(&|_| true),
             }),
-            Channel::Floor => to_value(&FloorView::of(venue, self.seq)),
+            Channel::Floor => to_value(&FloorView::indexed(venue, &self.index, self.seq)),
             Channel::Order(order_id) => to_value(&OrderView::find(venue, *order_id).ok_or((
                 "order_not_found",
                 format!("order {order_id} is not live in this venue"),
