@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use super::{
     GatewayConfig,
+    error::ErrorCode,
     live::{DEVICES_CHANNEL, VenueLive},
     protocol::Channel,
 };
@@ -247,19 +248,22 @@ impl Projector {
         &self,
         channel: &Channel,
         since: Option<u64>,
-    ) -> Result<Opened, (&'static str, String)> {
+    ) -> Result<Opened, (ErrorCode, String)> {
         let state = self.state();
         let name = channel.name();
         let station = match channel {
             Channel::Kds(key) => Some(
                 view::station_by_key(&state.replica, key)
                     .map(|s| s.id)
-                    .ok_or(("station_not_found", format!("no station with key {key:?}")))?,
+                    .ok_or((
+                        ErrorCode::StationNotFound,
+                        format!("no station with key {key:?}"),
+                    ))?,
             ),
             // Another venue's member (or an invented id) has no channel here to watch.
             Channel::Staff(staff) if !state.replica.staff.contains_key(staff) => {
                 return Err((
-                    "staff_not_found",
+                    ErrorCode::StaffNotFound,
                     format!("no staff member {staff} at this venue"),
                 ));
             }
@@ -1025,7 +1029,7 @@ impl State {
         channel: &Channel,
         station: Option<StationId>,
         live: &VenueLive,
-    ) -> Result<Value, (&'static str, String)> {
+    ) -> Result<Value, (ErrorCode, String)> {
         let venue = &self.replica;
         let delivery_alerts = |filter: &dyn Fn(&crate::domain::Order) -> bool| -> Vec<Value> {
             venue
@@ -1048,7 +1052,7 @@ impl State {
         Ok(match channel {
             Channel::Kds(_) => {
                 let station_id =
-                    station.ok_or(("station_not_found", "no such station".to_owned()))?;
+                    station.ok_or((ErrorCode::StationNotFound, "no such station".to_owned()))?;
                 json!({
                     "station": venue.stations.get(&station_id),
                     "cards": self.index.station_cards(venue, station_id),
@@ -1062,7 +1066,7 @@ impl State {
             }),
             Channel::Floor => to_value(&FloorView::indexed(venue, &self.index, self.seq)),
             Channel::Order(order_id) => to_value(&OrderView::find(venue, *order_id).ok_or((
-                "order_not_found",
+                ErrorCode::OrderNotFound,
                 format!("order {order_id} is not live in this venue"),
             ))?),
             Channel::Alerts => json!({
