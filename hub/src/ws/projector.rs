@@ -24,6 +24,7 @@ use uuid::Uuid;
 
 use super::{
     GatewayConfig,
+    delivery::DeliveryWatch,
     error::ErrorCode,
     live::{DEVICES_CHANNEL, VenueLive},
     protocol::Channel,
@@ -67,12 +68,6 @@ pub struct Opened {
     pub station: Option<StationId>,
 }
 
-struct Pending {
-    fired_seq: u64,
-    since: Instant,
-    alerted: bool,
-}
-
 struct State {
     replica: Venue,
     /// The replica's kitchen views, kept up to date from the orders each command touched.
@@ -82,7 +77,8 @@ struct State {
     /// Resume works for any `since >= ring_floor`: every event after it is in the ring.
     ring_floor: u64,
     last_on_channel: HashMap<Arc<str>, u64>,
-    pending: HashMap<(OrderId, StationId), Pending>,
+    /// Which fired tickets no screen of their station has confirmed yet.
+    delivery: DeliveryWatch,
     audit_recent: VecDeque<Value>,
 }
 
@@ -121,7 +117,7 @@ impl Projector {
             ring: VecDeque::new(),
             ring_floor: seq,
             last_on_channel: HashMap::new(),
-            pending: HashMap::new(),
+            delivery: DeliveryWatch::new(config.delivery_timeout),
             audit_recent: VecDeque::new(),
         };
         state.track_live_tickets(seq);
@@ -232,7 +228,7 @@ impl Projector {
         state.seq = seq;
         state.ring.clear();
         state.ring_floor = seq;
-        state.pending.clear();
+        state.delivery.clear();
         state.track_live_tickets(seq);
         let _ = self.inner.frames.send(Arc::new(FrameBatch {
             seq,
@@ -340,51 +336,21 @@ impl Projector {
     pub fn seen(&self, stations: &[StationId], seq: u64) {
         let commands = {
             let mut state = self.state();
-            let confirmed: Vec<(OrderId, StationId)> = state
-                .pending
-                .iter()
-                .filter(|((_, station), pending)| {
-                    stations.contains(station) && pending.fired_seq <= seq
-                })
-                .map(|(key, _)| *key)
-                .collect();
-            let mut commands = Vec::new();
-            for key in confirmed {
-                state.pending.remove(&key);
-                if state
-                    .replica
+            let State {
+                delivery, replica, ..
+            } = &mut *state;
+            delivery.seen(stations, seq, |order, station| {
+                replica
                     .orders
-                    .get(&key.0)
-                    .is_some_and(|o| o.unseen_at.contains(&key.1))
-                {
-                    commands.push(Command::ClearDeliveryAlert {
-                        order_id: key.0,
-                        station_id: key.1,
-                    });
-                }
-            }
-            commands
+                    .get(&order)
+                    .is_some_and(|o| o.unseen_at.contains(&station))
+            })
         };
         self.issue(commands);
     }
 
     fn overdue(&self) -> Vec<Command> {
-        let timeout = self.inner.config.delivery_timeout;
-        if timeout.is_zero() {
-            return Vec::new();
-        }
-        let mut state = self.state();
-        let mut commands = Vec::new();
-        for ((order_id, station_id), pending) in state.pending.iter_mut() {
-            if !pending.alerted && pending.since.elapsed() >= timeout {
-                pending.alerted = true;
-                commands.push(Command::RaiseDeliveryAlert {
-                    order_id: *order_id,
-                    station_id: *station_id,
-                });
-            }
-        }
-        commands
+        self.state().delivery.tick(Instant::now())
     }
 
     /// Queues the projector's own commands (delivery alerts) for the engine, off the lock.
@@ -593,14 +559,7 @@ impl State {
                 .orders
                 .get(&order_id)
                 .is_some_and(|o| o.unseen_at.contains(&station));
-            self.pending.insert(
-                (order_id, station),
-                Pending {
-                    fired_seq: seq,
-                    since: now,
-                    alerted,
-                },
-            );
+            self.delivery.track(order_id, station, seq, now, alerted);
         }
     }
 
@@ -682,15 +641,12 @@ impl State {
                 },
                 json!({"order_id": key.0, "number": old["number"], "label": old["label"]}),
             ));
-            if let Some(pending) = self.pending.remove(key)
-                && (pending.alerted || order.is_some_and(|o| o.unseen_at.contains(&key.1)))
-                && order.is_some_and(|o| o.is_open())
-            {
-                commands.push(Command::ClearDeliveryAlert {
-                    order_id: key.0,
-                    station_id: key.1,
-                });
-            }
+            commands.extend(self.delivery.left_station(
+                key.0,
+                key.1,
+                order.is_some_and(|o| o.unseen_at.contains(&key.1)),
+                bumped,
+            ));
         }
         for (station, counts) in &after.all_day {
             if before.all_day.get(station) != Some(counts) {
@@ -828,12 +784,9 @@ impl State {
                             .filter(|l| line_ids.contains(&l.id))
                             .flat_map(|l| l.stations.iter().copied())
                             .collect();
+                        let now = Instant::now();
                         for station in fired_stations {
-                            self.pending.entry((*order_id, station)).or_insert(Pending {
-                                fired_seq: seq,
-                                since: Instant::now(),
-                                alerted: false,
-                            });
+                            self.delivery.fired(*order_id, station, seq, now);
                         }
                     }
                 }
@@ -979,7 +932,7 @@ impl State {
                 Event::OrderClosed { .. } | Event::OrderCancelled { .. }
             ) && let Some(order_id) = event.order_id()
             {
-                self.pending.retain(|(order, _), _| *order != order_id);
+                self.delivery.finished(order_id);
             }
         }
         let at = last.at;
