@@ -14,7 +14,7 @@ use crate::domain::{
     Area, Category, MenuItem, ModifierGroup, Order, OrderId, Table, TableId, TableStatus, Venue,
 };
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, PartialEq, Serialize, ToSchema)]
 pub struct OrderView {
     #[serde(flatten)]
     pub order: Order,
@@ -46,7 +46,7 @@ impl OrderView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, PartialEq, Serialize, ToSchema)]
 pub struct TableView {
     #[serde(flatten)]
     pub table: Table,

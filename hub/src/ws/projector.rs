@@ -480,14 +480,15 @@ fn service_notice(venue: &Venue, event: &Event, table_id: TableId) -> Value {
     }
 }
 
-/// Everything a screen may show about the entities one event touches, as JSON.
+/// Everything a screen may show about the entities one event touches, typed: compared as
+/// views (`PartialEq`), and serialised only when they changed.
 #[derive(Default)]
 struct Views {
-    cards: BTreeMap<(OrderId, StationId), Value>,
-    tickets: BTreeMap<OrderId, Value>,
-    orders: BTreeMap<OrderId, Value>,
-    tables: BTreeMap<TableId, Value>,
-    all_day: BTreeMap<StationId, Value>,
+    cards: BTreeMap<(OrderId, StationId), view::KdsCard>,
+    tickets: BTreeMap<OrderId, view::ExpoTicket>,
+    orders: BTreeMap<OrderId, OrderView>,
+    tables: BTreeMap<TableId, TableView>,
+    all_day: BTreeMap<StationId, Vec<view::AllDayCount>>,
     ready: BTreeSet<OrderId>,
     /// Stations that have not confirmed each order (its raised delivery alerts).
     unseen: BTreeMap<OrderId, Vec<StationId>>,
@@ -510,15 +511,13 @@ impl Views {
             let Some(order) = venue.orders.get(order_id) else {
                 continue;
             };
-            views
-                .orders
-                .insert(*order_id, to_value(&OrderView::of(venue, order)));
+            views.orders.insert(*order_id, OrderView::of(venue, order));
             views.unseen.insert(*order_id, order.unseen_at.clone());
             for station in stations {
                 if order.is_on_station(*station) {
                     views.cards.insert(
                         (*order_id, *station),
-                        to_value(&view::kds_card(venue, order, *station)),
+                        view::kds_card(venue, order, *station),
                     );
                 }
             }
@@ -527,21 +526,18 @@ impl Views {
                 if ticket.ready {
                     views.ready.insert(*order_id);
                 }
-                views.tickets.insert(*order_id, to_value(&ticket));
+                views.tickets.insert(*order_id, ticket);
             }
         }
         for table_id in tables {
             if let Some(table) = venue.tables.get(table_id) {
-                views.tables.insert(
-                    *table_id,
-                    to_value(&TableView::indexed(venue, index, table)),
-                );
+                views
+                    .tables
+                    .insert(*table_id, TableView::indexed(venue, index, table));
             }
         }
         for station in stations {
-            views
-                .all_day
-                .insert(*station, to_value(&index.all_day(*station)));
+            views.all_day.insert(*station, index.all_day(*station));
         }
         views
     }
@@ -621,8 +617,8 @@ impl State {
         for (key, card) in &after.cards {
             let channel = self.station_key(key.1);
             match before.cards.get(key) {
-                None => out.push((channel, "card_added", card.clone())),
-                Some(old) if old != card => out.push((channel, "card_updated", card.clone())),
+                None => out.push((channel, "card_added", to_value(card))),
+                Some(old) if old != card => out.push((channel, "card_updated", to_value(card))),
                 Some(_) => {}
             }
         }
@@ -639,7 +635,7 @@ impl State {
                 } else {
                     "card_removed"
                 },
-                json!({"order_id": key.0, "number": old["number"], "label": old["label"]}),
+                json!({"order_id": key.0, "number": old.number, "label": old.label}),
             ));
             commands.extend(self.delivery.left_station(
                 key.0,
@@ -653,16 +649,16 @@ impl State {
                 out.push((
                     self.station_key(*station),
                     "all_day_changed",
-                    json!({"counts": counts}),
+                    json!({"counts": to_value(counts)}),
                 ));
             }
         }
         let expo: Arc<str> = Arc::from("expo");
         for (order_id, ticket) in &after.tickets {
             match before.tickets.get(order_id) {
-                None => out.push((expo.clone(), "ticket_added", ticket.clone())),
+                None => out.push((expo.clone(), "ticket_added", to_value(ticket))),
                 Some(old) if old != ticket => {
-                    out.push((expo.clone(), "ticket_updated", ticket.clone()))
+                    out.push((expo.clone(), "ticket_updated", to_value(ticket)))
                 }
                 Some(_) => {}
             }
@@ -672,7 +668,7 @@ impl State {
                 out.push((
                     expo.clone(),
                     "ticket_removed",
-                    json!({"order_id": order_id, "number": old["number"]}),
+                    json!({"order_id": order_id, "number": old.number}),
                 ));
             }
         }
@@ -681,14 +677,14 @@ impl State {
                 out.push((
                     Arc::from(format!("order:{order_id}")),
                     "order_changed",
-                    order.clone(),
+                    to_value(order),
                 ));
             }
         }
         let floor: Arc<str> = Arc::from("floor");
         for (table_id, table) in &after.tables {
             if before.tables.get(table_id) != Some(table) {
-                out.push((floor.clone(), "table_changed", table.clone()));
+                out.push((floor.clone(), "table_changed", to_value(table)));
             }
         }
         for table_id in before.tables.keys() {
