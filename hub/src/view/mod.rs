@@ -4,6 +4,7 @@
 //! log in [`device`]. They never change state.
 
 pub mod device;
+pub mod index;
 pub mod kitchen;
 
 use serde::Serialize;
@@ -13,7 +14,7 @@ use crate::domain::{
     Area, Category, MenuItem, ModifierGroup, Order, OrderId, Table, TableId, TableStatus, Venue,
 };
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, PartialEq, Serialize, ToSchema)]
 pub struct OrderView {
     #[serde(flatten)]
     pub order: Order,
@@ -45,7 +46,7 @@ impl OrderView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Debug, PartialEq, Serialize, ToSchema)]
 pub struct TableView {
     #[serde(flatten)]
     pub table: Table,
@@ -70,6 +71,16 @@ impl TableView {
             .get(&table_id)
             .map(|table| Self::of(venue, table))
     }
+
+    /// The same view from the kitchen index: no walk over every order.
+    pub fn indexed(venue: &Venue, index: &index::KitchenIndex, table: &Table) -> Self {
+        let primary = table.merged_into.unwrap_or(table.id());
+        Self {
+            table: table.clone(),
+            status: index.table_status(venue, table),
+            open_orders: index.open_orders_at(primary).collect(),
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -89,6 +100,15 @@ pub struct FloorView {
 
 impl FloorView {
     pub fn of(venue: &Venue, seq: u64) -> Self {
+        Self::build(venue, seq, |t| TableView::of(venue, t))
+    }
+
+    /// The same view from the kitchen index: no walk over every order per table.
+    pub fn indexed(venue: &Venue, index: &index::KitchenIndex, seq: u64) -> Self {
+        Self::build(venue, seq, |t| TableView::indexed(venue, index, t))
+    }
+
+    fn build(venue: &Venue, seq: u64, table_view: impl Fn(&Table) -> TableView) -> Self {
         let mut areas: Vec<AreaView> = venue
             .areas
             .values()
@@ -97,7 +117,7 @@ impl FloorView {
                     .tables
                     .values()
                     .filter(|t| t.layout.area_id == area.id)
-                    .map(|t| TableView::of(venue, t))
+                    .map(&table_view)
                     .collect();
                 tables.sort_by(|a, b| {
                     natural_key(&a.table.layout.label).cmp(&natural_key(&b.table.layout.label))

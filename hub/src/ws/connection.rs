@@ -31,6 +31,7 @@ use tokio::sync::{broadcast::error::RecvError, mpsc};
 
 use super::{
     Gateway,
+    error::{ErrorCode, Refusal},
     live::{EPHEMERAL_QUEUE, VenueLive},
     presence::ScreenPresence,
     projector::Projector,
@@ -460,10 +461,10 @@ impl Connection {
         &mut self,
         sink: &mut Sink,
         channel: &str,
-        code: &str,
+        code: ErrorCode,
         message: &str,
     ) -> Result<(), End> {
-        let frame = json!({"type": "error", "id": null, "channel": channel, "code": code, "message": message});
+        let frame = json!({"type": "error", "id": null, "channel": channel, "code": code.as_str(), "message": message});
         self.refused += 1;
         send(
             sink,
@@ -514,7 +515,7 @@ impl Connection {
         &mut self,
         sink: &mut Sink,
         id: Option<&str>,
-        code: &str,
+        code: ErrorCode,
         message: &str,
     ) -> Result<(), End> {
         if self.refused_since.elapsed() > Duration::from_secs(60) {
@@ -526,7 +527,7 @@ impl Connection {
             return Err(End::Close(close::FLOODING, "too many refused frames"));
         }
         let now = Instant::now();
-        if code == "rate_limited"
+        if code == ErrorCode::RateLimited
             && self
                 .last_refusal_notice
                 .is_some_and(|at| now.duration_since(at) < Duration::from_secs(1))
@@ -536,7 +537,7 @@ impl Connection {
         self.last_refusal_notice = Some(now);
         send(
             sink,
-            error_frame(id, code, message),
+            error_frame(id, code.as_str(), message),
             self.gateway.config().write_timeout,
         )
         .await
@@ -552,7 +553,12 @@ impl Connection {
             Message::Text(text) => text,
             Message::Binary(_) => {
                 return self
-                    .refuse(sink, None, "binary_not_supported", "send JSON text frames")
+                    .refuse(
+                        sink,
+                        None,
+                        ErrorCode::BinaryNotSupported,
+                        "send JSON text frames",
+                    )
                     .await;
             }
             Message::Close(_) => return Err(End::ClosedByClient),
@@ -560,16 +566,21 @@ impl Connection {
         };
         if !self.frames.take() {
             return self
-                .refuse(sink, None, "rate_limited", "too many frames; slow down")
+                .refuse(
+                    sink,
+                    None,
+                    ErrorCode::RateLimited,
+                    "too many frames; slow down",
+                )
                 .await;
         }
         let frame = match serde_json::from_str::<ClientFrame>(&text) {
             Ok(frame) => frame,
             Err(error) => {
                 let code = if error.is_syntax() || error.is_eof() {
-                    "invalid_json"
+                    ErrorCode::InvalidJson
                 } else {
-                    "invalid_frame"
+                    ErrorCode::InvalidFrame
                 };
                 return self.refuse(sink, None, code, &error.to_string()).await;
             }
@@ -580,7 +591,7 @@ impl Connection {
                 self.refuse(
                     sink,
                     None,
-                    "already_authenticated",
+                    ErrorCode::AlreadyAuthenticated,
                     "hello is only the first frame",
                 )
                 .await
@@ -590,7 +601,7 @@ impl Connection {
                 let Some(parsed) = Channel::parse(&channel, self.claims.sub) else {
                     let message = format!("no channel named {channel:?}");
                     return self
-                        .refuse_channel(sink, &channel, "unknown_channel", &message)
+                        .refuse_channel(sink, &channel, ErrorCode::UnknownChannel, &message)
                         .await;
                 };
                 if !parsed.allows(self.claims.role, self.claims.sub) {
@@ -600,7 +611,7 @@ impl Connection {
                         parsed.name()
                     );
                     return self
-                        .refuse_channel(sink, &channel, "forbidden_channel", &message)
+                        .refuse_channel(sink, &channel, ErrorCode::ForbiddenChannel, &message)
                         .await;
                 }
                 // Listen before the snapshot is taken, so no ephemeral frame falls between.
@@ -647,7 +658,9 @@ impl Connection {
                 let newest = self.projector.seq();
                 if seq > newest {
                     let message = format!("seq {seq} is ahead of the venue, which is at {newest}");
-                    return self.refuse(sink, None, "seen_ahead", &message).await;
+                    return self
+                        .refuse(sink, None, ErrorCode::SeenAhead, &message)
+                        .await;
                 }
                 let stations: Vec<StationId> =
                     self.subs.values().filter_map(|s| s.station).collect();
@@ -668,7 +681,7 @@ impl Connection {
                         .refuse(
                             sink,
                             Some(&id_text),
-                            "rate_limited",
+                            ErrorCode::RateLimited,
                             "too many commands; slow down",
                         )
                         .await;
@@ -676,7 +689,7 @@ impl Connection {
                 if !crate::auth::allows(self.claims.role, command.permission()) {
                     let message = format!("a {} may not do that", self.claims.role.as_str());
                     return self
-                        .refuse(sink, Some(&id_text), "forbidden", &message)
+                        .refuse(sink, Some(&id_text), ErrorCode::Forbidden, &message)
                         .await;
                 }
                 let venue = self.venue.clone();
@@ -696,7 +709,9 @@ impl Connection {
                         })
                         .to_string()
                         .into(),
-                        Err((code, message)) => error_frame(Some(&id_text), &code, &message),
+                        Err((code, message)) => {
+                            error_frame(Some(&id_text), code.as_str(), &message)
+                        }
                     };
                     let _ = replies.send(reply).await;
                 });
@@ -719,7 +734,7 @@ async fn execute(
     id: uuid::Uuid,
     actor: Actor,
     command: ScreenCommand,
-) -> Result<crate::engine::Outcome, (String, String)> {
+) -> Result<crate::engine::Outcome, (Refusal, String)> {
     let station_key = match &command {
         ScreenCommand::StartTicket { station, .. }
         | ScreenCommand::BumpTicket { station, .. }
@@ -741,18 +756,24 @@ async fn execute(
             (station, last)
         })
         .await
-        .map_err(|e| ("unavailable".to_owned(), e.to_string()))?;
+        .map_err(|e| (ErrorCode::Unavailable.into(), e.to_string()))?;
     let station_id = match (&station_key, station) {
         (Some(key), None) => {
             return Err((
-                "station_not_found".into(),
+                ErrorCode::StationNotFound.into(),
                 format!("no station with key {key:?}"),
             ));
         }
         (_, station) => station,
     };
-    let station =
-        || station_id.ok_or_else(|| ("station_not_found".to_owned(), "no station".to_owned()));
+    let station = || {
+        station_id.ok_or_else(|| {
+            (
+                Refusal::Hub(ErrorCode::StationNotFound),
+                "no station".to_owned(),
+            )
+        })
+    };
     let command = match command {
         ScreenCommand::StartTicket { order_id, .. } => Command::StartTicket {
             order_id,
@@ -772,7 +793,7 @@ async fn execute(
         ScreenCommand::RecallLast { .. } => Command::RecallTicket {
             order_id: last_bumped.ok_or_else(|| {
                 (
-                    "nothing_to_recall".to_owned(),
+                    Refusal::Hub(ErrorCode::NothingToRecall),
                     "this station has no bumped ticket to recall".to_owned(),
                 )
             })?,
@@ -799,12 +820,15 @@ async fn execute(
         .await
         .map_err(|error| match error {
             EngineError::Rejected(rejection) => {
-                (rejection.code.as_str().to_owned(), rejection.message)
+                (Refusal::Rejected(rejection.code.as_str()), rejection.message)
             }
             EngineError::Unavailable(_) => (
-                "unavailable".into(),
+                ErrorCode::Unavailable.into(),
                 "the hub cannot store this right now; retry with the same id".into(),
             ),
-            EngineError::Stopped => ("unavailable".into(), "the hub is shutting down".into()),
+            EngineError::Stopped => (
+                ErrorCode::Unavailable.into(),
+                "the hub is shutting down".into(),
+            ),
         })
 }

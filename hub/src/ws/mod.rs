@@ -4,6 +4,8 @@
 //!
 //! # Layout
 //! - [`protocol`]: client and server frames, channel names and who may open them.
+//! - [`error`]: the codes of `error` frames, one spelling each.
+//! - [`delivery`]: the delivery watch, a pure state machine: fired, seen, tick -> commands.
 //! - [`projector`]: per venue: replica, event -> frames, resume ring, fan-out, delivery.
 //! - [`connection`]: one socket: auth, subscriptions, heartbeats, rate limits, slow consumers.
 //! - KDS cards, expo tickets and all-day counts are read models in [`crate::view::kitchen`].
@@ -11,6 +13,8 @@
 //! - [`live`]: device last values and ephemeral frames (no `seq`, may be missed).
 
 pub mod connection;
+pub mod delivery;
+pub mod error;
 pub mod live;
 pub mod presence;
 pub mod projector;

@@ -24,6 +24,8 @@ use uuid::Uuid;
 
 use super::{
     GatewayConfig,
+    delivery::DeliveryWatch,
+    error::ErrorCode,
     live::{DEVICES_CHANNEL, VenueLive},
     protocol::Channel,
 };
@@ -36,6 +38,7 @@ use crate::{
     view::{
         FloorView, OrderView, TableView,
         device::{CoolingView, DeviceView, ScanView},
+        index::{self, KitchenIndex},
         kitchen::{self as view, is_on_expo},
     },
 };
@@ -65,20 +68,17 @@ pub struct Opened {
     pub station: Option<StationId>,
 }
 
-struct Pending {
-    fired_seq: u64,
-    since: Instant,
-    alerted: bool,
-}
-
 struct State {
     replica: Venue,
+    /// The replica's kitchen views, kept up to date from the orders each command touched.
+    index: KitchenIndex,
     seq: u64,
     ring: VecDeque<Arc<FrameBatch>>,
     /// Resume works for any `since >= ring_floor`: every event after it is in the ring.
     ring_floor: u64,
     last_on_channel: HashMap<Arc<str>, u64>,
-    pending: HashMap<(OrderId, StationId), Pending>,
+    /// Which fired tickets no screen of their station has confirmed yet.
+    delivery: DeliveryWatch,
     audit_recent: VecDeque<Value>,
 }
 
@@ -111,12 +111,13 @@ impl Projector {
         let (replica, seq, feed) = venue.subscribe(Venue::clone).await?;
         let (frames, _) = broadcast::channel(config.fanout_capacity);
         let mut state = State {
+            index: KitchenIndex::rebuild(&replica),
             replica,
             seq,
             ring: VecDeque::new(),
             ring_floor: seq,
             last_on_channel: HashMap::new(),
-            pending: HashMap::new(),
+            delivery: DeliveryWatch::new(config.delivery_timeout),
             audit_recent: VecDeque::new(),
         };
         state.track_live_tickets(seq);
@@ -222,11 +223,12 @@ impl Projector {
 
     fn rebuild(&self, replica: Venue, seq: u64) {
         let mut state = self.state();
+        state.index = KitchenIndex::rebuild(&replica);
         state.replica = replica;
         state.seq = seq;
         state.ring.clear();
         state.ring_floor = seq;
-        state.pending.clear();
+        state.delivery.clear();
         state.track_live_tickets(seq);
         let _ = self.inner.frames.send(Arc::new(FrameBatch {
             seq,
@@ -242,19 +244,22 @@ impl Projector {
         &self,
         channel: &Channel,
         since: Option<u64>,
-    ) -> Result<Opened, (&'static str, String)> {
+    ) -> Result<Opened, (ErrorCode, String)> {
         let state = self.state();
         let name = channel.name();
         let station = match channel {
             Channel::Kds(key) => Some(
                 view::station_by_key(&state.replica, key)
                     .map(|s| s.id)
-                    .ok_or(("station_not_found", format!("no station with key {key:?}")))?,
+                    .ok_or((
+                        ErrorCode::StationNotFound,
+                        format!("no station with key {key:?}"),
+                    ))?,
             ),
             // Another venue's member (or an invented id) has no channel here to watch.
             Channel::Staff(staff) if !state.replica.staff.contains_key(staff) => {
                 return Err((
-                    "staff_not_found",
+                    ErrorCode::StaffNotFound,
                     format!("no staff member {staff} at this venue"),
                 ));
             }
@@ -331,51 +336,21 @@ impl Projector {
     pub fn seen(&self, stations: &[StationId], seq: u64) {
         let commands = {
             let mut state = self.state();
-            let confirmed: Vec<(OrderId, StationId)> = state
-                .pending
-                .iter()
-                .filter(|((_, station), pending)| {
-                    stations.contains(station) && pending.fired_seq <= seq
-                })
-                .map(|(key, _)| *key)
-                .collect();
-            let mut commands = Vec::new();
-            for key in confirmed {
-                state.pending.remove(&key);
-                if state
-                    .replica
+            let State {
+                delivery, replica, ..
+            } = &mut *state;
+            delivery.seen(stations, seq, |order, station| {
+                replica
                     .orders
-                    .get(&key.0)
-                    .is_some_and(|o| o.unseen_at.contains(&key.1))
-                {
-                    commands.push(Command::ClearDeliveryAlert {
-                        order_id: key.0,
-                        station_id: key.1,
-                    });
-                }
-            }
-            commands
+                    .get(&order)
+                    .is_some_and(|o| o.unseen_at.contains(&station))
+            })
         };
         self.issue(commands);
     }
 
     fn overdue(&self) -> Vec<Command> {
-        let timeout = self.inner.config.delivery_timeout;
-        if timeout.is_zero() {
-            return Vec::new();
-        }
-        let mut state = self.state();
-        let mut commands = Vec::new();
-        for ((order_id, station_id), pending) in state.pending.iter_mut() {
-            if !pending.alerted && pending.since.elapsed() >= timeout {
-                pending.alerted = true;
-                commands.push(Command::RaiseDeliveryAlert {
-                    order_id: *order_id,
-                    station_id: *station_id,
-                });
-            }
-        }
-        commands
+        self.state().delivery.tick(Instant::now())
     }
 
     /// Queues the projector's own commands (delivery alerts) for the engine, off the lock.
@@ -505,14 +480,15 @@ fn service_notice(venue: &Venue, event: &Event, table_id: TableId) -> Value {
     }
 }
 
-/// Everything a screen may show about the entities one event touches, as JSON.
+/// Everything a screen may show about the entities one event touches, typed: compared as
+/// views (`PartialEq`), and serialised only when they changed.
 #[derive(Default)]
 struct Views {
-    cards: BTreeMap<(OrderId, StationId), Value>,
-    tickets: BTreeMap<OrderId, Value>,
-    orders: BTreeMap<OrderId, Value>,
-    tables: BTreeMap<TableId, Value>,
-    all_day: BTreeMap<StationId, Value>,
+    cards: BTreeMap<(OrderId, StationId), view::KdsCard>,
+    tickets: BTreeMap<OrderId, view::ExpoTicket>,
+    orders: BTreeMap<OrderId, OrderView>,
+    tables: BTreeMap<TableId, TableView>,
+    all_day: BTreeMap<StationId, Vec<view::AllDayCount>>,
     ready: BTreeSet<OrderId>,
     /// Stations that have not confirmed each order (its raised delivery alerts).
     unseen: BTreeMap<OrderId, Vec<StationId>>,
@@ -525,6 +501,7 @@ fn to_value<T: serde::Serialize>(value: &T) -> Value {
 impl Views {
     fn capture(
         venue: &Venue,
+        index: &KitchenIndex,
         orders: &BTreeSet<OrderId>,
         tables: &BTreeSet<TableId>,
         stations: &BTreeSet<StationId>,
@@ -534,15 +511,13 @@ impl Views {
             let Some(order) = venue.orders.get(order_id) else {
                 continue;
             };
-            views
-                .orders
-                .insert(*order_id, to_value(&OrderView::of(venue, order)));
+            views.orders.insert(*order_id, OrderView::of(venue, order));
             views.unseen.insert(*order_id, order.unseen_at.clone());
             for station in stations {
                 if order.is_on_station(*station) {
                     views.cards.insert(
                         (*order_id, *station),
-                        to_value(&view::kds_card(venue, order, *station)),
+                        view::kds_card(venue, order, *station),
                     );
                 }
             }
@@ -551,18 +526,18 @@ impl Views {
                 if ticket.ready {
                     views.ready.insert(*order_id);
                 }
-                views.tickets.insert(*order_id, to_value(&ticket));
+                views.tickets.insert(*order_id, ticket);
             }
         }
         for table_id in tables {
-            if let Some(table) = TableView::find(venue, *table_id) {
-                views.tables.insert(*table_id, to_value(&table));
+            if let Some(table) = venue.tables.get(table_id) {
+                views
+                    .tables
+                    .insert(*table_id, TableView::indexed(venue, index, table));
             }
         }
         for station in stations {
-            views
-                .all_day
-                .insert(*station, to_value(&view::all_day(venue, *station)));
+            views.all_day.insert(*station, index.all_day(*station));
         }
         views
     }
@@ -571,19 +546,16 @@ impl Views {
 impl State {
     fn track_live_tickets(&mut self, seq: u64) {
         let now = Instant::now();
-        for order in self.replica.open_orders() {
-            for station in self.replica.stations.keys() {
-                if order.live_lines_at(*station).next().is_some() {
-                    self.pending.insert(
-                        (order.id, *station),
-                        Pending {
-                            fired_seq: seq,
-                            since: now,
-                            alerted: order.unseen_at.contains(station),
-                        },
-                    );
-                }
+        for (order_id, station) in self.index.live_tickets() {
+            if !self.replica.stations.contains_key(&station) {
+                continue;
             }
+            let alerted = self
+                .replica
+                .orders
+                .get(&order_id)
+                .is_some_and(|o| o.unseen_at.contains(&station));
+            self.delivery.track(order_id, station, seq, now, alerted);
         }
     }
 
@@ -614,17 +586,8 @@ impl State {
             );
         };
         let seq = last.seq;
-        let mut orders: BTreeSet<OrderId> =
-            group.iter().filter_map(|p| p.event.order_id()).collect();
-        let mut tables: BTreeSet<TableId> =
-            group.iter().flat_map(|p| p.event.table_ids()).collect();
-        for order_id in &orders {
-            tables.extend(self.replica.orders.get(order_id).and_then(|o| o.table_id));
-        }
-        // Orders at a table that moves or merges change their label.
-        for table_id in tables.clone() {
-            orders.extend(self.replica.open_orders_at(table_id).map(|o| o.id));
-        }
+        let (orders, mut tables) =
+            index::touched(&self.replica, &self.index, group.iter().map(|p| &p.event));
         let mut stations: BTreeSet<StationId> = orders
             .iter()
             .filter_map(|id| self.replica.orders.get(id))
@@ -636,15 +599,16 @@ impl State {
             }
         }
 
-        let before = Views::capture(&self.replica, &orders, &tables, &stations);
+        let before = Views::capture(&self.replica, &self.index, &orders, &tables, &stations);
         for published in group {
             self.replica.apply(&published.event);
         }
+        self.index.refresh(&self.replica, orders.iter().copied());
         self.seq = seq;
         for order_id in &orders {
             tables.extend(self.replica.orders.get(order_id).and_then(|o| o.table_id));
         }
-        let after = Views::capture(&self.replica, &orders, &tables, &stations);
+        let after = Views::capture(&self.replica, &self.index, &orders, &tables, &stations);
 
         let mut out: Vec<(Arc<str>, &'static str, Value)> = Vec::new();
         let mut commands = Vec::new();
@@ -653,8 +617,8 @@ impl State {
         for (key, card) in &after.cards {
             let channel = self.station_key(key.1);
             match before.cards.get(key) {
-                None => out.push((channel, "card_added", card.clone())),
-                Some(old) if old != card => out.push((channel, "card_updated", card.clone())),
+                None => out.push((channel, "card_added", to_value(card))),
+                Some(old) if old != card => out.push((channel, "card_updated", to_value(card))),
                 Some(_) => {}
             }
         }
@@ -671,33 +635,30 @@ impl State {
                 } else {
                     "card_removed"
                 },
-                json!({"order_id": key.0, "number": old["number"], "label": old["label"]}),
+                json!({"order_id": key.0, "number": old.number, "label": old.label}),
             ));
-            if let Some(pending) = self.pending.remove(key)
-                && (pending.alerted || order.is_some_and(|o| o.unseen_at.contains(&key.1)))
-                && order.is_some_and(|o| o.is_open())
-            {
-                commands.push(Command::ClearDeliveryAlert {
-                    order_id: key.0,
-                    station_id: key.1,
-                });
-            }
+            commands.extend(self.delivery.left_station(
+                key.0,
+                key.1,
+                order.is_some_and(|o| o.unseen_at.contains(&key.1)),
+                bumped,
+            ));
         }
         for (station, counts) in &after.all_day {
             if before.all_day.get(station) != Some(counts) {
                 out.push((
                     self.station_key(*station),
                     "all_day_changed",
-                    json!({"counts": counts}),
+                    json!({"counts": to_value(counts)}),
                 ));
             }
         }
         let expo: Arc<str> = Arc::from("expo");
         for (order_id, ticket) in &after.tickets {
             match before.tickets.get(order_id) {
-                None => out.push((expo.clone(), "ticket_added", ticket.clone())),
+                None => out.push((expo.clone(), "ticket_added", to_value(ticket))),
                 Some(old) if old != ticket => {
-                    out.push((expo.clone(), "ticket_updated", ticket.clone()))
+                    out.push((expo.clone(), "ticket_updated", to_value(ticket)))
                 }
                 Some(_) => {}
             }
@@ -707,7 +668,7 @@ impl State {
                 out.push((
                     expo.clone(),
                     "ticket_removed",
-                    json!({"order_id": order_id, "number": old["number"]}),
+                    json!({"order_id": order_id, "number": old.number}),
                 ));
             }
         }
@@ -716,14 +677,14 @@ impl State {
                 out.push((
                     Arc::from(format!("order:{order_id}")),
                     "order_changed",
-                    order.clone(),
+                    to_value(order),
                 ));
             }
         }
         let floor: Arc<str> = Arc::from("floor");
         for (table_id, table) in &after.tables {
             if before.tables.get(table_id) != Some(table) {
-                out.push((floor.clone(), "table_changed", table.clone()));
+                out.push((floor.clone(), "table_changed", to_value(table)));
             }
         }
         for table_id in before.tables.keys() {
@@ -819,12 +780,9 @@ impl State {
                             .filter(|l| line_ids.contains(&l.id))
                             .flat_map(|l| l.stations.iter().copied())
                             .collect();
+                        let now = Instant::now();
                         for station in fired_stations {
-                            self.pending.entry((*order_id, station)).or_insert(Pending {
-                                fired_seq: seq,
-                                since: Instant::now(),
-                                alerted: false,
-                            });
+                            self.delivery.fired(*order_id, station, seq, now);
                         }
                     }
                 }
@@ -970,7 +928,7 @@ impl State {
                 Event::OrderClosed { .. } | Event::OrderCancelled { .. }
             ) && let Some(order_id) = event.order_id()
             {
-                self.pending.retain(|(order, _), _| *order != order_id);
+                self.delivery.finished(order_id);
             }
         }
         let at = last.at;
@@ -1020,7 +978,7 @@ impl State {
         channel: &Channel,
         station: Option<StationId>,
         live: &VenueLive,
-    ) -> Result<Value, (&'static str, String)> {
+    ) -> Result<Value, (ErrorCode, String)> {
         let venue = &self.replica;
         let delivery_alerts = |filter: &dyn Fn(&crate::domain::Order) -> bool| -> Vec<Value> {
             venue
@@ -1043,21 +1001,21 @@ impl State {
         Ok(match channel {
             Channel::Kds(_) => {
                 let station_id =
-                    station.ok_or(("station_not_found", "no such station".to_owned()))?;
+                    station.ok_or((ErrorCode::StationNotFound, "no such station".to_owned()))?;
                 json!({
                     "station": venue.stations.get(&station_id),
-                    "cards": view::station_cards(venue, station_id),
-                    "all_day": view::all_day(venue, station_id),
+                    "cards": self.index.station_cards(venue, station_id),
+                    "all_day": self.index.all_day(station_id),
                     "recently_bumped": view::recently_bumped(venue, station_id),
                 })
             }
             Channel::Expo => json!({
-                "tickets": view::expo_tickets(venue),
+                "tickets": self.index.expo_tickets(venue),
                 "delivery_alerts": delivery_alerts(&|_| true),
             }),
-            Channel::Floor => to_value(&FloorView::of(venue, self.seq)),
+            Channel::Floor => to_value(&FloorView::indexed(venue, &self.index, self.seq)),
             Channel::Order(order_id) => to_value(&OrderView::find(venue, *order_id).ok_or((
-                "order_not_found",
+                ErrorCode::OrderNotFound,
                 format!("order {order_id} is not live in this venue"),
             ))?),
             Channel::Alerts => json!({

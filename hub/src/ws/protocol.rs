@@ -88,13 +88,18 @@ pub enum ScreenCommand {
 }
 
 impl ScreenCommand {
+    /// The permission each command needs. No wildcard: a new command must say which.
     pub fn permission(&self) -> Permission {
         match self {
             ScreenCommand::ServeReady { .. } | ScreenCommand::MarkServed { .. } => {
                 Permission::ServeLines
             }
             ScreenCommand::AcknowledgeService { .. } => Permission::TakeOrders,
-            _ => Permission::KitchenWork,
+            ScreenCommand::StartTicket { .. }
+            | ScreenCommand::BumpTicket { .. }
+            | ScreenCommand::BumpLine { .. }
+            | ScreenCommand::RecallLast { .. }
+            | ScreenCommand::RecallTicket { .. } => Permission::KitchenWork,
         }
     }
 }

@@ -31,6 +31,7 @@ mod device_events;
 mod devices;
 mod errors;
 mod firmware;
+mod golden;
 mod helpers;
 mod live;
 mod mqtt;
