@@ -112,7 +112,6 @@ enum End {
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 
 struct Subscription {
-    channel: Channel,
     from_seq: u64,
     station: Option<StationId>,
 }
@@ -156,7 +155,7 @@ struct Connection {
     venue: VenueHandle,
     claims: Claims,
     device: Option<String>,
-    subs: HashMap<String, Subscription>,
+    subs: HashMap<Channel, Subscription>,
     /// Where ephemeral frames of the open channels come from (see [`super::live`]).
     live: std::sync::Arc<VenueLive>,
     ephemeral: mpsc::Sender<Utf8Bytes>,
@@ -290,8 +289,8 @@ async fn serve(
         }
         Err(end) => end,
     };
-    for name in connection.subs.keys() {
-        connection.live.unlisten(name, connection.id);
+    for channel in connection.subs.keys() {
+        connection.live.unlisten(&channel.name(), connection.id);
     }
     gateway.presence().remove(connection.id);
     finish(&mut sink, &mut stream, end).await;
@@ -420,7 +419,7 @@ impl Connection {
                     .iter()
                     .filter(|frame| {
                         self.subs
-                            .get(&*frame.channel)
+                            .get(&frame.channel)
                             .is_some_and(|sub| batch.seq > sub.from_seq)
                     })
                     .map(|frame| frame.text.clone())
@@ -447,8 +446,8 @@ impl Connection {
 
     async fn resync_all(&mut self, sink: &mut Sink, reason: &str) -> Result<(), End> {
         let mut texts = Vec::new();
-        for sub in self.subs.values_mut() {
-            if let Some((text, seq)) = self.projector.resync(&sub.channel, reason) {
+        for (channel, sub) in &mut self.subs {
+            if let Some((text, seq)) = self.projector.resync(channel, reason) {
                 sub.from_seq = seq;
                 texts.push(text);
             }
@@ -494,16 +493,17 @@ impl Connection {
         }
         self.claims.role = role;
         let (me, timeout) = (self.claims.sub, self.gateway.config().write_timeout);
-        let lost: Vec<String> = self
+        let lost: Vec<Channel> = self
             .subs
-            .iter()
-            .filter(|(_, sub)| !sub.channel.allows(role, me))
-            .map(|(name, _)| name.clone())
+            .keys()
+            .filter(|channel| !channel.allows(role, me))
+            .cloned()
             .collect();
-        for name in lost {
-            self.subs.remove(&name);
-            self.live.unlisten(&name, self.id);
-            let frame = json!({"type": "unsubscribed", "channel": name, "reason": "role_changed"});
+        for channel in lost {
+            self.subs.remove(&channel);
+            self.live.unlisten(&channel.name(), self.id);
+            let frame =
+                json!({"type": "unsubscribed", "channel": channel, "reason": "role_changed"});
             send(sink, frame.to_string().into(), timeout).await?;
         }
         self.note_channels();
@@ -620,9 +620,8 @@ impl Connection {
                 match self.projector.open(&parsed, since) {
                     Ok(opened) => {
                         self.subs.insert(
-                            name,
+                            parsed,
                             Subscription {
-                                channel: parsed,
                                 from_seq: opened.from_seq,
                                 station: opened.station,
                             },
@@ -631,7 +630,7 @@ impl Connection {
                         send_all(sink, opened.frames, timeout).await
                     }
                     Err((code, message)) => {
-                        if !self.subs.contains_key(&name) {
+                        if !self.subs.contains_key(&parsed) {
                             self.live.unlisten(&name, self.id);
                         }
                         self.refuse_channel(sink, &channel, code, &message).await
@@ -639,8 +638,11 @@ impl Connection {
                 }
             }
             ClientFrame::Unsubscribe { channel } => {
-                let name = Channel::parse(&channel, self.claims.sub).map_or(channel, |c| c.name());
-                self.subs.remove(&name);
+                let parsed = Channel::parse(&channel, self.claims.sub);
+                let name = parsed.as_ref().map_or(channel, Channel::name);
+                if let Some(parsed) = &parsed {
+                    self.subs.remove(parsed);
+                }
                 self.live.unlisten(&name, self.id);
                 self.note_channels();
                 send(
@@ -721,7 +723,7 @@ impl Connection {
     }
 
     fn note_channels(&self) {
-        let channels: Vec<String> = self.subs.keys().cloned().collect();
+        let channels: Vec<String> = self.subs.keys().map(Channel::name).collect();
         self.gateway
             .presence()
             .update(self.id, |p| p.channels = channels);
@@ -819,9 +821,10 @@ async fn execute(
         })
         .await
         .map_err(|error| match error {
-            EngineError::Rejected(rejection) => {
-                (Refusal::Rejected(rejection.code.as_str()), rejection.message)
-            }
+            EngineError::Rejected(rejection) => (
+                Refusal::Rejected(rejection.code.as_str()),
+                rejection.message,
+            ),
             EngineError::Unavailable(_) => (
                 ErrorCode::Unavailable.into(),
                 "the hub cannot store this right now; retry with the same id".into(),

@@ -23,11 +23,7 @@ use tokio::sync::broadcast::{self, error::RecvError};
 use uuid::Uuid;
 
 use super::{
-    GatewayConfig,
-    delivery::DeliveryWatch,
-    error::ErrorCode,
-    live::{DEVICES_CHANNEL, VenueLive},
-    protocol::Channel,
+    GatewayConfig, delivery::DeliveryWatch, error::ErrorCode, live::VenueLive, protocol::Channel,
 };
 use crate::{
     domain::{
@@ -54,7 +50,7 @@ pub struct FrameBatch {
 
 #[derive(Debug)]
 pub struct Frame {
-    pub channel: Arc<str>,
+    pub channel: Channel,
     /// The whole text frame, ready to send; cloning shares the bytes.
     pub text: Utf8Bytes,
 }
@@ -76,7 +72,7 @@ struct State {
     ring: VecDeque<Arc<FrameBatch>>,
     /// Resume works for any `since >= ring_floor`: every event after it is in the ring.
     ring_floor: u64,
-    last_on_channel: HashMap<Arc<str>, u64>,
+    last_on_channel: HashMap<Channel, u64>,
     /// Which fired tickets no screen of their station has confirmed yet.
     delivery: DeliveryWatch,
     audit_recent: VecDeque<Value>,
@@ -246,7 +242,6 @@ impl Projector {
         since: Option<u64>,
     ) -> Result<Opened, (ErrorCode, String)> {
         let state = self.state();
-        let name = channel.name();
         let station = match channel {
             Channel::Kds(key) => Some(
                 view::station_by_key(&state.replica, key)
@@ -274,12 +269,12 @@ impl Projector {
                 .iter()
                 .filter(|batch| batch.seq > since)
                 .flat_map(|batch| batch.frames.iter())
-                .filter(|frame| *frame.channel == *name)
+                .filter(|frame| frame.channel == *channel)
                 .map(|frame| frame.text.clone())
                 .collect();
             let marker = json!({
                 "type": "resumed",
-                "channel": name,
+                "channel": channel,
                 "since": since,
                 "seq": state.seq,
                 "replayed": replayed.len(),
@@ -300,7 +295,7 @@ impl Projector {
         let data = state.snapshot(channel, station, &self.inner.live)?;
         let frame = json!({
             "type": "snapshot",
-            "channel": name,
+            "channel": channel,
             "seq": state.seq,
             "resync": since.is_some(),
             "reason": reason,
@@ -323,7 +318,7 @@ impl Projector {
         let data = state.snapshot(channel, station, &self.inner.live).ok()?;
         let frame = json!({
             "type": "snapshot",
-            "channel": channel.name(),
+            "channel": channel,
             "seq": state.seq,
             "resync": true,
             "reason": reason,
@@ -384,7 +379,7 @@ async fn execute_in_order(
 }
 
 /// The staff channels an order's news goes to: whoever took it and the table's server.
-fn staff_channels(venue: &Venue, order: &crate::domain::Order) -> Vec<Arc<str>> {
+fn staff_channels(venue: &Venue, order: &crate::domain::Order) -> Vec<Channel> {
     let server = order
         .table_id
         .and_then(|t| venue.tables.get(&t))
@@ -392,21 +387,18 @@ fn staff_channels(venue: &Venue, order: &crate::domain::Order) -> Vec<Arc<str>> 
     let mut staff: Vec<crate::domain::StaffId> =
         order.created_by.into_iter().chain(server).collect();
     staff.dedup();
-    staff
-        .into_iter()
-        .map(|id| Arc::from(format!("staff:{id}")))
-        .collect()
+    staff.into_iter().map(Channel::Staff).collect()
 }
 
 /// The staff channel of the server looking after a table (its party's, or the table's).
-fn table_staff_channel(venue: &Venue, table_id: TableId) -> Option<Arc<str>> {
+fn table_staff_channel(venue: &Venue, table_id: TableId) -> Option<Channel> {
     let table = venue.tables.get(&table_id)?;
     let server = table
         .party
         .as_ref()
         .and_then(|p| p.server_id)
         .or(table.server_id)?;
-    Some(Arc::from(format!("staff:{server}")))
+    Some(Channel::Staff(server))
 }
 
 /// A device as screens show it, with its last live values.
@@ -559,13 +551,14 @@ impl State {
         }
     }
 
-    fn station_key(&self, station: StationId) -> Arc<str> {
+    /// The `kds:` channel of a station (by its key).
+    fn station_channel(&self, station: StationId) -> Channel {
         let key = self
             .replica
             .stations
             .get(&station)
             .map_or("?", |s| s.key.as_str());
-        Arc::from(format!("kds:{key}"))
+        Channel::Kds(key.to_owned())
     }
 
     /// Applies one command's events to the replica and returns their frames (all carrying
@@ -610,12 +603,12 @@ impl State {
         }
         let after = Views::capture(&self.replica, &self.index, &orders, &tables, &stations);
 
-        let mut out: Vec<(Arc<str>, &'static str, Value)> = Vec::new();
+        let mut out: Vec<(Channel, &'static str, Value)> = Vec::new();
         let mut commands = Vec::new();
         let replica = &self.replica;
 
         for (key, card) in &after.cards {
-            let channel = self.station_key(key.1);
+            let channel = self.station_channel(key.1);
             match before.cards.get(key) {
                 None => out.push((channel, "card_added", to_value(card))),
                 Some(old) if old != card => out.push((channel, "card_updated", to_value(card))),
@@ -629,7 +622,7 @@ impl State {
             let order = replica.orders.get(&key.0);
             let bumped = order.is_some_and(|o| o.is_open());
             out.push((
-                self.station_key(key.1),
+                self.station_channel(key.1),
                 if bumped {
                     "card_bumped"
                 } else {
@@ -647,13 +640,13 @@ impl State {
         for (station, counts) in &after.all_day {
             if before.all_day.get(station) != Some(counts) {
                 out.push((
-                    self.station_key(*station),
+                    self.station_channel(*station),
                     "all_day_changed",
                     json!({"counts": to_value(counts)}),
                 ));
             }
         }
-        let expo: Arc<str> = Arc::from("expo");
+        let expo = Channel::Expo;
         for (order_id, ticket) in &after.tickets {
             match before.tickets.get(order_id) {
                 None => out.push((expo.clone(), "ticket_added", to_value(ticket))),
@@ -674,14 +667,10 @@ impl State {
         }
         for (order_id, order) in &after.orders {
             if before.orders.get(order_id) != Some(order) {
-                out.push((
-                    Arc::from(format!("order:{order_id}")),
-                    "order_changed",
-                    to_value(order),
-                ));
+                out.push((Channel::Order(*order_id), "order_changed", to_value(order)));
             }
         }
-        let floor: Arc<str> = Arc::from("floor");
+        let floor = Channel::Floor;
         for (table_id, table) in &after.tables {
             if before.tables.get(table_id) != Some(table) {
                 out.push((floor.clone(), "table_changed", to_value(table)));
@@ -711,8 +700,8 @@ impl State {
                 }
             }
         }
-        let alerts: Arc<str> = Arc::from("alerts");
-        let devices: Arc<str> = Arc::from(DEVICES_CHANNEL);
+        let alerts = Channel::Alerts;
+        let devices = Channel::Devices;
         // Delivery alerts, from what changed in each order's unconfirmed stations: a raise,
         // a clear by a screen's `seen` or a bump, or an order closed with alerts open.
         let no_stations = Vec::new();
@@ -922,7 +911,7 @@ impl State {
             while self.audit_recent.len() > AUDIT_KEPT {
                 self.audit_recent.pop_front();
             }
-            out.push((Arc::from("audit"), "journal_entry", entry));
+            out.push((Channel::Audit, "journal_entry", entry));
             if matches!(
                 event,
                 Event::OrderClosed { .. } | Event::OrderCancelled { .. }
@@ -941,7 +930,7 @@ impl State {
                     .unwrap_or(0);
                 let frame = json!({
                     "type": "event",
-                    "channel": &*channel,
+                    "channel": &channel,
                     "seq": seq,
                     "prev": prev,
                     "kind": kind,
@@ -959,8 +948,7 @@ impl State {
                 &published.event
             {
                 // The order's channel will not speak again; forget its pointer.
-                self.last_on_channel
-                    .remove(format!("order:{order_id}").as_str());
+                self.last_on_channel.remove(&Channel::Order(*order_id));
             }
         }
         (
@@ -1048,7 +1036,7 @@ impl State {
                 })
             }
             Channel::Staff(staff_id) => {
-                let channel: Arc<str> = Arc::from(format!("staff:{staff_id}"));
+                let channel = Channel::Staff(*staff_id);
                 let mine = |o: &crate::domain::Order| staff_channels(venue, o).contains(&channel);
                 json!({
                     "food_ready": venue.open_orders().filter(|o| mine(o) && view::expo_ticket(venue, o).ready && is_on_expo(o))

@@ -149,17 +149,9 @@ impl Channel {
         Some(channel)
     }
 
+    /// The channel's wire name (`kds:grill`, `order:<id>`, `expo`, ...).
     pub fn name(&self) -> String {
-        match self {
-            Channel::Kds(key) => format!("kds:{key}"),
-            Channel::Expo => "expo".into(),
-            Channel::Floor => "floor".into(),
-            Channel::Order(id) => format!("order:{id}"),
-            Channel::Alerts => "alerts".into(),
-            Channel::Audit => "audit".into(),
-            Channel::Staff(id) => format!("staff:{id}"),
-            Channel::Devices => super::live::DEVICES_CHANNEL.into(),
-        }
+        self.to_string()
     }
 
     /// Whether a role may open this channel.
@@ -171,6 +163,29 @@ impl Channel {
             Channel::Audit => role.is_manager(),
             Channel::Staff(id) => *id == me || role.is_manager(),
         }
+    }
+}
+
+impl std::fmt::Display for Channel {
+    /// The wire spelling, the inverse of [`Channel::parse`].
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Channel::Kds(key) => write!(f, "kds:{key}"),
+            Channel::Expo => f.write_str("expo"),
+            Channel::Floor => f.write_str("floor"),
+            Channel::Order(id) => write!(f, "order:{id}"),
+            Channel::Alerts => f.write_str("alerts"),
+            Channel::Audit => f.write_str("audit"),
+            Channel::Staff(id) => write!(f, "staff:{id}"),
+            Channel::Devices => f.write_str(super::live::DEVICES_CHANNEL),
+        }
+    }
+}
+
+/// A channel travels in frames as its wire name.
+impl serde::Serialize for Channel {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
     }
 }
 
