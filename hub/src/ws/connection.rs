@@ -34,7 +34,7 @@ use super::{
     error::{ErrorCode, Refusal},
     live::{EPHEMERAL_QUEUE, VenueLive},
     presence::ScreenPresence,
-    projector::Projector,
+    projector::{Listening, Projector},
     protocol::{Channel, ClientFrame, ScreenCommand, close},
 };
 use crate::{
@@ -114,6 +114,8 @@ const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
 struct Subscription {
     from_seq: u64,
     station: Option<StationId>,
+    /// Keeps the projector building this channel; dropped when the subscription ends.
+    _listening: Listening,
 }
 
 /// A token bucket: `rate` per second, bursts of `2 x rate`.
@@ -292,6 +294,8 @@ async fn serve(
     for channel in connection.subs.keys() {
         connection.live.unlisten(&channel.name(), connection.id);
     }
+    // Its channels need not be built for this socket any more (before the close handshake).
+    connection.subs.clear();
     gateway.presence().remove(connection.id);
     finish(&mut sink, &mut stream, end).await;
 }
@@ -624,6 +628,7 @@ impl Connection {
                             Subscription {
                                 from_seq: opened.from_seq,
                                 station: opened.station,
+                                _listening: opened.listening,
                             },
                         );
                         self.note_channels();

@@ -7,6 +7,13 @@
 //! that station (`seen`) within the configured time, or the projector asks the engine to
 //! raise a delivery alert (an event like any other, so it is journaled and resumable).
 //!
+//! Frames are built only for channels someone listens on: each channel counts its open
+//! subscriptions and remembers the seq since which its frames have been built without a
+//! break. A resume from before that seq gets a snapshot, never a gap. A channel whose last
+//! subscriber left keeps being built for a heartbeat timeout, so a screen that reconnects
+//! at once still resumes from the ring; after that it costs nothing until it is opened
+//! again. The delivery watch and the kitchen index run whoever listens.
+//!
 //! The state sits behind a `Mutex` that is never held across an await: publishing a batch
 //! and opening a channel both happen under it, which is what makes "snapshot at seq S, then
 //! every frame after S" atomic.
@@ -62,6 +69,30 @@ pub struct Opened {
     pub from_seq: u64,
     /// The station behind a `kds:` channel, for delivery confirmation.
     pub station: Option<StationId>,
+    /// Keeps the channel built while it lives; dropping it closes the subscription.
+    pub listening: Listening,
+}
+
+/// One open subscription of a channel, counted by the projector for as long as it lives.
+pub struct Listening {
+    projector: Projector,
+    channel: Channel,
+}
+
+impl Drop for Listening {
+    fn drop(&mut self) {
+        self.projector.state().close(&self.channel);
+    }
+}
+
+/// Who listens on one channel, and since when its frames have been built.
+struct Audience {
+    subscribers: usize,
+    /// Every frame of this channel after this seq was built (and is in the ring, as far
+    /// as the ring reaches).
+    built_since: u64,
+    /// When the last subscriber left; the channel stops being built a linger later.
+    idle_since: Option<Instant>,
 }
 
 struct State {
@@ -76,6 +107,12 @@ struct State {
     /// Which fired tickets no screen of their station has confirmed yet.
     delivery: DeliveryWatch,
     audit_recent: VecDeque<Value>,
+    /// The channels being built, with their subscriber counts.
+    audience: HashMap<Channel, Audience>,
+    /// How long a channel with no subscriber is still built (for a quick reconnect).
+    linger: Duration,
+    /// Frames built since the projector started (all channels).
+    frames_built: u64,
 }
 
 const AUDIT_KEPT: usize = 100;
@@ -115,6 +152,9 @@ impl Projector {
             last_on_channel: HashMap::new(),
             delivery: DeliveryWatch::new(config.delivery_timeout),
             audit_recent: VecDeque::new(),
+            audience: HashMap::new(),
+            linger: config.heartbeat_timeout,
+            frames_built: 0,
         };
         state.track_live_tickets(seq);
         let (commands, queue) = tokio::sync::mpsc::unbounded_channel();
@@ -142,6 +182,16 @@ impl Projector {
             .state
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Frames built since the projector started, over all channels.
+    pub fn frames_built(&self) -> u64 {
+        self.state().frames_built
+    }
+
+    /// The seq of the last frame built on a channel (the next frame's `prev`), if any.
+    pub fn last_frame_seq(&self, channel: &Channel) -> Option<u64> {
+        self.state().last_on_channel.get(channel).copied()
     }
 
     /// The current sequence number of the replica.
@@ -241,7 +291,7 @@ impl Projector {
         channel: &Channel,
         since: Option<u64>,
     ) -> Result<Opened, (ErrorCode, String)> {
-        let state = self.state();
+        let mut state = self.state();
         let station = match channel {
             Channel::Kds(key) => Some(
                 view::station_by_key(&state.replica, key)
@@ -260,8 +310,14 @@ impl Projector {
             }
             _ => None,
         };
+        let built_since = state.open(channel);
+        let listening = Listening {
+            projector: self.clone(),
+            channel: channel.clone(),
+        };
         if let Some(since) = since
             && since >= state.ring_floor
+            && since >= built_since
             && since <= state.seq
         {
             let replayed: Vec<Utf8Bytes> = state
@@ -285,6 +341,7 @@ impl Projector {
                 frames,
                 from_seq: state.seq,
                 station,
+                listening,
             });
         }
         let reason = match since {
@@ -292,7 +349,16 @@ impl Projector {
             Some(since) if since > state.seq => json!("ahead_of_hub"),
             Some(_) => json!("too_old"),
         };
-        let data = state.snapshot(channel, station, &self.inner.live)?;
+        let data = state.snapshot(channel, station, &self.inner.live);
+        // Dropped off the lock: a refused snapshot closes the subscription it counted.
+        let data = match data {
+            Ok(data) => data,
+            Err(refusal) => {
+                drop(state);
+                drop(listening);
+                return Err(refusal);
+            }
+        };
         let frame = json!({
             "type": "snapshot",
             "channel": channel,
@@ -305,6 +371,7 @@ impl Projector {
             frames: vec![Utf8Bytes::from(frame.to_string())],
             from_seq: state.seq,
             station,
+            listening,
         })
     }
 
@@ -345,7 +412,10 @@ impl Projector {
     }
 
     fn overdue(&self) -> Vec<Command> {
-        self.state().delivery.tick(Instant::now())
+        let mut state = self.state();
+        let now = Instant::now();
+        state.forget_idle_channels(now);
+        state.delivery.tick(now)
     }
 
     /// Queues the projector's own commands (delivery alerts) for the engine, off the lock.
@@ -476,6 +546,10 @@ fn service_notice(venue: &Venue, event: &Event, table_id: TableId) -> Value {
 /// views (`PartialEq`), and serialised only when they changed.
 #[derive(Default)]
 struct Views {
+    /// Which of the touched orders is on which touched station (for the delivery watch,
+    /// whether or not the station's channel is built).
+    on_station: BTreeSet<(OrderId, StationId)>,
+    /// Cards, only at the stations whose channel is built.
     cards: BTreeMap<(OrderId, StationId), view::KdsCard>,
     tickets: BTreeMap<OrderId, view::ExpoTicket>,
     orders: BTreeMap<OrderId, OrderView>,
@@ -490,45 +564,65 @@ fn to_value<T: serde::Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
+/// What one command touched, and which of it the channels being built need to see.
+struct Touched {
+    orders: BTreeSet<OrderId>,
+    tables: BTreeSet<TableId>,
+    stations: BTreeSet<StationId>,
+    /// The touched stations whose `kds:` channel is built.
+    built_stations: BTreeSet<StationId>,
+    /// The touched orders whose `order:` channel is built.
+    built_orders: BTreeSet<OrderId>,
+    /// `expo` is built.
+    tickets: bool,
+    /// `floor` or some `staff:` channel is built (they are told when food is ready).
+    ready: bool,
+    /// `floor` is built.
+    floor: bool,
+}
+
 impl Views {
-    fn capture(
-        venue: &Venue,
-        index: &KitchenIndex,
-        orders: &BTreeSet<OrderId>,
-        tables: &BTreeSet<TableId>,
-        stations: &BTreeSet<StationId>,
-    ) -> Self {
+    fn capture(venue: &Venue, index: &KitchenIndex, touched: &Touched) -> Self {
         let mut views = Views::default();
-        for order_id in orders {
+        for order_id in &touched.orders {
             let Some(order) = venue.orders.get(order_id) else {
                 continue;
             };
-            views.orders.insert(*order_id, OrderView::of(venue, order));
+            if touched.built_orders.contains(order_id) {
+                views.orders.insert(*order_id, OrderView::of(venue, order));
+            }
             views.unseen.insert(*order_id, order.unseen_at.clone());
-            for station in stations {
+            for station in &touched.stations {
                 if order.is_on_station(*station) {
-                    views.cards.insert(
-                        (*order_id, *station),
-                        view::kds_card(venue, order, *station),
-                    );
+                    views.on_station.insert((*order_id, *station));
+                    if touched.built_stations.contains(station) {
+                        views.cards.insert(
+                            (*order_id, *station),
+                            view::kds_card(venue, order, *station),
+                        );
+                    }
                 }
             }
-            if is_on_expo(order) {
+            if (touched.tickets || touched.ready) && is_on_expo(order) {
                 let ticket = view::expo_ticket(venue, order);
                 if ticket.ready {
                     views.ready.insert(*order_id);
                 }
-                views.tickets.insert(*order_id, ticket);
+                if touched.tickets {
+                    views.tickets.insert(*order_id, ticket);
+                }
             }
         }
-        for table_id in tables {
-            if let Some(table) = venue.tables.get(table_id) {
-                views
-                    .tables
-                    .insert(*table_id, TableView::indexed(venue, index, table));
+        if touched.floor {
+            for table_id in &touched.tables {
+                if let Some(table) = venue.tables.get(table_id) {
+                    views
+                        .tables
+                        .insert(*table_id, TableView::indexed(venue, index, table));
+                }
             }
         }
-        for station in stations {
+        for station in &touched.built_stations {
             views.all_day.insert(*station, index.all_day(*station));
         }
         views
@@ -536,6 +630,48 @@ impl Views {
 }
 
 impl State {
+    /// Counts a subscription of a channel; returns the seq since which it has been built
+    /// (now, if nobody was listening).
+    fn open(&mut self, channel: &Channel) -> u64 {
+        let seq = self.seq;
+        let audience = self
+            .audience
+            .entry(channel.clone())
+            .or_insert_with(|| Audience {
+                subscribers: 0,
+                built_since: seq,
+                idle_since: None,
+            });
+        audience.subscribers += 1;
+        audience.idle_since = None;
+        audience.built_since
+    }
+
+    /// A subscription of a channel ended.
+    fn close(&mut self, channel: &Channel) {
+        if let Some(audience) = self.audience.get_mut(channel) {
+            audience.subscribers = audience.subscribers.saturating_sub(1);
+            if audience.subscribers == 0 {
+                audience.idle_since = Some(Instant::now());
+            }
+        }
+    }
+
+    /// Stops building the channels nobody has listened on for the linger.
+    fn forget_idle_channels(&mut self, now: Instant) {
+        let linger = self.linger;
+        self.audience.retain(|_, audience| {
+            audience
+                .idle_since
+                .is_none_or(|since| now.duration_since(since) < linger)
+        });
+    }
+
+    /// Whether frames of this channel are built now.
+    fn builds(&self, channel: &Channel) -> bool {
+        self.audience.contains_key(channel)
+    }
+
     fn track_live_tickets(&mut self, seq: u64) {
         let now = Instant::now();
         for (order_id, station) in self.index.live_tickets() {
@@ -579,7 +715,7 @@ impl State {
             );
         };
         let seq = last.seq;
-        let (orders, mut tables) =
+        let (orders, tables) =
             index::touched(&self.replica, &self.index, group.iter().map(|p| &p.event));
         let mut stations: BTreeSet<StationId> = orders
             .iter()
@@ -592,16 +728,44 @@ impl State {
             }
         }
 
-        let before = Views::capture(&self.replica, &self.index, &orders, &tables, &stations);
+        let built_stations = stations
+            .iter()
+            .copied()
+            .filter(|station| self.builds(&self.station_channel(*station)))
+            .collect();
+        let built_orders = orders
+            .iter()
+            .copied()
+            .filter(|order| self.builds(&Channel::Order(*order)))
+            .collect();
+        let floor = self.builds(&Channel::Floor);
+        let mut touched = Touched {
+            orders,
+            tables,
+            stations,
+            built_stations,
+            built_orders,
+            tickets: self.builds(&Channel::Expo),
+            ready: floor
+                || self
+                    .audience
+                    .keys()
+                    .any(|channel| matches!(channel, Channel::Staff(_))),
+            floor,
+        };
+        let before = Views::capture(&self.replica, &self.index, &touched);
         for published in group {
             self.replica.apply(&published.event);
         }
-        self.index.refresh(&self.replica, orders.iter().copied());
+        self.index
+            .refresh(&self.replica, touched.orders.iter().copied());
         self.seq = seq;
-        for order_id in &orders {
-            tables.extend(self.replica.orders.get(order_id).and_then(|o| o.table_id));
+        for order_id in &touched.orders {
+            let table = self.replica.orders.get(order_id).and_then(|o| o.table_id);
+            touched.tables.extend(table);
         }
-        let after = Views::capture(&self.replica, &self.index, &orders, &tables, &stations);
+        let after = Views::capture(&self.replica, &self.index, &touched);
+        let orders = &touched.orders;
 
         let mut out: Vec<(Channel, &'static str, Value)> = Vec::new();
         let mut commands = Vec::new();
@@ -615,21 +779,20 @@ impl State {
                 Some(_) => {}
             }
         }
-        for (key, old) in &before.cards {
-            if after.cards.contains_key(key) {
-                continue;
-            }
+        for key in before.on_station.difference(&after.on_station) {
             let order = replica.orders.get(&key.0);
             let bumped = order.is_some_and(|o| o.is_open());
-            out.push((
-                self.station_channel(key.1),
-                if bumped {
-                    "card_bumped"
-                } else {
-                    "card_removed"
-                },
-                json!({"order_id": key.0, "number": old.number, "label": old.label}),
-            ));
+            if let Some(old) = before.cards.get(key) {
+                out.push((
+                    self.station_channel(key.1),
+                    if bumped {
+                        "card_bumped"
+                    } else {
+                        "card_removed"
+                    },
+                    json!({"order_id": key.0, "number": old.number, "label": old.label}),
+                ));
+            }
             commands.extend(self.delivery.left_station(
                 key.0,
                 key.1,
@@ -705,7 +868,7 @@ impl State {
         // Delivery alerts, from what changed in each order's unconfirmed stations: a raise,
         // a clear by a screen's `seen` or a bump, or an order closed with alerts open.
         let no_stations = Vec::new();
-        for order_id in &orders {
+        for order_id in orders {
             let old = before.unseen.get(order_id).unwrap_or(&no_stations);
             let new = after.unseen.get(order_id).unwrap_or(&no_stations);
             let Some(order) = replica.orders.get(order_id) else {
@@ -921,8 +1084,9 @@ impl State {
             }
         }
         let at = last.at;
-        let frames = out
+        let frames: Vec<Frame> = out
             .into_iter()
+            .filter(|(channel, _, _)| self.audience.contains_key(channel))
             .map(|(channel, kind, data)| {
                 let prev = self
                     .last_on_channel
@@ -943,6 +1107,7 @@ impl State {
                 }
             })
             .collect();
+        self.frames_built += frames.len() as u64;
         for published in group {
             if let Event::OrderClosed { order_id, .. } | Event::OrderCancelled { order_id, .. } =
                 &published.event

@@ -15,6 +15,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 
+use hub::ws::protocol::Channel;
+
 use crate::{
     database::{Backend, TestDatabase},
     helpers::{Api, KITCHEN_PIN, MANAGER_PIN, TestHub, WAITER_PIN, command_id, dine_in, takeaway},
@@ -852,4 +854,121 @@ async fn screens_are_told_with_a_close_frame_when_the_hub_shuts_down() {
         .await
         .expect("the hub stops")
         .unwrap();
+}
+
+#[tokio::test]
+async fn frames_are_built_only_for_channels_someone_listens_on() {
+    // Heartbeats of 0.5 s: a channel nobody listens on stops being built after 1.5 s.
+    let (_db, hub) = sqlite_hub(|s| s.heartbeat_seconds = 0.5).await;
+    let waiter = hub.login(WAITER_PIN).await;
+    let kitchen = hub.login(KITCHEN_PIN).await;
+    let items = items_by_station(&waiter).await;
+    let mut keys: Vec<&String> = items.keys().collect();
+    keys.sort();
+    let (a, b) = (keys[0].clone(), keys[1].clone());
+    let (channel_a, channel_b) = (format!("kds:{a}"), format!("kds:{b}"));
+    let (kds_a, kds_b) = (Channel::Kds(a.clone()), Channel::Kds(b.clone()));
+    let venue = hub.state.engine.venues()[0].id();
+    let projector = hub.state.gateway.projector(venue).await.unwrap();
+
+    let mut first = Screen::connect(&hub, &kitchen).await;
+    first.subscribe(&channel_a, None).await;
+    let order = |items: &[&String]| {
+        let items: Vec<&str> = items.iter().map(|s| s.as_str()).collect();
+        takeaway(&items)
+    };
+    let both = waiter
+        .post("/api/v1/orders", order(&[&items[&a][0], &items[&b][0]]))
+        .await
+        .expect(StatusCode::CREATED);
+    let card = first.event(&channel_a, "card_added").await;
+    assert_eq!(card_order(&card), both["id"].as_str().unwrap());
+    assert!(projector.last_frame_seq(&kds_a).is_some());
+    for unheard in [kds_b.clone(), Channel::Expo, Channel::Floor, Channel::Audit] {
+        assert_eq!(projector.last_frame_seq(&unheard), None, "{unheard} built");
+    }
+    let built = projector.frames_built();
+    assert!(built >= 1);
+
+    // A second screen opens the other station: a snapshot with the card, then every frame.
+    let mut second = Screen::connect(&hub, &kitchen).await;
+    let snapshot = second.subscribe(&channel_b, None).await;
+    assert_eq!(snapshot["type"], "snapshot");
+    assert_eq!(snapshot["data"]["cards"][0]["order_id"], both["id"]);
+    let opened_at = snapshot["seq"].as_u64().unwrap();
+    let mut later = Vec::new();
+    for _ in 0..3 {
+        later.push(
+            waiter
+                .post("/api/v1/orders", order(&[&items[&b][0]]))
+                .await
+                .expect(StatusCode::CREATED)["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+        );
+        // Test screens answer no pings by themselves.
+        second.send(json!({"type": "pong"})).await;
+    }
+    let mut last = opened_at;
+    for id in &later {
+        let frame = second.event(&channel_b, "card_added").await;
+        assert_eq!(&card_order(&frame), id, "every later card, in order");
+        assert!(frame["prev"].as_u64().unwrap() <= last, "no gap: {frame}");
+        last = frame["seq"].as_u64().unwrap();
+    }
+    let (_, counts) = second
+        .until(|f| f["kind"] == "all_day_changed" && f["seq"].as_u64() == Some(last))
+        .await;
+    assert_eq!(counts["channel"], channel_b.as_str());
+    assert!(projector.frames_built() > built);
+
+    // The second screen leaves; once the linger is over, its station is not built, and a
+    // resume across that period gets a snapshot, never a gap.
+    second.close().await;
+    first.close().await;
+    tokio::time::sleep(Duration::from_millis(2000)).await;
+    let unbuilt_before = projector.last_frame_seq(&kds_b);
+    let missed = waiter
+        .post("/api/v1/orders", order(&[&items[&b][0]]))
+        .await
+        .expect(StatusCode::CREATED);
+    // No screen listens on anything now: wait for the venue itself to move on.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while projector.seq() <= last && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(projector.seq() > last);
+    assert_eq!(
+        projector.last_frame_seq(&kds_b),
+        unbuilt_before,
+        "not built"
+    );
+    let mut again = Screen::connect(&hub, &kitchen).await;
+    let resumed = again.subscribe(&channel_b, Some(last)).await;
+    assert_eq!(
+        (
+            resumed["type"].as_str(),
+            resumed["resync"].as_bool(),
+            resumed["reason"].as_str()
+        ),
+        (Some("snapshot"), Some(true), Some("too_old")),
+        "{resumed}"
+    );
+    let cards: Vec<&str> = resumed["data"]["cards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["order_id"].as_str().unwrap())
+        .collect();
+    assert!(cards.contains(&missed["id"].as_str().unwrap()), "{cards:?}");
+    // Built again from then on.
+    let next = waiter
+        .post("/api/v1/orders", order(&[&items[&b][0]]))
+        .await
+        .expect(StatusCode::CREATED);
+    let frame = again.event(&channel_b, "card_added").await;
+    assert_eq!(card_order(&frame), next["id"].as_str().unwrap());
+    assert!(frame["prev"].as_u64().unwrap() <= resumed["seq"].as_u64().unwrap());
+    hub.stop().await;
 }
