@@ -48,6 +48,9 @@ use crate::{
 /// The subprotocol a screen asks for; `bearer.<token>` may accompany it.
 pub const SUBPROTOCOL: &str = "almahira.v1";
 
+/// The socket's read buffer: a `subscribe`, `seen` or `command` frame is a few hundred bytes.
+const READ_BUFFER_BYTES: usize = 1024;
+
 /// Optional query of `GET /ws`.
 #[derive(Debug, serde::Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -84,10 +87,12 @@ pub async fn upgrade(
     let limit = state.gateway.config().max_frame_bytes;
     // Screens send small frames and receive frames of a few KiB: the library's default
     // 128 KiB read and write buffers per socket would dominate the hub's memory at
-    // hundreds of screens, and buy nothing.
+    // hundreds of screens, and buy nothing. The read buffer is allocated (and filled) up
+    // front, so it is kept to what a screen's frames need; a larger frame grows it for
+    // that frame (up to the frame limit).
     socket
         .protocols([SUBPROTOCOL])
-        .read_buffer_size(8 * 1024)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(16 * 1024)
         .max_message_size(limit)
         .max_frame_size(limit)
@@ -358,6 +363,33 @@ fn error_frame(id: Option<&str>, code: &str, message: &str) -> Utf8Bytes {
         .into()
 }
 
+/// Answers to screen commands, which run on their own tasks. The queue is made on the
+/// first command: most screens only watch, and an idle socket should cost little.
+#[derive(Default)]
+struct Replies {
+    queue: Option<(mpsc::Sender<Utf8Bytes>, mpsc::Receiver<Utf8Bytes>)>,
+}
+
+impl Replies {
+    /// Commands a screen may have in flight before their answers wait for room.
+    const IN_FLIGHT: usize = 64;
+
+    fn sender(&mut self) -> mpsc::Sender<Utf8Bytes> {
+        self.queue
+            .get_or_insert_with(|| mpsc::channel(Self::IN_FLIGHT))
+            .0
+            .clone()
+    }
+
+    /// The next answer; never ready before the first command.
+    async fn next(&mut self) -> Option<Utf8Bytes> {
+        match &mut self.queue {
+            Some((_, answers)) => answers.recv().await,
+            None => std::future::pending().await,
+        }
+    }
+}
+
 impl Connection {
     async fn run(
         &mut self,
@@ -372,19 +404,21 @@ impl Connection {
         let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
         heartbeat.reset();
         let mut stopping = self.gateway.stopping();
-        let (replies_tx, mut replies) = mpsc::channel::<Utf8Bytes>(64);
+        let mut replies = Replies::default();
         loop {
             let outcome = tokio::select! {
                 incoming = stream.next() => match incoming {
                     Some(Ok(message)) => {
                         self.last_heard = Instant::now();
-                        self.on_message(message, sink, &replies_tx).await
+                        // Boxed: the idle connection's future stays small, the rare paths
+                        // take their memory only while they run.
+                        Box::pin(self.on_message(message, sink, &mut replies)).await
                     }
                     _ => Err(End::Lost),
                 },
-                batch = receiver.recv() => self.on_batch(batch, sink).await,
+                batch = receiver.recv() => Box::pin(self.on_batch(batch, sink)).await,
                 Some(frame) = ephemeral.recv() => send(sink, frame, config.write_timeout).await,
-                Some(reply) = replies.recv() => send(sink, reply, config.write_timeout).await,
+                Some(reply) = replies.next() => send(sink, reply, config.write_timeout).await,
                 _ = heartbeat.tick() => {
                     if self.last_heard.elapsed() > config.heartbeat_timeout {
                         Err(End::Close(close::TIMEOUT, "no answer to pings"))
@@ -551,7 +585,7 @@ impl Connection {
         &mut self,
         message: Message,
         sink: &mut Sink,
-        replies: &mpsc::Sender<Utf8Bytes>,
+        replies: &mut Replies,
     ) -> Result<(), End> {
         let text = match message {
             Message::Text(text) => text,
@@ -705,7 +739,7 @@ impl Connection {
                     self.claims.role,
                     self.device.clone().or_else(|| Some("ws".into())),
                 );
-                let replies = replies.clone();
+                let replies = replies.sender();
                 tokio::spawn(async move {
                     let reply = match execute(&venue, id, actor, command).await {
                         Ok(outcome) => json!({
