@@ -32,7 +32,7 @@ use tokio::sync::{broadcast::error::RecvError, mpsc};
 use super::{
     Gateway,
     error::{ErrorCode, Refusal},
-    live::{EPHEMERAL_QUEUE, VenueLive},
+    live::{EPHEMERAL_QUEUE, EphemeralQueue, VenueLive},
     presence::ScreenPresence,
     projector::{Listening, Projector},
     protocol::{Channel, ClientFrame, ScreenCommand, close},
@@ -165,7 +165,7 @@ struct Connection {
     subs: HashMap<Channel, Subscription>,
     /// Where ephemeral frames of the open channels come from (see [`super::live`]).
     live: std::sync::Arc<VenueLive>,
-    ephemeral: mpsc::Sender<Utf8Bytes>,
+    ephemeral: std::sync::Arc<EphemeralQueue>,
     last_heard: Instant,
     frames: Bucket,
     commands: Bucket,
@@ -246,7 +246,7 @@ async fn serve(
     };
     let device = device.map(|d| d.chars().take(64).collect::<String>());
     let mut receiver = projector.receiver();
-    let (ephemeral, mut ephemeral_frames) = mpsc::channel(EPHEMERAL_QUEUE);
+    let ephemeral = EphemeralQueue::new(EPHEMERAL_QUEUE);
     let mut connection = Connection {
         id: gateway.presence().next_id(),
         state: state.clone(),
@@ -289,16 +289,13 @@ async fn serve(
         "heartbeat_seconds": config.heartbeat_interval.as_secs_f64(),
     });
     let end = match send(&mut sink, welcome.to_string().into(), config.write_timeout).await {
-        Ok(()) => {
-            connection
-                .run(&mut sink, &mut stream, &mut receiver, &mut ephemeral_frames)
-                .await
-        }
+        Ok(()) => connection.run(&mut sink, &mut stream, &mut receiver).await,
         Err(end) => end,
     };
     for channel in connection.subs.keys() {
         connection.live.unlisten(&channel.name(), connection.id);
     }
+    connection.ephemeral.close();
     // Its channels need not be built for this socket any more (before the close handshake).
     connection.subs.clear();
     gateway.presence().remove(connection.id);
@@ -398,9 +395,9 @@ impl Connection {
         receiver: &mut tokio::sync::broadcast::Receiver<
             std::sync::Arc<super::projector::FrameBatch>,
         >,
-        ephemeral: &mut mpsc::Receiver<Utf8Bytes>,
     ) -> End {
         let config = self.gateway.config().clone();
+        let ephemeral = self.ephemeral.clone();
         let mut heartbeat = tokio::time::interval(config.heartbeat_interval);
         heartbeat.reset();
         let mut stopping = self.gateway.stopping();
@@ -417,7 +414,7 @@ impl Connection {
                     _ => Err(End::Lost),
                 },
                 batch = receiver.recv() => Box::pin(self.on_batch(batch, sink)).await,
-                Some(frame) = ephemeral.recv() => send(sink, frame, config.write_timeout).await,
+                frame = ephemeral.next() => send(sink, frame, config.write_timeout).await,
                 Some(reply) = replies.next() => send(sink, reply, config.write_timeout).await,
                 _ = heartbeat.tick() => {
                     if self.last_heard.elapsed() > config.heartbeat_timeout {

@@ -9,10 +9,10 @@
 //! here ever waits.
 
 use std::{
-    collections::{BTreeMap, HashMap},
+    collections::{BTreeMap, HashMap, VecDeque},
     sync::{
-        Arc,
-        atomic::{AtomicU64, Ordering},
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
     },
 };
 
@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use dashmap::DashMap;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
-use tokio::sync::mpsc;
+use tokio::sync::Notify;
 use utoipa::ToSchema;
 
 use crate::domain::DeviceId;
@@ -47,10 +47,87 @@ pub struct DeviceLive {
     pub firmware: Option<String>,
 }
 
+/// One screen's ephemeral frames waiting to be sent: bounded, never waited on by the
+/// publisher, and (unlike a channel, which allocates its first block up front) costing a
+/// few words until a frame arrives, since every idle screen holds one.
+pub struct EphemeralQueue {
+    frames: Mutex<VecDeque<Utf8Bytes>>,
+    capacity: usize,
+    ready: Notify,
+    closed: AtomicBool,
+}
+
+/// What offering a frame to a queue did.
+enum Offer {
+    Taken,
+    Full,
+    Closed,
+}
+
+impl EphemeralQueue {
+    pub fn new(capacity: usize) -> Arc<Self> {
+        Arc::new(Self {
+            frames: Mutex::new(VecDeque::new()),
+            capacity,
+            ready: Notify::new(),
+            closed: AtomicBool::new(false),
+        })
+    }
+
+    fn frames(&self) -> std::sync::MutexGuard<'_, VecDeque<Utf8Bytes>> {
+        self.frames
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn offer(&self, frame: Utf8Bytes) -> Offer {
+        if self.closed.load(Ordering::Relaxed) {
+            return Offer::Closed;
+        }
+        {
+            let mut frames = self.frames();
+            if frames.len() >= self.capacity {
+                return Offer::Full;
+            }
+            frames.push_back(frame);
+        }
+        self.ready.notify_one();
+        Offer::Taken
+    }
+
+    /// The oldest waiting frame, if any.
+    pub fn try_next(&self) -> Option<Utf8Bytes> {
+        let mut frames = self.frames();
+        let frame = frames.pop_front();
+        if frames.is_empty() && frames.capacity() > 0 {
+            // Back to nothing once drained: an idle screen keeps no buffer.
+            *frames = VecDeque::new();
+        }
+        frame
+    }
+
+    /// The next frame, waiting for one.
+    pub async fn next(&self) -> Utf8Bytes {
+        loop {
+            if let Some(frame) = self.try_next() {
+                return frame;
+            }
+            // A frame offered since the check left a permit: this returns at once.
+            self.ready.notified().await;
+        }
+    }
+
+    /// The screen is gone: frames offered from now on are refused.
+    pub fn close(&self) {
+        self.closed.store(true, Ordering::Relaxed);
+        self.frames().clear();
+    }
+}
+
 /// A screen connection listening for ephemeral frames on some channels.
 struct Listener {
     connection: u64,
-    frames: mpsc::Sender<Utf8Bytes>,
+    frames: Arc<EphemeralQueue>,
 }
 
 /// One venue's live side: device last values and who listens on which channel.
@@ -122,23 +199,23 @@ impl VenueLive {
         });
         let text = Utf8Bytes::from(frame.to_string());
         let mut delivered = 0;
-        listeners.retain(|listener| match listener.frames.try_send(text.clone()) {
-            Ok(()) => {
+        listeners.retain(|listener| match listener.frames.offer(text.clone()) {
+            Offer::Taken => {
                 delivered += 1;
                 true
             }
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Offer::Full => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
                 true
             }
             // The screen is gone; it would have unlistened on its way out.
-            Err(mpsc::error::TrySendError::Closed(_)) => false,
+            Offer::Closed => false,
         });
         delivered
     }
 
     /// A connection opened `channel`: its ephemeral frames go to `frames` from now on.
-    pub fn listen(&self, channel: &str, connection: u64, frames: mpsc::Sender<Utf8Bytes>) {
+    pub fn listen(&self, channel: &str, connection: u64, frames: Arc<EphemeralQueue>) {
         let mut listeners = self.listeners.entry(channel.to_owned()).or_default();
         listeners.retain(|l| l.connection != connection);
         listeners.push(Listener { connection, frames });
@@ -194,10 +271,10 @@ mod tests {
         let device = DeviceId(uuid::Uuid::from_u128(1));
         live.update_device(device, reading(3.5));
         assert_eq!(live.device(device), Some(reading(3.5)));
-        let (tx, mut rx) = mpsc::channel(4);
-        live.listen(DEVICES_CHANNEL, 7, tx);
+        let queue = EphemeralQueue::new(4);
+        live.listen(DEVICES_CHANNEL, 7, queue.clone());
         live.update_device(device, reading(4.0));
-        let sent = rx.try_recv().map(|t| frame(&t)).unwrap_or_default();
+        let sent = queue.try_next().map(|t| frame(&t)).unwrap_or_default();
         assert_eq!(sent["kind"], "device_live");
         assert_eq!(sent["ephemeral"], true);
         assert_eq!(sent["data"]["live"]["readings"]["core"], 4.0);
@@ -208,16 +285,16 @@ mod tests {
     #[test]
     fn a_full_screen_misses_ephemeral_frames_instead_of_holding_up_the_others() {
         let live = VenueLive::default();
-        let (slow, _never_read) = mpsc::channel(1);
-        let (fast, mut fast_rx) = mpsc::channel(8);
+        let slow = EphemeralQueue::new(1);
+        let fast = EphemeralQueue::new(8);
         live.listen("kds:grill", 1, slow);
-        live.listen("kds:grill", 2, fast);
+        live.listen("kds:grill", 2, fast.clone());
         for n in 0..3 {
             live.publish("kds:grill", "bump_bar_cursor", json!({"index": n}));
         }
         assert_eq!(live.dropped(), 2, "the slow screen took one and missed two");
         let mut got = Vec::new();
-        while let Ok(text) = fast_rx.try_recv() {
+        while let Some(text) = fast.try_next() {
             got.push(frame(&text)["data"]["index"].clone());
         }
         assert_eq!(got, vec![json!(0), json!(1), json!(2)]);
@@ -227,13 +304,12 @@ mod tests {
     fn nobody_listening_means_nothing_is_built_and_closed_screens_are_forgotten() {
         let live = VenueLive::default();
         assert_eq!(live.publish("expo", "x", json!({})), 0);
-        let (tx, rx) = mpsc::channel(1);
-        live.listen("expo", 1, tx);
-        drop(rx);
+        let gone = EphemeralQueue::new(1);
+        live.listen("expo", 1, gone.clone());
+        gone.close();
         assert_eq!(live.publish("expo", "x", json!({})), 0);
         assert!(!live.has_listeners("expo"));
-        let (tx, _rx) = mpsc::channel(1);
-        live.listen("expo", 2, tx);
+        live.listen("expo", 2, EphemeralQueue::new(1));
         live.unlisten("expo", 2);
         assert!(!live.has_listeners("expo"));
     }
