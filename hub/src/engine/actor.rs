@@ -17,7 +17,7 @@ use chrono::Utc;
 use tokio::sync::{broadcast, mpsc};
 
 use super::{
-    EngineConfig, EngineError, Outcome, Published,
+    EngineConfig, EngineError, Outcome, Published, StaffRoster,
     handle::{Request, Responder},
     idempotency::{self, RecentCommands},
     projection::Touched,
@@ -43,6 +43,8 @@ pub(super) struct VenueActor {
     pub metrics: Metrics,
     pub config: EngineConfig,
     pub feed: broadcast::Sender<Arc<Published>>,
+    /// The staff standing authentication reads; updated after each commit.
+    pub roster: Arc<StaffRoster>,
     /// False after a failed append until the state has been rebuilt from the store.
     pub in_sync: bool,
     /// A snapshot being serialised and written off the actor; yields its seq when stored.
@@ -65,6 +67,7 @@ impl VenueActor {
         config: EngineConfig,
         feed: broadcast::Sender<Arc<Published>>,
     ) -> Self {
+        let roster = Arc::new(StaffRoster::of(&recovered.venue));
         Self {
             id,
             slug,
@@ -77,6 +80,7 @@ impl VenueActor {
             metrics,
             config,
             feed,
+            roster,
             in_sync: true,
             snapshot_task: None,
         }
@@ -246,6 +250,7 @@ impl VenueActor {
             }
             for published in &applied {
                 self.committed.apply(&published.event);
+                self.roster.note(&published.event, &self.committed);
             }
             for _ in 0..accepted {
                 self.metrics.command_accepted(&self.slug);
@@ -284,6 +289,7 @@ impl VenueActor {
                 self.seq = recovered.seq;
                 self.snapshot_seq = recovered.snapshot_seq;
                 self.recent = recovered.recent;
+                self.roster.rebuild(&self.committed);
                 self.in_sync = true;
                 tracing::info!(venue = %self.slug, seq = self.seq, "venue rebuilt from the store");
                 true

@@ -10,6 +10,7 @@
 //! - [`recovery`]: rebuilding a venue from its newest snapshot plus the journal after it.
 //! - [`projection`]: turning changed orders and tables into the store's relational rows.
 //! - [`idempotency`]: the window of recent command ids that makes retries safe.
+//! - [`roster`]: each venue's staff standing, the read model authentication reads.
 //! - [`usernames`]: the hub-wide register that makes every username log in one person.
 
 mod actor;
@@ -18,6 +19,7 @@ mod idempotency;
 mod projection;
 mod recovery;
 mod registry;
+mod roster;
 mod usernames;
 
 use std::sync::Arc;
@@ -29,6 +31,7 @@ use crate::domain::{Actor, Command, Event, Rejection};
 
 pub use handle::VenueHandle;
 pub use registry::{Engine, VenueSettings};
+pub use roster::StaffRoster;
 pub use usernames::UsernameHold;
 
 /// Tuning of the venue actors.
