@@ -17,9 +17,9 @@ use chrono::Utc;
 use tokio::sync::{broadcast, mpsc};
 
 use super::{
-    EngineConfig, EngineError, Outcome, Published, StaffRoster,
+    EngineConfig, EngineError, Outcome, Published, StaffRoster, fingerprint,
     handle::{Request, Responder},
-    idempotency::{self, RecentCommands},
+    idempotency::RecentCommands,
     projection::Touched,
     recovery::{self, Recovered, SNAPSHOT_FORMAT, Snapshot},
 };
@@ -140,7 +140,7 @@ impl VenueActor {
                 Request::Read(reader) => pending.push(Pending::Read(reader)),
                 Request::Shutdown(done) => shutdown = Some(done),
                 Request::Execute(envelope, responder) => {
-                    let fingerprint = idempotency::fingerprint(&envelope.command);
+                    let fingerprint = fingerprint::fingerprint(&envelope.command);
                     if let Some(recorded) = self.recent.get(&envelope.command_id) {
                         if let (Some(then), Some(now)) = (recorded.fingerprint, fingerprint)
                             && then != now
@@ -314,6 +314,7 @@ impl VenueActor {
                 seq: self.seq,
                 venue: self.committed.clone(),
                 recent: self.recent.clone(),
+                fingerprint_scheme: fingerprint::SCHEME,
             },
         ))
     }

@@ -465,5 +465,29 @@ mod tests {
     }
 
     /// The fingerprint of `split_tables` of table 7 under scheme 2.
-    const PINNED_SPLIT_7: u64 = 0;
+    const PINNED_SPLIT_7: u64 = 6_620_140_005_866_819_869;
+
+    /// Figures, not an assertion: `cargo test -p hub --lib fingerprint_cost -- --ignored
+    /// --nocapture` prints the cost of this fingerprint beside the SHA-256 of the JSON text
+    /// it replaced.
+    #[test]
+    #[ignore = "prints figures"]
+    fn fingerprint_cost() {
+        use sha2::{Digest, Sha256};
+        let command = add_staff("Wulan Sari", "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA");
+        let rounds = 100_000u32;
+        let started = std::time::Instant::now();
+        let mut sink = 0u64;
+        for _ in 0..rounds {
+            sink ^= fingerprint(std::hint::black_box(&command)).unwrap();
+        }
+        let walked = started.elapsed() / rounds;
+        let started = std::time::Instant::now();
+        for _ in 0..rounds {
+            let json = serde_json::to_vec(std::hint::black_box(&command)).unwrap();
+            sink ^= u64::from(Sha256::digest(&json)[0]);
+        }
+        let hashed = started.elapsed() / rounds;
+        println!("fingerprint {walked:?} per command, JSON + SHA-256 {hashed:?} ({sink})");
+    }
 }

@@ -9,11 +9,13 @@
 //! - [`actor`]: the loop: batch, decide, append, apply, publish, reply; reload on failure.
 //! - [`recovery`]: rebuilding a venue from its newest snapshot plus the journal after it.
 //! - [`projection`]: turning changed orders and tables into the store's relational rows.
+//! - [`fingerprint`]: the cheap, stable hash that tells a retry from a reused command id.
 //! - [`idempotency`]: the window of recent command ids that makes retries safe.
 //! - [`roster`]: each venue's staff standing, the read model authentication reads.
 //! - [`usernames`]: the hub-wide register that makes every username log in one person.
 
 mod actor;
+mod fingerprint;
 mod handle;
 mod idempotency;
 mod projection;

@@ -5,7 +5,7 @@
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use super::idempotency::RecentCommands;
+use super::{fingerprint, idempotency::RecentCommands};
 use crate::{
     domain::{Event, Venue},
     store::{Store, StoreError},
@@ -23,6 +23,10 @@ pub struct Snapshot {
     pub seq: u64,
     pub venue: Venue,
     pub recent: RecentCommands,
+    /// The scheme `recent`'s fingerprints were made under; absent (0) in snapshots written
+    /// before fingerprints stopped being SHA-256 of the JSON, whose are then forgotten.
+    #[serde(default)]
+    pub fingerprint_scheme: u32,
 }
 
 pub struct Recovered {
@@ -49,6 +53,9 @@ pub async fn recover(store: &dyn Store, venue_id: Uuid) -> Result<Recovered, Sto
             {
                 recovered.venue = snapshot.venue;
                 recovered.recent = snapshot.recent;
+                if snapshot.fingerprint_scheme != fingerprint::SCHEME {
+                    recovered.recent.forget_fingerprints();
+                }
                 recovered.seq = snapshot.seq;
                 recovered.snapshot_seq = snapshot.seq;
             }
