@@ -168,9 +168,22 @@ impl VenueActor {
                             pending.push(Pending::Execute(responder, Err(rejection.into())));
                         }
                         Ok(events) => {
+                            let payloads = match journal_payloads(&events) {
+                                Ok(payloads) => payloads,
+                                Err(error) => {
+                                    tracing::error!(venue = %self.slug, command = envelope.command.name(), %error, "an event of the command cannot be serialised for the journal; the command is refused and nothing of it kept");
+                                    self.metrics.command_unavailable(&self.slug);
+                                    let error = EngineError::Internal(format!(
+                                        "an event of {} could not be serialised: {error}",
+                                        envelope.command.name()
+                                    ));
+                                    pending.push(Pending::Execute(responder, Err(error)));
+                                    continue;
+                                }
+                            };
                             let first_seq = self.seq + 1;
                             let command_last_seq = self.seq + events.len() as u64;
-                            for event in events {
+                            for (event, payload) in events.into_iter().zip(payloads) {
                                 self.seq += 1;
                                 self.working.apply(&event);
                                 touched.note(&event, &self.working);
@@ -182,8 +195,7 @@ impl VenueActor {
                                     staff_id: envelope.actor.staff_id.map(|s| s.0),
                                     device: envelope.actor.device.clone(),
                                     kind: event.kind().to_owned(),
-                                    payload: serde_json::to_value(&event)
-                                        .unwrap_or(serde_json::Value::Null),
+                                    payload,
                                 });
                                 applied.push(Published {
                                     seq: self.seq,
@@ -220,18 +232,28 @@ impl VenueActor {
         }
 
         if !commit.events.is_empty() {
-            touched.write_rows(&self.working, &mut commit);
+            if let Err(error) = touched.write_rows(&self.working, &mut commit) {
+                tracing::error!(venue = %self.slug, %error, "an order document cannot be serialised; nothing of the batch is kept");
+                self.abandon(&commit, first_new_seq);
+                let message = format!("an order document could not be serialised: {error}");
+                for request in pending {
+                    match request {
+                        Pending::Execute(responder, _) => {
+                            self.metrics.command_unavailable(&self.slug);
+                            responder(&self.committed, Err(EngineError::Internal(message.clone())));
+                        }
+                        Pending::Read(reader) => reader(&self.committed, self.seq),
+                    }
+                }
+                return shutdown;
+            }
             let started = Instant::now();
             let result = self.store.append(&commit).await;
             self.metrics
                 .observe_commit(started.elapsed(), commit.commands.len());
             if let Err(error) = result {
                 tracing::error!(venue = %self.slug, %error, events = commit.events.len(), "group commit failed; nothing of the batch is kept");
-                self.working = self.committed.clone();
-                self.seq = first_new_seq - 1;
-                for record in &commit.commands {
-                    self.recent.forget(&record.command_id);
-                }
+                self.abandon(&commit, first_new_seq);
                 self.in_sync = false;
                 let message = error.to_string();
                 for request in pending {
@@ -268,6 +290,15 @@ impl VenueActor {
         }
         self.snapshot_in_background().await;
         shutdown
+    }
+
+    /// Takes back what a batch that will not be committed did to `working` and the window.
+    fn abandon(&mut self, commit: &Commit, first_new_seq: u64) {
+        self.working = self.committed.clone();
+        self.seq = first_new_seq - 1;
+        for record in &commit.commands {
+            self.recent.forget(&record.command_id);
+        }
     }
 
     /// Hands committed events to the live feed (screens subscribe to it).
@@ -387,6 +418,14 @@ async fn save_snapshot(
     }
 }
 
+/// The journal payload of each event of a command, all or none: an event that cannot be
+/// serialised fails its command, never stored as `null`.
+fn journal_payloads<T: serde::Serialize>(
+    events: &[T],
+) -> Result<Vec<serde_json::Value>, serde_json::Error> {
+    events.iter().map(serde_json::to_value).collect()
+}
+
 fn seq_to_i64(seq: u64) -> i64 {
     i64::try_from(seq).unwrap_or(i64::MAX)
 }
@@ -408,4 +447,41 @@ fn answer_unavailable(
         }
     }
     shutdown
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(
+        clippy::unwrap_used,
+        reason = "test code: panicking is how a test fails"
+    )]
+
+    use serde::ser::{Error as _, Serialize, Serializer};
+
+    use super::journal_payloads;
+
+    /// Stands for an event: one of them fails to serialise, as a map with non-string
+    /// keys would.
+    enum Payload {
+        Fine(u32),
+        Broken,
+    }
+
+    impl Serialize for Payload {
+        fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+            match self {
+                Payload::Fine(value) => value.serialize(serializer),
+                Payload::Broken => Err(S::Error::custom("this event cannot be written")),
+            }
+        }
+    }
+
+    #[test]
+    fn an_event_that_cannot_be_serialised_fails_its_command_instead_of_storing_null() {
+        let error =
+            journal_payloads(&[Payload::Fine(1), Payload::Broken, Payload::Fine(2)]).unwrap_err();
+        assert!(error.to_string().contains("this event cannot be written"));
+        let payloads = journal_payloads(&[Payload::Fine(1), Payload::Fine(2)]).unwrap();
+        assert_eq!(payloads, vec![serde_json::json!(1), serde_json::json!(2)]);
+    }
 }

@@ -99,6 +99,10 @@ pub enum EngineError {
     /// The store failed or cannot be reached; nothing of the command was kept.
     #[error("the venue's store is unavailable: {0}")]
     Unavailable(String),
+    /// A bug: something the hub made could not be recorded (an event that would not
+    /// serialise). Nothing of the command was kept; the details are in the log.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The venue's actor has stopped (shutdown in progress).
     #[error("the venue is shutting down")]
     Stopped,

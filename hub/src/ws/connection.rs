@@ -799,7 +799,7 @@ async fn execute(
         .await
         .map_err(|error| match error {
             EngineError::Rejected(rejection) => (rejection.code.to_owned(), rejection.message),
-            EngineError::Unavailable(_) => (
+            EngineError::Unavailable(_) | EngineError::Internal(_) => (
                 "unavailable".into(),
                 "the hub cannot store this right now; retry with the same id".into(),
             ),
