@@ -19,7 +19,7 @@ use tokio::sync::{broadcast, mpsc};
 use super::{
     EngineConfig, EngineError, Outcome, Published, StaffRoster, fingerprint,
     handle::{Request, Responder},
-    idempotency::RecentCommands,
+    idempotency::{self, RecentCommands},
     projection::Touched,
     recovery::{self, Recovered, SNAPSHOT_FORMAT, Snapshot},
 };
@@ -217,6 +217,7 @@ impl VenueActor {
                                 first_seq: seq_to_i64(first_seq),
                                 last_seq: seq_to_i64(self.seq),
                                 at: now,
+                                fingerprint: idempotency::stored_fingerprint(fingerprint),
                             });
                             accepted += 1;
                             let outcome = Outcome {
@@ -344,8 +345,6 @@ impl VenueActor {
                 format: SNAPSHOT_FORMAT,
                 seq: self.seq,
                 venue: self.committed.clone(),
-                recent: self.recent.clone(),
-                fingerprint_scheme: fingerprint::SCHEME,
             },
         ))
     }

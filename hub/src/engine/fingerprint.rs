@@ -3,21 +3,20 @@
 //! the JSON encoding would, but feeds each value straight into an FNV-1a hash instead of
 //! building a JSON text and hashing that with SHA-256: no allocation, one pass.
 //!
-//! It must stay stable, because fingerprints are stored with each command: the bytes fed
-//! for every kind of value are fixed here (a type marker, then fixed-width little-endian
-//! numbers or a length and the bytes), field and variant names count by their serde
-//! names, and nothing depends on the Rust version or the platform. Changing what is fed
-//! changes every fingerprint: bump [`SCHEME`] so stored ones are no longer compared.
+//! It must stay stable, because fingerprints are stored with each command record
+//! (`commands.fingerprint`) and compared after a restart: the bytes fed for every kind of
+//! value are fixed here (a type marker, then fixed-width little-endian numbers or a length
+//! and the bytes), field and variant names count by their serde names, and nothing
+//! depends on the Rust version or the platform. Changing what is fed changes every
+//! fingerprint: a migration must then set the stored ones to NULL (unknown, never compared).
+//! The SHA-256 fingerprints of before were only ever kept in snapshots, which no longer
+//! carry the window, so none of them is compared with one of these.
 //!
 //! It must never build a `serde_json::Value` or any other copy of the command.
 
 use serde::{Serialize, ser};
 
 use crate::domain::Command;
-
-/// The fingerprint scheme stored beside fingerprints; one made under another scheme is
-/// unknown, never compared.
-pub const SCHEME: u32 = 2;
 
 /// Top-level fields that hold a freshly salted hash: a retry of the same command carries
 /// a new one, so they do not count.
@@ -460,11 +459,11 @@ mod tests {
         assert_eq!(fingerprint(&split(7)), fingerprint(&split(7)));
         assert_ne!(fingerprint(&split(7)), fingerprint(&split(8)));
         // Stored fingerprints are compared after a restart or an upgrade: the bytes fed for
-        // a command must never change without a new SCHEME.
+        // a command must never change without a migration that forgets the stored ones.
         assert_eq!(fingerprint(&split(7)), Some(PINNED_SPLIT_7));
     }
 
-    /// The fingerprint of `split_tables` of table 7 under scheme 2.
+    /// The fingerprint of `split_tables` of table 7.
     const PINNED_SPLIT_7: u64 = 6_620_140_005_866_819_869;
 
     /// Figures, not an assertion: `cargo test -p hub --lib fingerprint_cost -- --ignored

@@ -1,27 +1,28 @@
 //! The window of recently accepted command ids. A retry of an id in the window is answered
-//! with the original sequence range instead of being decided again. The window is part of
-//! the snapshot and is rebuilt from the journal, so it survives restarts.
+//! with the original sequence range instead of being decided again. It is not part of the
+//! snapshot (copying 200k entries on the writer for every snapshot cost more than the rest
+//! of it): a venue starts with the newest command records of the store, written in the
+//! same transaction as their events, so the window survives restarts.
 
 use std::collections::{HashMap, VecDeque};
 
-use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 /// How many command ids a venue remembers: days of service at a busy venue.
 pub const REMEMBERED_COMMANDS: usize = 200_000;
 
 /// What is remembered of an accepted command.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Recorded {
     pub first_seq: u64,
     pub last_seq: u64,
     /// [`super::fingerprint`] of the command, to refuse an id reused for a different
     /// command. Unknown for commands rebuilt from the journal (it stores events, not
-    /// commands) and for those remembered under an older fingerprint scheme.
+    /// commands) and for records stored before fingerprints were.
     pub fingerprint: Option<u64>,
 }
 
-#[derive(Clone, Debug, Default, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default)]
 pub struct RecentCommands {
     order: VecDeque<Uuid>,
     ranges: HashMap<Uuid, Recorded>,
@@ -30,14 +31,6 @@ pub struct RecentCommands {
 impl RecentCommands {
     pub fn get(&self, command_id: &Uuid) -> Option<Recorded> {
         self.ranges.get(command_id).copied()
-    }
-
-    /// Forgets every fingerprint (they were made under another scheme): the commands are
-    /// still known, so a retry is still answered, but no longer compared.
-    pub fn forget_fingerprints(&mut self) {
-        for recorded in self.ranges.values_mut() {
-            recorded.fingerprint = None;
-        }
     }
 
     /// Forgets a command whose batch failed to commit, so a retry is decided afresh.
@@ -76,4 +69,14 @@ impl RecentCommands {
             }
         }
     }
+}
+
+/// A fingerprint as the store keeps it (a signed 64-bit column), bit for bit.
+pub fn stored_fingerprint(fingerprint: Option<u64>) -> Option<i64> {
+    fingerprint.map(|bits| i64::from_ne_bytes(bits.to_ne_bytes()))
+}
+
+/// A fingerprint read back from the store.
+pub fn loaded_fingerprint(stored: Option<i64>) -> Option<u64> {
+    stored.map(|bits| u64::from_ne_bytes(bits.to_ne_bytes()))
 }
