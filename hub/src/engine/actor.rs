@@ -5,11 +5,16 @@
 //!
 //! The actor keeps two copies of the venue: `working`, against which commands are decided
 //! and events applied as the batch is built, and `committed`, which only receives events
-//! once their transaction has committed. Every read and every answer is served from
-//! `committed`, so nothing anyone sees is ever ahead of the store. If the append fails, the
-//! batch is answered `Unavailable`, `working` is reset from `committed`, and the venue is
-//! re-read from the store before it accepts commands again (the commit may have reached
-//! the store even though its acknowledgement did not reach us).
+//! once their transaction has committed. Reads and answers wait until the batch's
+//! transaction has committed and are then served from `working`, which by then holds
+//! exactly the committed events, so nothing anyone sees is ever ahead of the store. If the
+//! append fails, `working` is reset from `committed`, the batch is answered `Unavailable`,
+//! and the venue is re-read from the store before it accepts commands again (the commit
+//! may have reached the store even though its acknowledgement did not reach us).
+//!
+//! A snapshot shares `committed` (an `Arc`) with the thread that serialises it, so taking
+//! one costs the writer nothing. While it is shared, committed events wait in `lag` and
+//! are applied once the snapshot lets go: the writer's cost follows what changed.
 
 use std::{sync::Arc, time::Instant};
 
@@ -21,10 +26,10 @@ use super::{
     handle::{Request, Responder},
     idempotency::{self, RecentCommands},
     projection::Touched,
-    recovery::{self, Recovered, SNAPSHOT_FORMAT, Snapshot},
+    recovery::{self, Recovered, SNAPSHOT_FORMAT, SnapshotOf},
 };
 use crate::{
-    domain::{Venue, VenueId},
+    domain::{Event, Venue, VenueId},
     metrics::Metrics,
     store::{CommandRecord, Commit, Store, StoredEvent},
 };
@@ -32,8 +37,11 @@ use crate::{
 pub(super) struct VenueActor {
     pub id: VenueId,
     pub slug: Arc<str>,
-    /// State as of the last committed event: what reads and answers see.
-    pub committed: Venue,
+    /// State as of the last committed event, less `lag`; shared with a snapshot being
+    /// serialised. `working` is reset from it when a batch is abandoned.
+    pub committed: Arc<Venue>,
+    /// Committed events not yet applied to `committed` because a snapshot shares it.
+    pub lag: Vec<Event>,
     /// `committed` plus the effects of the batch being built.
     pub working: Venue,
     pub seq: u64,
@@ -72,7 +80,8 @@ impl VenueActor {
             id,
             slug,
             working: recovered.venue.clone(),
-            committed: recovered.venue,
+            committed: Arc::new(recovered.venue),
+            lag: Vec::new(),
             seq: recovered.seq,
             snapshot_seq: recovered.snapshot_seq,
             recent: recovered.recent,
@@ -118,7 +127,7 @@ impl VenueActor {
         if !self.in_sync && !self.resync().await {
             return answer_unavailable(
                 batch.drain(..),
-                &self.committed,
+                &self.working,
                 self.seq,
                 "store unavailable",
             );
@@ -241,9 +250,9 @@ impl VenueActor {
                     match request {
                         Pending::Execute(responder, _) => {
                             self.metrics.command_unavailable(&self.slug);
-                            responder(&self.committed, Err(EngineError::Internal(message.clone())));
+                            responder(&self.working, Err(EngineError::Internal(message.clone())));
                         }
-                        Pending::Read(reader) => reader(&self.committed, self.seq),
+                        Pending::Read(reader) => reader(&self.working, self.seq),
                     }
                 }
                 return shutdown;
@@ -262,31 +271,31 @@ impl VenueActor {
                         Pending::Execute(responder, _) => {
                             self.metrics.command_unavailable(&self.slug);
                             responder(
-                                &self.committed,
+                                &self.working,
                                 Err(EngineError::Unavailable(message.clone())),
                             );
                         }
-                        Pending::Read(reader) => reader(&self.committed, self.seq),
+                        Pending::Read(reader) => reader(&self.working, self.seq),
                     }
                 }
                 return shutdown;
             }
             for published in &applied {
-                self.committed.apply(&published.event);
-                self.roster.note(&published.event, &self.committed);
+                self.roster.note(&published.event, &self.working);
             }
+            self.catch_up(applied.iter().map(|published| &published.event));
             for _ in 0..accepted {
                 self.metrics.command_accepted(&self.slug);
             }
             self.publish(applied);
             self.metrics
-                .set_open_orders(&self.slug, self.committed.open_orders().count());
+                .set_open_orders(&self.slug, self.working.open_orders().count());
         }
 
         for request in pending {
             match request {
-                Pending::Execute(responder, outcome) => responder(&self.committed, outcome),
-                Pending::Read(reader) => reader(&self.committed, self.seq),
+                Pending::Execute(responder, outcome) => responder(&self.working, outcome),
+                Pending::Read(reader) => reader(&self.working, self.seq),
             }
         }
         self.snapshot_in_background().await;
@@ -295,10 +304,30 @@ impl VenueActor {
 
     /// Takes back what a batch that will not be committed did to `working` and the window.
     fn abandon(&mut self, commit: &Commit, first_new_seq: u64) {
-        self.working = self.committed.clone();
+        let mut venue = Venue::clone(&self.committed);
+        for event in &self.lag {
+            venue.apply(event);
+        }
+        self.working = venue;
         self.seq = first_new_seq - 1;
         for record in &commit.commands {
             self.recent.forget(&record.command_id);
+        }
+    }
+
+    /// Brings `committed` up to date with `events` (just committed), unless a snapshot
+    /// still shares it: then they wait in `lag` for the next call.
+    fn catch_up<'a>(&mut self, events: impl Iterator<Item = &'a Event>) {
+        match Arc::get_mut(&mut self.committed) {
+            Some(committed) => {
+                for event in self.lag.drain(..) {
+                    committed.apply(&event);
+                }
+                for event in events {
+                    committed.apply(event);
+                }
+            }
+            None => self.lag.extend(events.cloned()),
         }
     }
 
@@ -316,12 +345,13 @@ impl VenueActor {
     async fn resync(&mut self) -> bool {
         match recovery::recover(self.store.as_ref(), self.id.0).await {
             Ok(recovered) => {
-                self.working = recovered.venue.clone();
-                self.committed = recovered.venue;
+                self.committed = Arc::new(recovered.venue.clone());
+                self.lag.clear();
+                self.working = recovered.venue;
                 self.seq = recovered.seq;
                 self.snapshot_seq = recovered.snapshot_seq;
                 self.recent = recovered.recent;
-                self.roster.rebuild(&self.committed);
+                self.roster.rebuild(&self.working);
                 self.in_sync = true;
                 tracing::info!(venue = %self.slug, seq = self.seq, "venue rebuilt from the store");
                 true
@@ -333,24 +363,22 @@ impl VenueActor {
         }
     }
 
-    /// The snapshot to write now, or `None` when there is nothing new or the state is not
-    /// known to match the store.
-    fn snapshot(&self) -> Option<(u64, Snapshot)> {
+    /// The state to snapshot now, shared rather than copied, or `None` when there is
+    /// nothing new, the state is not known to match the store, or an earlier snapshot
+    /// still holds `committed` (so it cannot be brought up to date).
+    fn snapshot(&mut self) -> Option<(u64, Arc<Venue>)> {
         if !self.in_sync || self.seq == self.snapshot_seq || self.seq == 0 {
             return None;
         }
-        Some((
-            self.seq,
-            Snapshot {
-                format: SNAPSHOT_FORMAT,
-                seq: self.seq,
-                venue: self.committed.clone(),
-            },
-        ))
+        self.catch_up(std::iter::empty());
+        if !self.lag.is_empty() {
+            return None;
+        }
+        Some((self.seq, Arc::clone(&self.committed)))
     }
 
     /// Every `snapshot_every` events, writes a snapshot without holding up commands: the
-    /// actor only clones its state; serialising and storing happen on other tasks.
+    /// actor only shares its committed state; serialising and storing happen elsewhere.
     async fn snapshot_in_background(&mut self) {
         if let Some(task) = self.snapshot_task.take_if(|task| task.is_finished())
             && let Ok(Some(seq)) = task.await
@@ -392,9 +420,18 @@ async fn save_snapshot(
     venue: uuid::Uuid,
     slug: &str,
     seq: u64,
-    snapshot: Snapshot,
+    state: Arc<Venue>,
 ) -> bool {
-    let state = match tokio::task::spawn_blocking(move || serde_json::to_value(&snapshot)).await {
+    // The closure owns the shared state and drops it once serialised, so the writer can
+    // bring `committed` up to date again without waiting for the store.
+    let serialise = move || {
+        serde_json::to_value(SnapshotOf {
+            format: SNAPSHOT_FORMAT,
+            seq,
+            venue: &state,
+        })
+    };
+    let state = match tokio::task::spawn_blocking(serialise).await {
         Ok(Ok(state)) => state,
         Ok(Err(error)) => {
             tracing::error!(venue = %slug, %error, "snapshot could not be serialised");
