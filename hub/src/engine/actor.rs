@@ -520,4 +520,116 @@ mod tests {
         let payloads = journal_payloads(&[Payload::Fine(1), Payload::Fine(2)]).unwrap();
         assert_eq!(payloads, vec![serde_json::json!(1), serde_json::json!(2)]);
     }
+
+    /// Mean of a histogram in the metrics text: `<name>_sum / <name>_count`.
+    fn histogram_mean(text: &str, name: &str) -> (f64, f64) {
+        let read = |suffix: &str| {
+            text.lines()
+                .find_map(|line| line.strip_prefix(&format!("{name}_{suffix} ")))
+                .and_then(|value| value.trim().parse::<f64>().ok())
+                .unwrap_or(0.0)
+        };
+        (read("sum"), read("count"))
+    }
+
+    /// Figures, not an assertion: commands per group commit with 8 and 32 closed-loop
+    /// clients opening takeaway orders straight on the engine (SQLite, no HTTP).
+    /// `cargo test -p hub --lib group_commit_batches -- --ignored --nocapture`.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    #[ignore = "prints figures"]
+    async fn group_commit_batches() {
+        use std::time::{Duration, Instant};
+
+        use uuid::Uuid;
+
+        use crate::{
+            domain::{Actor, Command, LineId, LineInput, OrderId, OrderKind, Role},
+            engine::{Engine, EngineConfig, Envelope},
+            metrics::Metrics,
+            store,
+        };
+
+        for clients in [1usize, 8, 32] {
+            let dir = tempfile::TempDir::new().unwrap();
+            let store = store::connect(None, dir.path()).await.unwrap();
+            let metrics = Metrics::new();
+            let engine = Engine::start(store, metrics.clone(), EngineConfig::default())
+                .await
+                .unwrap();
+            crate::demo::seed_if_empty(&engine, b"group-commit-pin-key")
+                .await
+                .unwrap();
+            let venue = engine.venues()[0].clone();
+            let (owner, item) = venue
+                .read(|venue| {
+                    let owner = venue
+                        .staff
+                        .values()
+                        .find(|m| m.role == Role::Owner)
+                        .unwrap()
+                        .id;
+                    let item = venue
+                        .items
+                        .values()
+                        .find(|i| i.active && i.available && i.modifier_groups.is_empty())
+                        .unwrap()
+                        .id;
+                    (owner, item)
+                })
+                .await
+                .unwrap();
+            let (before_sum, before_count) =
+                histogram_mean(&metrics.encode(), "hub_commit_batch_size");
+            let until = Instant::now() + Duration::from_secs(3);
+            let tasks: Vec<_> = (0..clients)
+                .map(|_| {
+                    let venue = venue.clone();
+                    tokio::spawn(async move {
+                        let mut done = 0u64;
+                        while Instant::now() < until {
+                            let command = Command::OpenOrder {
+                                order_id: OrderId(Uuid::new_v4()),
+                                kind: OrderKind::Takeaway,
+                                table_id: None,
+                                guests: None,
+                                customer: None,
+                                channel: None,
+                                note: None,
+                                lines: vec![LineInput {
+                                    line_id: LineId(Uuid::new_v4()),
+                                    menu_item_id: item,
+                                    quantity: 1,
+                                    modifiers: Vec::new(),
+                                    seat: None,
+                                    course: None,
+                                    note: None,
+                                }],
+                                hold: false,
+                            };
+                            let envelope = Envelope {
+                                command_id: Uuid::new_v4(),
+                                actor: Actor::staff(owner, Role::Owner, None),
+                                command,
+                            };
+                            venue.execute(envelope).await.unwrap();
+                            done += 1;
+                        }
+                        done
+                    })
+                })
+                .collect();
+            let mut orders = 0;
+            for task in tasks {
+                orders += task.await.unwrap();
+            }
+            let (sum, count) = histogram_mean(&metrics.encode(), "hub_commit_batch_size");
+            let (sum, count) = (sum - before_sum, count - before_count);
+            println!(
+                "{clients:>2} clients: {:.0} orders/s, {count} commits, {:.2} commands per commit",
+                orders as f64 / 3.0,
+                sum / count.max(1.0)
+            );
+            engine.shutdown().await;
+        }
+    }
 }
