@@ -153,16 +153,6 @@ impl Projector {
         self.state().seq
     }
 
-    /// Whether a staff member is active, their role and the other venues they were given,
-    /// as the venue stands now.
-    pub fn staff_standing(&self, staff: crate::domain::StaffId) -> Option<crate::domain::Standing> {
-        self.state()
-            .replica
-            .staff
-            .get(&staff)
-            .map(crate::domain::Staff::standing)
-    }
-
     /// A receiver of every batch published from now on.
     pub fn receiver(&self) -> broadcast::Receiver<Arc<FrameBatch>> {
         let _state = self.state();
