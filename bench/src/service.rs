@@ -736,8 +736,12 @@ async fn serve(
         .await
         {
             tally.orders_completed += 1;
+        } else {
+            // The order stays open on its table, refused midway: it still counts towards
+            // the level, so no order replaces it.
+            continue;
         }
-        // The table is free again (or the order is stuck on it: then it is left there).
+        // The table is free again.
         k += 1;
         if let Some(next) = open_order(
             client,
@@ -792,10 +796,18 @@ async fn complete(
             .find(|(station_id, _)| station_id == id)
             .map(|(_, key)| key.clone())
     };
+    // A line made at several stations is started by the first of them to start; a station
+    // whose lines are all started already is skipped (it would answer nothing_to_start).
+    let mut unstarted: Vec<&(String, Vec<String>)> = order.lines.iter().collect();
     for station in &touched {
         let Some(key) = key_of(station) else {
             return false;
         };
+        let before = unstarted.len();
+        unstarted.retain(|(_, stations)| !stations.iter().any(|s| s == station));
+        if unstarted.len() == before {
+            continue;
+        }
         let start = post(
             format!("{order_url}/stations/{key}/start"),
             json!({"command_id": Uuid::new_v4()}),
