@@ -428,8 +428,8 @@ mod tests {
             name: name.to_owned(),
             role: Role::Waiter,
             username: None,
-            pin_lookup: Some("lookup".to_owned()),
-            pin_hash: Some(pin_hash.to_owned()),
+            pin_lookup: Some("lookup".into()),
+            pin_hash: Some(pin_hash.into()),
             password_hash: None,
         }
     }

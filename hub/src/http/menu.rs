@@ -96,7 +96,7 @@ menu_entity!(
     "/api/v1/menu/categories/{id}",
     Category,
     SaveCategory,
-Entity::Category,
+    Entity::Category,
     crate::domain::RejectionCode::CategoryNotFound,
     [(
         status = 422,
@@ -125,7 +125,7 @@ menu_entity!(
     "/api/v1/menu/modifier-groups/{id}",
     ModifierGroup,
     SaveModifierGroup,
-Entity::ModifierGroup,
+    Entity::ModifierGroup,
     crate::domain::RejectionCode::ModifierGroupNotFound,
     [(
         status = 422,
@@ -155,7 +155,7 @@ menu_entity!(
     "/api/v1/menu/items/{id}",
     MenuItem,
     SaveMenuItem,
-Entity::MenuItem,
+    Entity::MenuItem,
     crate::domain::RejectionCode::MenuItemNotFound,
     [
         (
@@ -191,7 +191,7 @@ menu_entity!(
     "/api/v1/stations/{id}",
     Station,
     SaveStation,
-Entity::Station,
+    Entity::Station,
     crate::domain::RejectionCode::StationNotFound,
     [
         (

@@ -819,9 +819,10 @@ async fn execute(
         })
         .await
         .map_err(|error| match error {
-            EngineError::Rejected(rejection) => {
-                (Refusal::Rejected(rejection.code.as_str()), rejection.message)
-            }
+            EngineError::Rejected(rejection) => (
+                Refusal::Rejected(rejection.code.as_str()),
+                rejection.message,
+            ),
             EngineError::Unavailable(_) | EngineError::Internal(_) => (
                 ErrorCode::Unavailable.into(),
                 "the hub cannot store this right now; retry with the same id".into(),

@@ -898,16 +898,16 @@ impl State {
                 }
                 _ => {}
             }
-            let mut entry = json!({
+            let entry = json!({
                 "seq": published.seq,
                 "at": published.at,
                 "kind": event.kind(),
                 "command_id": published.command_id,
                 "staff_id": published.actor.staff_id,
                 "device": published.actor.device,
-                "event": to_value(event),
+                // Secret hashes are redacted by their type (`SecretHash`).
+                "event": crate::domain::secret::redacted(|| to_value(event)),
             });
-            crate::http::audit::redact(&mut entry);
             self.audit_recent.push_back(entry.clone());
             while self.audit_recent.len() > AUDIT_KEPT {
                 self.audit_recent.pop_front();
