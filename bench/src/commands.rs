@@ -3,6 +3,10 @@
 //! against an identical hub with one transaction per command (`max_batch = 1`), each on a
 //! fresh database, and the two rows are printed side by side with their ratio.
 //!
+//! In the same run a third row drives the same client loop against a bare axum server
+//! ([`crate::ceiling`]) that parses the same body and answers 201 without engine or store:
+//! the HTTP ceiling of this machine, and the hub rows' fraction of it.
+//!
 //! [`drive`] only talks HTTP to a running hub: it knows nothing of databases or settings,
 //! so other programs can point it at any hub with the demo venue. It asserts nothing about
 //! the figures; it measures and reports.
@@ -21,6 +25,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use crate::{
+    ceiling::BareOrders,
     database::{self, FreshDatabase},
     latency::{Latencies, Summary},
     server::RunningHub,
@@ -110,11 +115,13 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         args.clients,
         store.describe()
     );
-    let mut rows = Vec::with_capacity(2);
+    let mut rows = Vec::with_capacity(3);
+    let mut menu = None;
     for mode in [Mode::GroupCommit, Mode::OneTransaction] {
-        let row = run_row(&store, mode, workload)
+        let (row, hub_menu) = run_row(&store, mode, workload)
             .await
             .with_context(|| format!("the {} row", mode.label()))?;
+        menu = menu.or(Some(hub_menu));
         eprintln!(
             "  {}: {} orders, {} errors",
             mode.label(),
@@ -123,6 +130,17 @@ pub async fn run(args: Args) -> anyhow::Result<()> {
         );
         rows.push(row);
     }
+    let menu = menu.context("no hub row ran")?;
+    let row = ceiling_row(menu, workload)
+        .await
+        .context("the bare axum row")?;
+    eprintln!(
+        "  {}: {} orders, {} errors",
+        Mode::BareAxum.label(),
+        row.measured.ok,
+        row.measured.errors
+    );
+    rows.push(row);
     print!("{}", report(&store, workload, &rows));
     Ok(())
 }
@@ -190,6 +208,8 @@ enum Mode {
     GroupCommit,
     /// `max_batch = 1`: one transaction per command, the baseline.
     OneTransaction,
+    /// No hub: a bare axum handler in this process, the HTTP ceiling.
+    BareAxum,
 }
 
 impl Mode {
@@ -197,12 +217,13 @@ impl Mode {
         match self {
             Mode::GroupCommit => "group commit",
             Mode::OneTransaction => "one tx per command",
+            Mode::BareAxum => "bare axum (ceiling)",
         }
     }
 
     fn max_batch(self) -> Option<usize> {
         match self {
-            Mode::GroupCommit => None,
+            Mode::GroupCommit | Mode::BareAxum => None,
             Mode::OneTransaction => Some(1),
         }
     }
@@ -210,29 +231,69 @@ impl Mode {
 
 struct Row {
     mode: Mode,
-    max_batch: usize,
+    /// The hub's group-commit limit; `None` for the bare row.
+    max_batch: Option<usize>,
     measured: Measured,
 }
 
 /// One row: fresh database, fresh hub, the load, then the hub is stopped and the database
-/// dropped (the latter also when anything here fails).
-async fn run_row(store: &Store, mode: Mode, workload: Workload) -> anyhow::Result<Row> {
+/// dropped (the latter also when anything here fails). Also returns the hub's menu, for
+/// the bare row to serve.
+async fn run_row(store: &Store, mode: Mode, workload: Workload) -> anyhow::Result<(Row, Value)> {
     let database = store.fresh().await?;
     let hub = RunningHub::start(database.url(), mode.max_batch()).await?;
     let max_batch = hub.max_batch();
     let measured = drive(&hub.base_url(), workload).await;
+    let menu = hub_menu(&hub.base_url()).await;
     let stopped = hub.stop().await;
     drop(database);
     let measured = measured?;
+    let menu = menu?;
     stopped.context("stopping the hub")?;
+    Ok((
+        Row {
+            mode,
+            max_batch: Some(max_batch),
+            measured,
+        },
+        menu,
+    ))
+}
+
+/// The same client loop against a bare axum server serving the hub's `menu`.
+async fn ceiling_row(menu: Value, workload: Workload) -> anyhow::Result<Row> {
+    let server = BareOrders::start(menu).await?;
+    let measured = drive(&server.base_url(), workload).await?;
+    drop(server);
     Ok(Row {
-        mode,
-        max_batch,
+        mode: Mode::BareAxum,
+        max_batch: None,
         measured,
     })
 }
 
-/// Logs `workload.clients` waiters into the demo venue at `base_url`, then has each open
+/// The demo menu as `GET /api/v1/menu` answers it.
+async fn hub_menu(base_url: &str) -> anyhow::Result<Value> {
+    let client = reqwest::Client::builder()
+        .timeout(REQUEST_TIMEOUT)
+        .build()
+        .context("building the HTTP client")?;
+    let token = login(&client, base_url).await?;
+    let response = client
+        .get(format!("{base_url}/api/v1/menu"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .context("reading the menu")?;
+    let status = response.status();
+    if !status.is_success() {
+        bail!("GET /api/v1/menu answered {status}");
+    }
+    response.json().await.context("parsing the menu")
+}
+
+/// Logs the demo waiter into the demo venue at `base_url`, then has `workload.clients`
+/// clients with that token open
 /// takeaway orders back to back until the duration or the command budget runs out.
 /// Setup failures (login, menu) are errors; failed orders are counted, not fatal.
 pub async fn drive(base_url: &str, workload: Workload) -> anyhow::Result<Measured> {
@@ -242,15 +303,10 @@ pub async fn drive(base_url: &str, workload: Workload) -> anyhow::Result<Measure
         .timeout(REQUEST_TIMEOUT)
         .build()
         .context("building the HTTP client")?;
-    let mut logins = tokio::task::JoinSet::new();
-    for _ in 0..workload.clients {
-        let (client, base_url) = (client.clone(), base_url.to_owned());
-        logins.spawn(async move { login(&client, &base_url).await });
-    }
-    let mut tokens = Vec::with_capacity(pool_size);
-    while let Some(token) = logins.join_next().await {
-        tokens.push(token.context("login task")??);
-    }
+    // One login shared by every client: the hub throttles bursts of logins from one
+    // address, and logging in is not what this measures.
+    let shared_token = login(&client, base_url).await?;
+    let tokens = vec![shared_token; pool_size];
     let first_token = tokens.first().context("no clients to run")?;
     let items = Arc::new(menu(&client, base_url, first_token).await?);
 
@@ -511,12 +567,14 @@ fn report(store: &Store, workload: Workload, rows: &[Row]) -> String {
     let _ = writeln!(out, "store:    {}", store.describe());
     let _ = writeln!(
         out,
-        "machine:  {cpus} CPUs; both rows ran on this machine in this run, one after the other, \
+        "machine:  {cpus} CPUs; all rows ran on this machine in this run, one after the other, \
          hub and clients in one process"
     );
     let _ = writeln!(
         out,
-        "latency:  2xx answers only, from send to the full body\n"
+        "latency:  2xx answers only, from send to the full body\n\
+         bare:     axum in this process, the same body parsed into the hub's OpenOrderRequest, \
+         201 with an order view of the hub's shape; no engine, no store, no token check\n"
     );
     let _ = writeln!(
         out,
@@ -533,7 +591,8 @@ fn report(store: &Store, workload: Workload, rows: &[Row]) -> String {
             out,
             "{:<20} {:>9} {:>9} {:>10.1} {:>8} {:>8} {:>8} {:>7}",
             row.mode.label(),
-            row.max_batch,
+            row.max_batch
+                .map_or_else(|| "-".to_owned(), |n| n.to_string()),
             m.ok,
             m.per_second(),
             p50,
@@ -559,6 +618,52 @@ fn report(store: &Store, workload: Workload, rows: &[Row]) -> String {
             ratio(group.measured.per_second(), single.measured.per_second()),
             "",
             ratio(p99(group), p99(single)),
+        );
+    }
+    if let Some(bare) = rows.iter().find(|r| r.mode == Mode::BareAxum) {
+        for row in rows.iter().filter(|r| r.mode != Mode::BareAxum) {
+            let p99 = |row: &Row| {
+                row.measured
+                    .latency
+                    .map_or(f64::NAN, |l| l.p99.as_secs_f64())
+            };
+            let _ = writeln!(
+                out,
+                "{:<20} {:>9} {:>9} {:>10} {:>8} {:>8}",
+                format!(
+                    "{}/bare",
+                    if row.mode == Mode::GroupCommit {
+                        "group"
+                    } else {
+                        "one tx"
+                    }
+                ),
+                "",
+                "",
+                ratio(row.measured.per_second(), bare.measured.per_second()),
+                "",
+                ratio(p99(row), p99(bare)),
+            );
+        }
+        let fraction = |mode: Mode| {
+            rows.iter().find(|r| r.mode == mode).map_or_else(
+                || "n/a".to_owned(),
+                |row| {
+                    let ceiling = bare.measured.per_second();
+                    if ceiling > 0.0 {
+                        format!("{:.0}%", 100.0 * row.measured.per_second() / ceiling)
+                    } else {
+                        "n/a".to_owned()
+                    }
+                },
+            )
+        };
+        let _ = writeln!(
+            out,
+            "\nceiling:  the hub reaches {} (group commit) and {} (one tx per command) of the \
+             bare axum orders/s",
+            fraction(Mode::GroupCommit),
+            fraction(Mode::OneTransaction)
         );
     }
     for row in rows {

@@ -4,12 +4,16 @@
 //!
 //! # Layout
 //! - [`commands`]: order throughput and latency, group commit against one transaction per
-//!   command.
+//!   command, and the HTTP ceiling of a bare axum handler ([`ceiling`]).
 //! - [`screens`]: live screens: frame latency, throughput and memory of a hub process with
 //!   many subscribed screens, against a bare tokio-tungstenite broadcast ([`baseline`]).
 //! - [`devices`]: simulated probes over MQTT: readings/s stored, CPU per message, memory
 //!   and publish-to-alert latency of the bridge, against the same messages drained by a
 //!   hub that only counts them; [`alarm`]: the timed alarm probes and their alert screen.
+//! - [`service`]: a service night: the whole order life cycle over REST at several
+//!   open-order levels, with screens subscribed.
+//! - [`restart`]: time from process start to `/readyz` with a long journal, with and
+//!   without a recent snapshot.
 //! - [`server`]: a real hub running in this process; [`process`]: a real hub as a child
 //!   process (address, memory, CPU time); [`database`]: throw-away databases.
 //! - [`screen`]: the WebSocket screen client both screen rows use.
@@ -17,15 +21,18 @@
 
 mod alarm;
 mod baseline;
+mod ceiling;
 mod commands;
 mod database;
 mod devices;
 mod latency;
 mod metrics;
 mod process;
+mod restart;
 mod screen;
 mod screens;
 mod server;
+mod service;
 
 use std::process::ExitCode;
 
@@ -59,6 +66,17 @@ enum Program {
     /// started with --mqtt-drain-only (counts and drops). Run it with
     /// `cargo run --release -p bench -- devices`.
     Devices(devices::Args),
+    /// A service night: venues with subscribed screens and closed-loop waiters running the
+    /// whole dine-in life cycle over REST, at several open-order levels in one run
+    /// (`--open 50,500,5000`); per level commands/s, command and order-to-last-screen
+    /// latency, hub CPU per command and RSS. Run it with
+    /// `cargo run --release -p bench -- service`.
+    Service(service::Args),
+    /// Restart time with a long journal: N events (default 1,000,000) written through the
+    /// engine, then the time from starting a hub process to `/readyz` 200 with the recent
+    /// snapshot and with the snapshots deleted. Run it with
+    /// `cargo run --release -p bench -- restart`.
+    Restart(restart::Args),
 }
 
 #[tokio::main]
@@ -69,6 +87,8 @@ async fn main() -> ExitCode {
             Program::Commands(args) => commands::run(args).await,
             Program::Screens(args) => screens::run(args).await,
             Program::Devices(args) => devices::run(args).await,
+            Program::Service(args) => service::run(args).await,
+            Program::Restart(args) => restart::run(args).await,
         }
     };
     // Stopping on Ctrl-C drops the running program, and with it the databases it created.

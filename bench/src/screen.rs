@@ -218,6 +218,81 @@ impl Screen {
     }
 }
 
+/// What a screen listening for sequence numbers saw ([`Screen::listen_arrivals`]).
+#[derive(Debug, Default)]
+pub struct Arrivals {
+    /// `(seq, microseconds from the epoch)` of every `event` frame; consecutive frames of
+    /// one `seq` keep only the last arrival, which is the one that counts.
+    pub arrivals: Vec<(u64, u64)>,
+    /// `snapshot` frames after the first: the server resynced this screen.
+    pub resyncs: u64,
+    /// Why the socket ended before it was told to stop, if it did.
+    pub ended_early: Option<String>,
+}
+
+/// The envelope fields [`Screen::listen_arrivals`] reads; `data` is skipped, not built.
+#[derive(serde::Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    seq: Option<u64>,
+}
+
+impl Screen {
+    /// Reads until `stop` turns true, noting when each `event` frame's `seq` arrived (from
+    /// `epoch`), without building the frame's JSON. Closes the socket at the end.
+    pub async fn listen_arrivals(
+        mut self,
+        epoch: Instant,
+        mut stop: watch::Receiver<bool>,
+    ) -> Arrivals {
+        let mut seen = Arrivals::default();
+        loop {
+            let message = tokio::select! {
+                message = self.socket.next() => message,
+                _ = stop.wait_for(|stop| *stop) => break,
+            };
+            let received = u64::try_from(epoch.elapsed().as_micros()).unwrap_or(u64::MAX);
+            let text = match message {
+                Some(Ok(Message::Text(text))) => text,
+                Some(Ok(Message::Close(close))) => {
+                    seen.ended_early = Some(format!("closed by the server: {close:?}"));
+                    return seen;
+                }
+                Some(Ok(_)) => continue,
+                Some(Err(error)) => {
+                    seen.ended_early = Some(format!("socket error: {error}"));
+                    return seen;
+                }
+                None => {
+                    seen.ended_early = Some("the socket ended".to_owned());
+                    return seen;
+                }
+            };
+            let Ok(frame) = serde_json::from_str::<Envelope<'_>>(&text) else {
+                continue;
+            };
+            match (frame.kind.as_ref(), frame.seq) {
+                ("event", Some(seq)) => match seen.arrivals.last_mut() {
+                    Some(last) if last.0 == seq => last.1 = received,
+                    _ => seen.arrivals.push((seq, received)),
+                },
+                ("snapshot", _) => seen.resyncs += 1,
+                ("ping", _) => {
+                    if let Err(error) = self.pong().await {
+                        seen.ended_early = Some(format!("{error:#}"));
+                        return seen;
+                    }
+                }
+                _ => {}
+            }
+        }
+        let _ = tokio::time::timeout(CLOSE_TIMEOUT, self.socket.close(None)).await;
+        seen
+    }
+}
+
 /// `received - frame.at`, or `None` when the frame has no RFC 3339 `at`. A frame stamped
 /// after it arrived (clock steps) counts as zero rather than being dropped.
 pub fn frame_latency(frame: &Value, received: DateTime<Utc>) -> Option<Duration> {

@@ -437,7 +437,10 @@ pub(crate) async fn login(
         .context("the login answer has no access_token")
 }
 
-async fn get_json(request: reqwest::RequestBuilder, what: &str) -> anyhow::Result<Value> {
+pub(crate) async fn get_json(
+    request: reqwest::RequestBuilder,
+    what: &str,
+) -> anyhow::Result<Value> {
     let response = request.send().await.with_context(|| what.to_owned())?;
     let status = response.status();
     let body: Value = response
@@ -451,7 +454,7 @@ async fn get_json(request: reqwest::RequestBuilder, what: &str) -> anyhow::Resul
 }
 
 /// The venue's stations as (id, key), sorted by key.
-async fn stations(
+pub(crate) async fn stations(
     client: &reqwest::Client,
     base_url: &str,
     token: &str,
@@ -476,7 +479,7 @@ async fn stations(
 }
 
 /// Orderable items grouped by the station (in `stations` order) they are cooked at first.
-async fn items_by_station(
+pub(crate) async fn items_by_station(
     client: &reqwest::Client,
     base_url: &str,
     token: &str,

@@ -192,13 +192,19 @@ impl Connection {
     }
 
     /// Stops cleanly: publishes the retained `offline` status, then disconnects, so the
-    /// broker does not fire the will. Call after setting the `stopping` flag.
-    pub fn say_goodbye(&self) {
+    /// broker does not fire the will. Call after setting the `stopping` flag. A device whose
+    /// outgoing queue is full (a busy probe under load) waits for room, up to `patience`,
+    /// rather than dropping its goodbye and being cut off as if it had lost power.
+    pub async fn say_goodbye(&self, patience: Duration) {
         let offline = status_payload(DeviceState::Offline, self.kind);
-        let _ = self
-            .client
-            .try_publish(&self.status_topic, QoS::AtLeastOnce, true, offline);
-        let _ = self.client.try_disconnect();
+        let goodbye = async {
+            let _ = self
+                .client
+                .publish(&self.status_topic, QoS::AtLeastOnce, true, offline)
+                .await;
+            let _ = self.client.disconnect().await;
+        };
+        let _ = tokio::time::timeout(patience, goodbye).await;
     }
 
     /// Waits for the connection task to end, at most `timeout`; then cuts it off.

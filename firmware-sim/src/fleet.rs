@@ -207,7 +207,7 @@ pub async fn run_fleet(
 
     stopping.store(true, Relaxed);
     for device in &fleet {
-        device.connection.say_goodbye();
+        device.connection.say_goodbye(Duration::from_secs(2)).await;
     }
     let goodbyes = fleet
         .into_iter()

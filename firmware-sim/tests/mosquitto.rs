@@ -440,7 +440,7 @@ async fn a_device_counts_commands_and_error_replies_and_reconnects_after_a_takeo
 
     // A clean stop says offline itself and disconnects (no will needed).
     stopping.store(true, Relaxed);
-    device.say_goodbye();
+    device.say_goodbye(Duration::from_secs(2)).await;
     device.finish(Duration::from_secs(3)).await;
     let last = watcher
         .wait_for(Duration::from_secs(5), |s| s.topic.ends_with("/status"))

@@ -12,6 +12,7 @@ use uuid::Uuid;
 
 use crate::{
     auth::secret::{hash_secret, pin_lookup, verify_secret},
+    domain::SecretHash,
     domain::{
         Actor, Area, AreaId, Category, CategoryId, Command, MenuItem, MenuItemId, ModifierGroup,
         ModifierGroupId, ModifierId, ModifierOption, Role, StaffId, Station, StationId, TableId,
@@ -437,7 +438,7 @@ pub async fn working_logins(engine: &Engine, pin_key: &[u8]) -> anyhow::Result<O
     // still the one it was seeded for.
     let (name, holders) = handle
         .read(move |venue| {
-            let holders: Vec<Option<(Role, Option<String>)>> = STAFF
+            let holders: Vec<Option<(Role, Option<SecretHash>)>> = STAFF
                 .iter()
                 .zip(&lookups)
                 .map(|((name, _, login), lookup)| {
@@ -571,9 +572,11 @@ async fn seed_staff(
                 name: demo.name.clone(),
                 role: demo.role,
                 username: demo.username.map(str::to_owned),
-                pin_lookup: demo.pin.map(|pin| pin_lookup(pin_key, handle.id(), pin)),
-                pin_hash,
-                password_hash,
+                pin_lookup: demo
+                    .pin
+                    .map(|pin| pin_lookup(pin_key, handle.id(), pin).into()),
+                pin_hash: pin_hash.map(SecretHash::from),
+                password_hash: password_hash.map(SecretHash::from),
             },
         )
         .await?;
@@ -902,8 +905,8 @@ mod tests {
             &handle,
             Command::SetStaffPin {
                 staff_id: budi,
-                pin_lookup: pin_lookup(KEY, handle.id(), "8080"),
-                pin_hash: hash_secret("8080").unwrap(),
+                pin_lookup: pin_lookup(KEY, handle.id(), "8080").into(),
+                pin_hash: hash_secret("8080").unwrap().into(),
             },
         )
         .await

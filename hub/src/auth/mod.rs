@@ -8,6 +8,8 @@
 //!   venue's staff member by PIN without trying argon2 on every member, input rules.
 //! - [`token`]: HS256 JWT access and refresh tokens ([`TokenKeys`], [`Claims`]).
 //! - [`policy`]: the role -> [`Permission`] table, the one place that says who may do what.
+//! - [`standing`]: [`authorize`], a verified token checked against the staff roster the
+//!   engine keeps (active, role, venues given) on every request and socket.
 //! - [`throttle`]: [`LoginThrottle`], which locks out a venue or address after repeated
 //!   failed logins.
 //! - [`error`]: [`AuthError`], with a stable `code()` the clients switch on.
@@ -18,6 +20,7 @@ pub mod device_sync;
 pub mod error;
 pub mod policy;
 pub mod secret;
+pub mod standing;
 pub mod throttle;
 pub mod token;
 
@@ -27,5 +30,6 @@ pub use policy::{Permission, allows, permissions, reaches, require};
 pub use secret::{
     hash_secret, pin_lookup, random_key, validate_password, validate_pin, verify_secret,
 };
+pub use standing::authorize;
 pub use throttle::{LoginThrottle, ThrottleConfig};
 pub use token::{Claims, Identity, TokenKeys, TokenKind, TokenLifetimes};

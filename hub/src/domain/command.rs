@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::secret::SecretHash;
+
 use super::{
     Role,
     cooling::CoolingProgress,
@@ -68,9 +70,9 @@ pub enum Command {
         name: String,
         role: Role,
         username: Option<String>,
-        pin_lookup: Option<String>,
-        pin_hash: Option<String>,
-        password_hash: Option<String>,
+        pin_lookup: Option<SecretHash>,
+        pin_hash: Option<SecretHash>,
+        password_hash: Option<SecretHash>,
     },
     UpdateStaff {
         staff_id: StaffId,
@@ -80,12 +82,12 @@ pub enum Command {
     },
     SetStaffPin {
         staff_id: StaffId,
-        pin_lookup: String,
-        pin_hash: String,
+        pin_lookup: SecretHash,
+        pin_hash: SecretHash,
     },
     SetStaffPassword {
         staff_id: StaffId,
-        password_hash: String,
+        password_hash: SecretHash,
     },
     /// The other venues of the tenant a staff member works at, replacing the earlier list.
     GiveStaffVenues {
@@ -226,7 +228,7 @@ pub enum Command {
     ProvisionDevice {
         device_id: DeviceId,
         spec: DeviceSpec,
-        secret_hash: String,
+        secret_hash: SecretHash,
     },
     /// Changes a device's name, pairing or limits (its key and kind are fixed).
     UpdateDevice {
@@ -239,7 +241,7 @@ pub enum Command {
     },
     RotateDeviceSecret {
         device_id: DeviceId,
-        secret_hash: String,
+        secret_hash: SecretHash,
     },
     RemoveDevice {
         device_id: DeviceId,

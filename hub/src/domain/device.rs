@@ -7,6 +7,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::secret::SecretHash;
+
 use super::id::{DeviceId, StationId, TableId};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -106,6 +108,6 @@ pub struct Device {
     pub purpose: Option<ScannerPurpose>,
     pub enabled: bool,
     /// Argon2 hash of the device's secret; never shown by the API.
-    pub secret_hash: String,
+    pub secret_hash: SecretHash,
     pub provisioned_at: DateTime<Utc>,
 }

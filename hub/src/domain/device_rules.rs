@@ -515,7 +515,7 @@ mod tests {
             )),
             purpose: None,
             enabled: true,
-            secret_hash: String::new(),
+            secret_hash: crate::domain::SecretHash::new(""),
             provisioned_at: at(0),
         }
     }

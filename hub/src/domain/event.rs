@@ -5,6 +5,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::secret::SecretHash;
+
 use super::{
     Role, Staff,
     command::DeviceSpec,
@@ -42,12 +44,12 @@ pub enum Event {
     },
     StaffPinChanged {
         staff_id: StaffId,
-        pin_lookup: String,
-        pin_hash: String,
+        pin_lookup: SecretHash,
+        pin_hash: SecretHash,
     },
     StaffPasswordChanged {
         staff_id: StaffId,
-        password_hash: String,
+        password_hash: SecretHash,
     },
     StaffVenuesGiven {
         staff_id: StaffId,
@@ -196,7 +198,7 @@ pub enum Event {
     },
     DeviceSecretRotated {
         device_id: DeviceId,
-        secret_hash: String,
+        secret_hash: SecretHash,
     },
     DeviceRemoved {
         device_id: DeviceId,

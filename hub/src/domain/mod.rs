@@ -30,6 +30,7 @@ pub mod menu;
 pub mod order;
 pub mod rejection;
 pub mod scan;
+pub mod secret;
 pub mod staff;
 pub mod venue;
 
@@ -51,6 +52,7 @@ pub use order::{
 };
 pub use rejection::{Rejection, RejectionCode, RejectionKind};
 pub use scan::{RecordedScan, ScanKind, ScannedCode};
+pub use secret::SecretHash;
 pub use staff::{Role, Staff, Standing, username_key};
 pub use venue::{Venue, VenueInfo};
 

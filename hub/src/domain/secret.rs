@@ -8,12 +8,13 @@
 use std::{cell::Cell, fmt, ops::Deref};
 
 use serde::{Deserialize, Serialize, Serializer};
+use utoipa::ToSchema;
 
 /// What a redacted secret reads as.
 pub const REDACTED: &str = "[redacted]";
 
 /// A hash of a secret (argon2 PHC string or keyed lookup hash), never the secret itself.
-#[derive(Clone, PartialEq, Eq, Hash, Deserialize)]
+#[derive(Clone, PartialEq, Eq, Hash, Deserialize, ToSchema)]
 #[serde(transparent)]
 pub struct SecretHash(String);
 
@@ -118,7 +119,10 @@ mod tests {
         assert_eq!(shown["maybe"], REDACTED);
         // The scope ends with the closure, also when nested.
         redacted(|| redacted(|| ()));
-        assert_eq!(serde_json::to_value(&holder).unwrap()["hash"], "$argon2id$v=19$abc");
+        assert_eq!(
+            serde_json::to_value(&holder).unwrap()["hash"],
+            "$argon2id$v=19$abc"
+        );
     }
 
     #[test]

@@ -4,6 +4,8 @@
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::secret::SecretHash;
+
 use super::id::{StaffId, VenueId};
 
 /// What a staff member may do. Ordered from most to least privileged is not implied:
@@ -69,9 +71,9 @@ pub struct Staff {
     pub role: Role,
     pub active: bool,
     pub username: Option<String>,
-    pub pin_lookup: Option<String>,
-    pub pin_hash: Option<String>,
-    pub password_hash: Option<String>,
+    pub pin_lookup: Option<SecretHash>,
+    pub pin_hash: Option<SecretHash>,
+    pub password_hash: Option<SecretHash>,
     /// Other venues of the tenant this member works at too (owners reach every venue of
     /// their tenant without being given any). Given by an owner.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use tokio::sync::{broadcast, mpsc, oneshot};
 use uuid::Uuid;
 
-use super::{EngineError, Envelope, Feed, Outcome, Published};
-use crate::domain::{TenantId, Venue, VenueId};
+use super::{EngineError, Envelope, Feed, Outcome, Published, StaffRoster};
+use crate::domain::{StaffId, Standing, TenantId, Venue, VenueId};
 
 /// Runs inside the actor with the committed state and the command's result.
 pub(super) type Responder = Box<dyn FnOnce(&Venue, Result<Outcome, EngineError>) + Send>;
@@ -29,6 +29,8 @@ pub struct VenueHandle {
     pub(super) slug: Arc<str>,
     pub(super) tx: mpsc::Sender<Request>,
     pub(super) feed: broadcast::Sender<Arc<Published>>,
+    /// Staff standing as of the last commit, kept by the actor, read without asking it.
+    pub(super) roster: Arc<StaffRoster>,
 }
 
 impl std::fmt::Debug for VenueHandle {
@@ -51,6 +53,18 @@ impl VenueHandle {
 
     pub fn slug(&self) -> &str {
         &self.slug
+    }
+
+    /// A staff member's standing (active, role, venues given) as of the venue's last
+    /// commit; `None` when the venue has no such member. Never waits on the actor.
+    pub fn staff_standing(&self, staff: StaffId) -> Option<Standing> {
+        self.roster.standing(staff)
+    }
+
+    /// Whether the venue has any staff yet; one just created has none, so it can neither
+    /// vouch for a token nor refuse it.
+    pub fn has_staff(&self) -> bool {
+        !self.roster.is_empty()
     }
 
     /// Executes a command; answers once its events are durable (or it was refused).

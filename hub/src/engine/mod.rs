@@ -9,15 +9,19 @@
 //! - [`actor`]: the loop: batch, decide, append, apply, publish, reply; reload on failure.
 //! - [`recovery`]: rebuilding a venue from its newest snapshot plus the journal after it.
 //! - [`projection`]: turning changed orders and tables into the store's relational rows.
+//! - [`fingerprint`]: the cheap, stable hash that tells a retry from a reused command id.
 //! - [`idempotency`]: the window of recent command ids that makes retries safe.
+//! - [`roster`]: each venue's staff standing, the read model authentication reads.
 //! - [`usernames`]: the hub-wide register that makes every username log in one person.
 
 mod actor;
+mod fingerprint;
 mod handle;
 mod idempotency;
 mod projection;
 mod recovery;
 mod registry;
+mod roster;
 mod usernames;
 
 use std::sync::Arc;
@@ -29,6 +33,7 @@ use crate::domain::{Actor, Command, Event, Rejection};
 
 pub use handle::VenueHandle;
 pub use registry::{Engine, VenueSettings};
+pub use roster::StaffRoster;
 pub use usernames::UsernameHold;
 
 /// Tuning of the venue actors.
@@ -94,6 +99,10 @@ pub enum EngineError {
     /// The store failed or cannot be reached; nothing of the command was kept.
     #[error("the venue's store is unavailable: {0}")]
     Unavailable(String),
+    /// A bug: something the hub made could not be recorded (an event that would not
+    /// serialise). Nothing of the command was kept; the details are in the log.
+    #[error("internal error: {0}")]
+    Internal(String),
     /// The venue's actor has stopped (shutdown in progress).
     #[error("the venue is shutting down")]
     Stopped,

@@ -33,11 +33,12 @@ impl Touched {
         }
     }
 
-    pub fn write_rows(self, venue: &Venue, commit: &mut Commit) {
+    /// Fails only if an order's document cannot be serialised: it is never stored as `null`.
+    pub fn write_rows(self, venue: &Venue, commit: &mut Commit) -> Result<(), serde_json::Error> {
         let venue_id = commit.venue_id;
         for order_id in &self.orders {
             if let Some(order) = venue.orders.get(order_id) {
-                commit.orders.push(order_row(venue_id, order));
+                commit.orders.push(order_row(venue_id, order)?);
                 commit
                     .lines
                     .extend(
@@ -94,12 +95,13 @@ impl Touched {
         commit
             .removed_tables
             .extend(self.removed_tables.iter().map(|t| t.0));
+        Ok(())
     }
 }
 
-fn order_row(venue_id: uuid::Uuid, order: &Order) -> OrderRow {
+fn order_row(venue_id: uuid::Uuid, order: &Order) -> Result<OrderRow, serde_json::Error> {
     let customer = order.customer.as_ref();
-    OrderRow {
+    Ok(OrderRow {
         id: order.id.0,
         venue_id,
         number: i64::from(order.number),
@@ -116,6 +118,6 @@ fn order_row(venue_id: uuid::Uuid, order: &Order) -> OrderRow {
         closed_at: order.closed_at,
         cancelled_at: order.cancelled_at,
         subtotal: order.subtotal(),
-        document: serde_json::to_value(order).unwrap_or(serde_json::Value::Null),
-    }
+        document: serde_json::to_value(order)?,
+    })
 }

@@ -132,6 +132,7 @@ impl Engine {
             self.inner.config.clone(),
             feed.clone(),
         );
+        let roster = actor.roster.clone();
         let task = tokio::spawn(actor.run(rx));
         if let Ok(mut tasks) = self.inner.tasks.lock() {
             tasks.push(task);
@@ -142,6 +143,7 @@ impl Engine {
             slug,
             tx,
             feed,
+            roster,
         };
         self.inner.venues.insert(id, handle.clone());
         self.inner.slugs.insert(record.slug.clone(), id);

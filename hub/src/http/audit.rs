@@ -1,5 +1,5 @@
 //! The audit journal endpoint: who did what, when, from which device, filtered and paged.
-//! Secrets recorded in staff events (hashes) are redacted before they leave the hub.
+//! Secrets recorded in events (hashes) are redacted by their type before they leave the hub.
 
 use axum::{Json, extract::State};
 use chrono::{DateTime, Utc};
@@ -11,7 +11,12 @@ use super::{
     error::{ApiError, ErrorBody},
     extract::{ApiQuery, Caller},
 };
-use crate::{app::AppState, auth::Permission, store::EventQuery};
+use crate::{
+    app::AppState,
+    auth::Permission,
+    domain::{Event, secret},
+    store::EventQuery,
+};
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -63,25 +68,21 @@ pub struct JournalPage {
     pub events: Vec<JournalEntry>,
 }
 
-const SECRET_FIELDS: [&str; 4] = ["pin_hash", "pin_lookup", "password_hash", "secret_hash"];
-
-/// Replaces hashed secrets (PIN lookups, PIN and password hashes) anywhere in a journal entry.
-pub fn redact(value: &mut serde_json::Value) {
-    match value {
-        serde_json::Value::Object(map) => {
-            for (key, field) in map.iter_mut() {
-                if SECRET_FIELDS.contains(&key.as_str()) {
-                    if !field.is_null() {
-                        *field = serde_json::Value::String("[redacted]".into());
-                    }
-                } else {
-                    redact(field);
-                }
-            }
-        }
-        serde_json::Value::Array(items) => items.iter_mut().for_each(redact),
-        _ => {}
-    }
+/// A journal entry's event as people may see it: read back as the typed [`Event`] and
+/// written out with every [`SecretHash`](crate::domain::SecretHash) redacted, so a secret
+/// is hidden by its type, whatever its field is called. An entry that no longer reads as
+/// an event shows only its kind.
+fn shown(kind: &str, payload: serde_json::Value) -> serde_json::Value {
+    serde_json::from_value::<Event>(payload)
+        .ok()
+        .and_then(|event| secret::redacted(|| serde_json::to_value(&event)).ok())
+        .unwrap_or_else(|| {
+            tracing::warn!(
+                kind,
+                "a journal entry does not read as an event; showing its kind only"
+            );
+            serde_json::json!({ "type": kind })
+        })
 }
 
 #[utoipa::path(
@@ -130,17 +131,14 @@ pub async fn events(
         .map_err(|e| ApiError::Unavailable(e.to_string()))?;
     let events = stored
         .into_iter()
-        .map(|mut e| {
-            redact(&mut e.payload);
-            JournalEntry {
-                seq: e.seq,
-                at: e.at,
-                kind: e.kind,
-                command_id: e.command_id,
-                staff_id: e.staff_id,
-                device: e.device,
-                event: e.payload,
-            }
+        .map(|e| JournalEntry {
+            event: shown(&e.kind, e.payload),
+            seq: e.seq,
+            at: e.at,
+            kind: e.kind,
+            command_id: e.command_id,
+            staff_id: e.staff_id,
+            device: e.device,
         })
         .collect();
     Ok(Json(JournalPage { events }))

@@ -88,7 +88,7 @@ struct Member {
     standing: Standing,
     tenant: TenantId,
     /// The PIN or password hash the login is checked against.
-    secret_hash: Option<String>,
+    secret_hash: Option<crate::domain::SecretHash>,
 }
 
 fn member(venue: &crate::domain::Venue, staff: &crate::domain::Staff, pin: bool) -> Option<Member> {

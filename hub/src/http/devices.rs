@@ -206,7 +206,7 @@ pub async fn provision_device(
     let command = Command::ProvisionDevice {
         device_id,
         spec: body.spec(),
-        secret_hash,
+        secret_hash: secret_hash.into(),
     };
     let executed = run(
         &caller,
@@ -307,7 +307,7 @@ pub async fn rotate_secret(
     let (secret, secret_hash) = new_secret().await?;
     let command = Command::RotateDeviceSecret {
         device_id,
-        secret_hash,
+        secret_hash: secret_hash.into(),
     };
     let executed = run(
         &caller,

@@ -82,6 +82,7 @@ impl From<EngineError> for ApiError {
         match error {
             EngineError::Rejected(rejection) => ApiError::Rejected(rejection),
             EngineError::Unavailable(message) => ApiError::Unavailable(message),
+            EngineError::Internal(message) => ApiError::Internal(anyhow::anyhow!(message)),
             EngineError::Stopped => ApiError::Unavailable("the hub is shutting down".into()),
         }
     }

@@ -140,44 +140,6 @@ where
     }
 }
 
-/// The caller as the venues stand now: a deactivated staff member is refused at once, a role
-/// change applies without waiting for a new token, and a token for a venue other than the
-/// member's own holds only while they may still act there.
-pub fn authorize(state: &AppState, claims: &mut Claims) -> Result<(), crate::auth::AuthError> {
-    use crate::auth::AuthError;
-    let home = claims.home_venue();
-    let given = match state.gateway.staff_standing(home, claims.sub) {
-        Some(Some(standing)) if standing.active => {
-            claims.role = standing.role;
-            Some(standing.venues)
-        }
-        Some(_) => return Err(AuthError::StaffInactive),
-        // The member's venue is not projected yet: the token's word stands.
-        None => None,
-    };
-    if claims.venue == home {
-        return Ok(());
-    }
-    let venue_tenant = state
-        .engine
-        .venue(claims.venue)
-        .map(|venue| venue.tenant())
-        .ok_or(AuthError::InvalidToken)?;
-    // Not projected: only an owner's reach follows from the token alone.
-    let given = given.unwrap_or_default();
-    if crate::auth::reaches(
-        claims.role,
-        &given,
-        claims.tenant,
-        claims.venue,
-        venue_tenant,
-    ) {
-        Ok(())
-    } else {
-        Err(AuthError::VenueNotAllowed)
-    }
-}
-
 /// The authenticated caller: a valid access token for a venue this hub serves.
 pub struct Caller {
     pub claims: Claims,
@@ -216,7 +178,7 @@ impl FromRequestParts<AppState> for Caller {
         let mut claims = state
             .tokens
             .verify(token, TokenKind::Access, chrono::Utc::now())?;
-        authorize(state, &mut claims)?;
+        crate::auth::authorize(&state.engine, &mut claims)?;
         let venue = state
             .engine
             .venue(claims.venue)

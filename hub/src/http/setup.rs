@@ -133,7 +133,7 @@ pub async fn setup(
                 username: Some(request.owner.username.clone()),
                 pin_lookup: None,
                 pin_hash: None,
-                password_hash: Some(password_hash),
+                password_hash: Some(password_hash.into()),
             },
         })
         .await?;

@@ -16,6 +16,7 @@ use super::{
 use crate::{
     app::AppState,
     auth::{Permission, hash_secret, pin_lookup, validate_password, validate_pin},
+    domain::SecretHash,
     domain::{Command, DerivedFor, Entity, Role, Staff, StaffId, Venue, VenueId, derived_id},
 };
 
@@ -200,9 +201,9 @@ pub async fn add_staff(
         name: body.name,
         role: body.role,
         username: body.username,
-        pin_lookup,
-        pin_hash,
-        password_hash,
+        pin_lookup: pin_lookup.map(SecretHash::from),
+        pin_hash: pin_hash.map(SecretHash::from),
+        password_hash: password_hash.map(SecretHash::from),
     };
     let added = run(
         &caller,
@@ -322,8 +323,8 @@ pub async fn set_pin(
     let staff_id = StaffId(id);
     let command = Command::SetStaffPin {
         staff_id,
-        pin_lookup: pin_lookup(&state.pin_key, caller.venue.id(), &body.pin),
-        pin_hash: hash(body.pin).await?,
+        pin_lookup: pin_lookup(&state.pin_key, caller.venue.id(), &body.pin).into(),
+        pin_hash: hash(body.pin).await?.into(),
     };
     run(
         &caller,
@@ -357,7 +358,7 @@ pub async fn set_password(
     let staff_id = StaffId(id);
     let command = Command::SetStaffPassword {
         staff_id,
-        password_hash: hash(body.password).await?,
+        password_hash: hash(body.password).await?.into(),
     };
     run(
         &caller,

@@ -170,7 +170,7 @@ impl Directory {
         let device = &entry.device;
         let digest: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
         if let Some(known) = self.inner.verified.get(&entry.device_ref())
-            && known.0 == device.secret_hash
+            && known.0 == device.secret_hash.as_str()
             && known.1 == digest
         {
             return true;
@@ -178,14 +178,14 @@ impl Directory {
         let Ok(_permit) = self.inner.hashing.acquire().await else {
             return false;
         };
-        let (plain, hash) = (secret.to_owned(), device.secret_hash.clone());
+        let (plain, hash) = (secret.to_owned(), device.secret_hash.to_string());
         let matches = tokio::task::spawn_blocking(move || verify_secret(&plain, &hash))
             .await
             .unwrap_or(false);
         if matches {
             self.inner
                 .verified
-                .insert(entry.device_ref(), (device.secret_hash.clone(), digest));
+                .insert(entry.device_ref(), (device.secret_hash.to_string(), digest));
         }
         matches
     }

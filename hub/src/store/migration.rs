@@ -32,6 +32,11 @@ const POSTGRES: &[Source] = &[
         "tenancy",
         include_str!("../../../migrations/postgres/0003_tenancy.sql"),
     ),
+    (
+        4,
+        "command_window",
+        include_str!("../../../migrations/postgres/0004_command_window.sql"),
+    ),
 ];
 
 const SQLITE: &[Source] = &[
@@ -49,6 +54,11 @@ const SQLITE: &[Source] = &[
         3,
         "tenancy",
         include_str!("../../../migrations/sqlite/0003_tenancy.sql"),
+    ),
+    (
+        4,
+        "command_window",
+        include_str!("../../../migrations/sqlite/0004_command_window.sql"),
     ),
 ];
 

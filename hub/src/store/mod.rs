@@ -61,6 +61,9 @@ pub struct CommandRecord {
     pub first_seq: i64,
     pub last_seq: i64,
     pub at: DateTime<Utc>,
+    /// The engine's fingerprint of the command (its bits as `i64`), to refuse the id
+    /// reused for another command after a restart; `None` when unknown.
+    pub fingerprint: Option<i64>,
 }
 
 /// Everything one group commit writes, in one transaction: the events of many commands,
@@ -320,6 +323,10 @@ pub trait Store: Send + Sync + 'static {
         after_seq: i64,
         limit: i64,
     ) -> StoreResult<Vec<StoredEvent>>;
+
+    /// The newest `limit` command records of a venue, newest first: the idempotency
+    /// window a venue starts with.
+    async fn recent_commands(&self, venue_id: Uuid, limit: i64) -> StoreResult<Vec<CommandRecord>>;
 
     /// The audit journal with filters.
     async fn query_events(&self, query: &EventQuery) -> StoreResult<Vec<StoredEvent>>;

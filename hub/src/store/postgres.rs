@@ -219,6 +219,30 @@ impl Store for PostgresStore {
             .map_err(from_postgres)
     }
 
+    async fn recent_commands(&self, venue_id: Uuid, limit: i64) -> StoreResult<Vec<CommandRecord>> {
+        let rows = sqlx::query(
+            "SELECT command_id, first_seq, last_seq, at, fingerprint FROM commands
+             WHERE venue_id = $1 ORDER BY last_seq DESC LIMIT $2",
+        )
+        .bind(venue_id)
+        .bind(contract::replay_limit(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_postgres)?;
+        rows.iter()
+            .map(|row| {
+                Ok(CommandRecord {
+                    command_id: row.try_get("command_id")?,
+                    first_seq: row.try_get("first_seq")?,
+                    last_seq: row.try_get("last_seq")?,
+                    at: row.try_get("at")?,
+                    fingerprint: row.try_get("fingerprint")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(from_postgres)
+    }
+
     async fn query_events(&self, query: &EventQuery) -> StoreResult<Vec<StoredEvent>> {
         let mut sql = QueryBuilder::<Postgres>::new("SELECT ");
         sql.push(EVENT_COLUMNS)
@@ -532,14 +556,16 @@ async fn insert_commands(
     }
     let rows: Vec<&CommandRecord> = commands.iter().collect();
     sqlx::query(
-        "INSERT INTO commands (venue_id, command_id, first_seq, last_seq, at)
-         SELECT $1, * FROM UNNEST($2::uuid[], $3::bigint[], $4::bigint[], $5::timestamptz[])",
+        "INSERT INTO commands (venue_id, command_id, first_seq, last_seq, at, fingerprint)
+         SELECT $1, * FROM UNNEST($2::uuid[], $3::bigint[], $4::bigint[], $5::timestamptz[],
+                                  $6::bigint[])",
     )
     .bind(venue_id)
     .bind(column(&rows, |c| c.command_id))
     .bind(column(&rows, |c| c.first_seq))
     .bind(column(&rows, |c| c.last_seq))
     .bind(column(&rows, |c| c.at))
+    .bind(column(&rows, |c| c.fingerprint))
     .execute(&mut **tx)
     .await
     .map_err(from_postgres)?;

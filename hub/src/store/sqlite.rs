@@ -22,9 +22,9 @@ use sqlx::{
 use uuid::Uuid;
 
 use super::{
-    Backend, ClaimOutcome, Commit, DatedReading, EventQuery, OrderLineRow, OrderRow, ReadingDay,
-    ReadingRow, Store, StoreError, StoreResult, StoredEvent, TableRow, TenantRecord, UsernameClaim,
-    VenueRecord, contract, error::from_sqlite, migration,
+    Backend, ClaimOutcome, CommandRecord, Commit, DatedReading, EventQuery, OrderLineRow, OrderRow,
+    ReadingDay, ReadingRow, Store, StoreError, StoreResult, StoredEvent, TableRow, TenantRecord,
+    UsernameClaim, VenueRecord, contract, error::from_sqlite, migration,
 };
 use crate::domain::{DeviceId, VenueId};
 
@@ -229,16 +229,17 @@ impl Store for SqliteStore {
         // caller must hear about as `Conflict`, and the whole commit must fail with it.
         insert_batched(
             &mut tx,
-            "INSERT INTO commands (venue_id, command_id, first_seq, last_seq, at) ",
+            "INSERT INTO commands (venue_id, command_id, first_seq, last_seq, at, fingerprint) ",
             "",
-            5,
+            6,
             &commit.commands.iter().collect::<Vec<_>>(),
             |mut row, command| {
                 row.push_bind(text_uuid(commit.venue_id))
                     .push_bind(text_uuid(command.command_id))
                     .push_bind(command.first_seq)
                     .push_bind(command.last_seq)
-                    .push_bind(text_time(command.at));
+                    .push_bind(text_time(command.at))
+                    .push_bind(command.fingerprint);
             },
         )
         .await?;
@@ -275,6 +276,29 @@ impl Store for SqliteStore {
         .await
         .map_err(from_sqlite)?;
         rows.iter().map(event_from_row).collect()
+    }
+
+    async fn recent_commands(&self, venue_id: Uuid, limit: i64) -> StoreResult<Vec<CommandRecord>> {
+        let rows = sqlx::query(
+            "SELECT command_id, first_seq, last_seq, at, fingerprint FROM commands
+             WHERE venue_id = ? ORDER BY last_seq DESC LIMIT ?",
+        )
+        .bind(text_uuid(venue_id))
+        .bind(contract::replay_limit(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(from_sqlite)?;
+        rows.iter()
+            .map(|row| {
+                Ok(CommandRecord {
+                    command_id: uuid_at(row, "command_id")?,
+                    first_seq: row.try_get("first_seq").map_err(from_sqlite)?,
+                    last_seq: row.try_get("last_seq").map_err(from_sqlite)?,
+                    at: time_at(row, "at")?,
+                    fingerprint: row.try_get("fingerprint").map_err(from_sqlite)?,
+                })
+            })
+            .collect()
     }
 
     async fn query_events(&self, query: &EventQuery) -> StoreResult<Vec<StoredEvent>> {

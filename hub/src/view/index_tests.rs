@@ -68,7 +68,7 @@ fn venue() -> Venue {
         name: name.into(),
         role,
         username: None,
-        pin_lookup: Some(format!("pin-{n}")),
+        pin_lookup: Some(format!("pin-{n}").into()),
         pin_hash: Some("hash".into()),
         password_hash: None,
     };

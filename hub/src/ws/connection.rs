@@ -214,7 +214,7 @@ async fn serve(
         .verify(&token, TokenKind::Access, chrono::Utc::now())
         .and_then(|mut claims| {
             // The staff member's standing now, not when the token was issued.
-            crate::http::extract::authorize(&state, &mut claims)?;
+            crate::auth::authorize(&state.engine, &mut claims)?;
             Ok(claims)
         });
     let claims = match verified {
@@ -512,7 +512,7 @@ impl Connection {
     /// deactivated member is disconnected, a changed role loses channels it no longer allows.
     async fn recheck_standing(&mut self, sink: &mut Sink) -> Result<(), End> {
         let mut now = self.claims.clone();
-        crate::http::extract::authorize(&self.state, &mut now).map_err(|error| {
+        crate::auth::authorize(&self.state.engine, &mut now).map_err(|error| {
             End::Close(
                 close::UNAUTHORIZED,
                 if matches!(error, crate::auth::AuthError::VenueNotAllowed) {
@@ -861,7 +861,7 @@ async fn execute(
                 Refusal::Rejected(rejection.code.as_str()),
                 rejection.message,
             ),
-            EngineError::Unavailable(_) => (
+            EngineError::Unavailable(_) | EngineError::Internal(_) => (
                 ErrorCode::Unavailable.into(),
                 "the hub cannot store this right now; retry with the same id".into(),
             ),

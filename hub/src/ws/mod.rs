@@ -128,18 +128,6 @@ impl Gateway {
             .clone())
     }
 
-    /// A staff member's current standing (active, role, venues given) in a venue, so a
-    /// deactivation or a role change takes effect on the next request rather than at the next
-    /// token refresh. `None` when the venue is not projected (yet).
-    pub fn staff_standing(
-        &self,
-        venue: VenueId,
-        staff: crate::domain::StaffId,
-    ) -> Option<Option<crate::domain::Standing>> {
-        let projector = self.inner.projectors.get(&venue).map(|p| p.clone())?;
-        Some(projector.staff_standing(staff))
-    }
-
     /// Stores what a device last reported and sends a `device_live` frame to the screens
     /// on the venue's `devices` channel. Never waits: a slow screen misses the frame.
     pub fn update_device_live(&self, venue: VenueId, device: DeviceId, live: DeviceLive) {

@@ -199,16 +199,6 @@ impl Projector {
         self.state().seq
     }
 
-    /// Whether a staff member is active, their role and the other venues they were given,
-    /// as the venue stands now.
-    pub fn staff_standing(&self, staff: crate::domain::StaffId) -> Option<crate::domain::Standing> {
-        self.state()
-            .replica
-            .staff
-            .get(&staff)
-            .map(crate::domain::Staff::standing)
-    }
-
     /// A receiver of every batch published from now on.
     pub fn receiver(&self) -> broadcast::Receiver<Arc<FrameBatch>> {
         let _state = self.state();
@@ -1060,16 +1050,16 @@ impl State {
                 }
                 _ => {}
             }
-            let mut entry = json!({
+            let entry = json!({
                 "seq": published.seq,
                 "at": published.at,
                 "kind": event.kind(),
                 "command_id": published.command_id,
                 "staff_id": published.actor.staff_id,
                 "device": published.actor.device,
-                "event": to_value(event),
+                // Secret hashes are redacted by their type (`SecretHash`).
+                "event": crate::domain::secret::redacted(|| to_value(event)),
             });
-            crate::http::audit::redact(&mut entry);
             self.audit_recent.push_back(entry.clone());
             while self.audit_recent.len() > AUDIT_KEPT {
                 self.audit_recent.pop_front();

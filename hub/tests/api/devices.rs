@@ -23,7 +23,7 @@ async fn stored_hash(hub: &TestHub, key: &'static str) -> String {
         .engine
         .venue_by_slug("demo")
         .unwrap()
-        .read(move |v| v.device_by_key(key).map(|d| d.secret_hash.clone()))
+        .read(move |v| v.device_by_key(key).map(|d| d.secret_hash.to_string()))
         .await
         .unwrap()
         .unwrap()

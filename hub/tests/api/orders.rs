@@ -475,6 +475,14 @@ async fn the_audit_journal_records_who_did_what_and_hides_secrets(db: TestDataba
             "hashes never leave the hub: {text}"
         );
     }
+    // Redacted by type: the PIN lookup hash is no argon2 string, and it is hidden too.
+    assert!(
+        staff_events
+            .iter()
+            .any(|e| e["event"]["staff"]["pin_hash"] == "[redacted]"
+                && e["event"]["staff"]["pin_lookup"] == "[redacted]"),
+        "staff events show their hashes as [redacted]: {staff_events:?}"
+    );
     let newest = manager
         .get("/api/v1/events?limit=1")
         .await

@@ -1018,6 +1018,7 @@ fn command_record(
         first_seq,
         last_seq,
         at,
+        fingerprint: None,
     }
 }
 

@@ -79,7 +79,7 @@ async fn other_tenant(
                 username: Some(username.into()),
                 pin_lookup: None,
                 pin_hash: None,
-                password_hash: Some(hash),
+                password_hash: Some(hash.into()),
             },
         })
         .await

@@ -229,7 +229,7 @@ fn staff(n: u128, name: &str, role: Role) -> Command {
         name: name.into(),
         role,
         username: None,
-        pin_lookup: Some(format!("pin-{n}")),
+        pin_lookup: Some(format!("pin-{n}").into()),
         pin_hash: Some("hash".into()),
         password_hash: None,
     }

@@ -71,7 +71,7 @@ impl Venue {
                 limits: spec.limits.clone(),
                 purpose: spec.purpose,
                 enabled: true,
-                secret_hash: secret_hash.to_owned(),
+                secret_hash: secret_hash.into(),
                 provisioned_at: now,
             },
         }])
@@ -106,7 +106,7 @@ impl Venue {
         self.device(device_id)?;
         Ok(vec![Event::DeviceSecretRotated {
             device_id,
-            secret_hash: secret_hash.to_owned(),
+            secret_hash: secret_hash.into(),
         }])
     }
 
@@ -204,7 +204,7 @@ impl Venue {
 
     pub(super) fn apply_device_secret_rotated(&mut self, device_id: DeviceId, secret_hash: &str) {
         if let Some(device) = self.devices.get_mut(&device_id) {
-            secret_hash.clone_into(&mut device.secret_hash);
+            device.secret_hash = secret_hash.into();
         }
     }
 

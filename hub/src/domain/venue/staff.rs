@@ -7,7 +7,7 @@ use super::{
     validation::{MAX_NAME, trim_text, validate_text},
 };
 use crate::domain::{
-    Actor,
+    Actor, SecretHash,
     event::Event,
     id::{StaffId, VenueId},
     rejection::{Rejection, RejectionCode},
@@ -115,9 +115,9 @@ impl Venue {
                 role,
                 active: true,
                 username: username.map(str::to_owned),
-                pin_lookup: pin_lookup.map(str::to_owned),
-                pin_hash: pin_hash.map(str::to_owned),
-                password_hash: password_hash.map(str::to_owned),
+                pin_lookup: pin_lookup.map(SecretHash::from),
+                pin_hash: pin_hash.map(SecretHash::from),
+                password_hash: password_hash.map(SecretHash::from),
                 venues: Vec::new(),
             },
         }])
@@ -164,8 +164,8 @@ impl Venue {
         }
         Ok(vec![Event::StaffPinChanged {
             staff_id,
-            pin_lookup: pin_lookup.to_owned(),
-            pin_hash: pin_hash.to_owned(),
+            pin_lookup: pin_lookup.into(),
+            pin_hash: pin_hash.into(),
         }])
     }
 
@@ -185,7 +185,7 @@ impl Venue {
         }
         Ok(vec![Event::StaffPasswordChanged {
             staff_id,
-            password_hash: password_hash.to_owned(),
+            password_hash: password_hash.into(),
         }])
     }
 
@@ -260,14 +260,14 @@ impl Venue {
         pin_hash: &str,
     ) {
         if let Some(staff) = self.staff.get_mut(&staff_id) {
-            staff.pin_lookup = Some(pin_lookup.to_owned());
-            staff.pin_hash = Some(pin_hash.to_owned());
+            staff.pin_lookup = Some(pin_lookup.into());
+            staff.pin_hash = Some(pin_hash.into());
         }
     }
 
     pub(super) fn apply_staff_password_changed(&mut self, staff_id: StaffId, password_hash: &str) {
         if let Some(staff) = self.staff.get_mut(&staff_id) {
-            staff.password_hash = Some(password_hash.to_owned());
+            staff.password_hash = Some(password_hash.into());
         }
     }
 
