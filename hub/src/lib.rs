@@ -13,6 +13,7 @@
 //! - [`http`]: the REST adapter (`/api/v1`), health, metrics and the embedded web pages.
 //! - [`config`], [`telemetry`], [`metrics`]: settings, logs and Prometheus figures.
 //! - [`demo`]: the demo venue `hub --demo` seeds into an empty database.
+//! - [`state`]: `AppState`, what every handler is given.
 //! - [`app`]: wires everything into a running hub with a bound listener and a shutdown.
 
 pub mod app;
@@ -25,6 +26,7 @@ pub mod http;
 pub mod metrics;
 pub mod mqtt;
 pub mod readings;
+pub mod state;
 pub mod store;
 pub mod telemetry;
 pub mod view;

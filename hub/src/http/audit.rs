@@ -12,9 +12,9 @@ use super::{
     extract::{ApiQuery, Caller},
 };
 use crate::{
-    app::AppState,
     auth::Permission,
     domain::{Event, secret},
+    state::AppState,
     store::EventQuery,
 };
 

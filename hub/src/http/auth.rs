@@ -15,10 +15,10 @@ use super::{
     extract::{ApiJson, Caller},
 };
 use crate::{
-    app::AppState,
     auth::{AuthError, Identity, TokenKind},
     domain::{Role, StaffId, Standing, TenantId, VenueId},
     engine::VenueHandle,
+    state::AppState,
 };
 
 /// Either `{venue, pin}` or `{username, password}` (optionally with `venue`).

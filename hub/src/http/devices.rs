@@ -21,12 +21,12 @@ use super::{
 };
 pub use crate::view::device::DeviceView;
 use crate::{
-    app::AppState,
     auth::{Permission, hash_secret, random_key},
     domain::{
         Command, DerivedFor, DeviceId, DeviceKind, DeviceSpec, Entity, ScannerPurpose, StationId,
         TableId, UnitLimits, derived_id,
     },
+    state::AppState,
 };
 
 /// Longest an answer waits for the MQTT door to apply a change. The door applies a change

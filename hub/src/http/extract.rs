@@ -11,10 +11,10 @@ use serde::de::DeserializeOwned;
 
 use super::error::ApiError;
 use crate::{
-    app::AppState,
     auth::{Claims, Permission, TokenKind},
     domain::Actor,
     engine::VenueHandle,
+    state::AppState,
 };
 
 /// A JSON body parsed with the path of the offending field on error.

@@ -50,7 +50,7 @@ use axum::{
 use tower_http::catch_panic::CatchPanicLayer;
 
 use self::route::Routes;
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// Largest request body accepted; an order with hundreds of lines fits easily.
 pub const MAX_BODY_BYTES: usize = 256 * 1024;

@@ -13,12 +13,12 @@ use super::{
     extract::{ApiJson, ApiPath, ApiQuery, Caller},
 };
 use crate::{
-    app::AppState,
     auth::Permission,
     domain::{
         Command, Customer, DerivedFor, Entity, LineId, LineInput, MenuItemId, ModifierId, Order,
         OrderId, OrderKind, OrderStatus, StationId, TableId, derived_id,
     },
+    state::AppState,
     view::OrderView,
 };
 

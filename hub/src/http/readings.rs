@@ -22,7 +22,6 @@ use super::{
     extract::{ApiPath, ApiQuery, Caller},
 };
 use crate::{
-    app::AppState,
     auth::Permission,
     domain::{
         DeviceId, DeviceKind, Rejection, StaffId, UnitLimits, Venue,
@@ -30,6 +29,7 @@ use crate::{
         venue::RESOLVED_ALERTS_KEPT,
     },
     readings::zone,
+    state::AppState,
     store::{ReadingDay, StoreError},
 };
 

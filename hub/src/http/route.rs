@@ -4,7 +4,7 @@
 
 use axum::{Router, handler::Handler, http::Method, routing::MethodRouter};
 
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// A router under construction, with the list of what it routes.
 pub struct Routes {

@@ -15,13 +15,13 @@ use super::{
     venues::NewVenue,
 };
 use crate::{
-    app::AppState,
     auth::{Identity, hash_secret, validate_password},
     domain::{
         Actor, Command, Role, StaffId, TenantId, username_key,
         venue::{is_blank, is_space},
     },
     engine::{Envelope, VenueHandle},
+    state::AppState,
     store::{TenantRecord, UsernameClaim, VenueRecord},
 };
 

@@ -14,10 +14,10 @@ use super::{
     extract::{ApiJson, ApiPath, Caller},
 };
 use crate::{
-    app::AppState,
     auth::{Permission, hash_secret, pin_lookup, validate_password, validate_pin},
     domain::SecretHash,
     domain::{Command, DerivedFor, Entity, Role, Staff, StaffId, Venue, VenueId, derived_id},
+    state::AppState,
 };
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -13,7 +13,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use crate::app::AppState;
+use crate::state::AppState;
 
 /// The pages and modules under `web/`; the browser tests' npm packages, the tests
 /// themselves and the npm manifests are development files and stay out of the binary.

@@ -15,10 +15,10 @@ use super::{
     extract::{ApiJson, Caller},
 };
 use crate::{
-    app::AppState,
     auth::Permission,
     domain::{DerivedFor, Entity, Role, derived_id},
     engine::{VenueHandle, VenueSettings},
+    state::AppState,
     store::{TenantRecord, VenueRecord},
 };
 

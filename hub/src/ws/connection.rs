@@ -38,10 +38,10 @@ use super::{
     protocol::{Channel, ClientFrame, ScreenCommand, close},
 };
 use crate::{
-    app::AppState,
     auth::{Claims, TokenKind},
     domain::{Actor, Command, StationId},
     engine::{EngineError, Envelope, VenueHandle},
+    state::AppState,
     view::kitchen as view,
 };
 

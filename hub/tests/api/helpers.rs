@@ -11,8 +11,9 @@
 use std::{net::SocketAddr, process::Stdio, time::Duration};
 
 use hub::{
-    app::{AppState, Application},
+    app::Application,
     config::{LogFormat, Settings},
+    state::AppState,
 };
 use reqwest::{Method, StatusCode, header::HeaderMap};
 use serde_json::{Value, json};
