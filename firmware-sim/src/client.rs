@@ -202,6 +202,11 @@ impl Connection {
                 .client
                 .publish(&self.status_topic, QoS::AtLeastOnce, true, offline)
                 .await;
+            // Give the goodbye's PUBACK time to come back before DISCONNECT closes the
+            // socket: a PUBACK written into a closed socket draws a reset, and a reset can
+            // lose the DISCONNECT still unread on the broker's side, which then reads as a
+            // lost connection (an `offline` alert).
+            tokio::time::sleep(GOODBYE_ACK_WAIT).await;
             let _ = self.client.disconnect().await;
         };
         let _ = tokio::time::timeout(patience, goodbye).await;
@@ -221,6 +226,9 @@ impl Connection {
         self.task.abort();
     }
 }
+
+/// How long a stopping device waits for its goodbye's PUBACK before it disconnects.
+const GOODBYE_ACK_WAIT: Duration = Duration::from_millis(300);
 
 /// What a device sends first on every connection.
 struct Greeting {

@@ -206,9 +206,13 @@ pub async fn run_fleet(
     let outcome = schedule(&mut fleet, clock, scenario.length, options, &stats, stop).await;
 
     stopping.store(true, Relaxed);
-    for device in &fleet {
-        device.connection.say_goodbye(Duration::from_secs(2)).await;
-    }
+    // Every device says goodbye at once (each waits a moment for its PUBACK).
+    futures_util::future::join_all(
+        fleet
+            .iter()
+            .map(|device| device.connection.say_goodbye(Duration::from_secs(5))),
+    )
+    .await;
     let goodbyes = fleet
         .into_iter()
         .map(|d| d.connection.finish(Duration::from_secs(3)));
